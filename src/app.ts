@@ -1,0 +1,136 @@
+// Composes the hub: database, libraries, oidc-provider and our routes, in one Koa app.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import Koa from 'koa';
+import { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import { openDatabase, type Database } from './db/database.js';
+import { listenForChanges, type ChangeListener } from './db/changes.js';
+import { loadMasterKey } from './secrets/master-key.js';
+import { SecretBox } from './secrets/box.js';
+import { KeyStore } from './keys/store.js';
+import { ClientRegistry } from './clients/registry.js';
+import { readClientsFile, syncClients } from './clients/sync.js';
+import { Users } from './accounts/users.js';
+import { ProjectAccess } from './accounts/access.js';
+import { LoginThrottle } from './security/login-throttle.js';
+import { createProvider } from './oidc/provider.js';
+import { ProviderHost } from './oidc/provider-host.js';
+import { sweepExpired } from './oidc/adapter.js';
+import { Csrf } from './interactions/csrf.js';
+import { interactionRoutes } from './interactions/routes.js';
+import { requestLog } from './http/request-log.js';
+import { errorHandler } from './http/errors.js';
+import { healthRoutes } from './http/health.js';
+import { assetRoutes } from './http/assets.js';
+import { render } from './http/render.js';
+import { ClientError } from './clients/registry.js';
+
+/** How often running hubs re-read keys and clients even without a change notification. */
+export const RELOAD_INTERVAL_MS = 30_000;
+const SWEEP_INTERVAL_MS = 10 * 60_000;
+
+export interface Hub {
+  app: Koa;
+  config: Config;
+  db: Database;
+  keys: KeyStore;
+  clients: ClientRegistry;
+  users: Users;
+  host: ProviderHost;
+  close(): Promise<void>;
+}
+
+/** Opens the database and the master-key box: what both the server and the CLI need. */
+export async function openCore(config: Config, log: Logger) {
+  const db = await openDatabase(config, log);
+  const box = new SecretBox(await loadMasterKey(config.masterKey, config.dataDir));
+  return { db, box, masterKey: await loadMasterKey(config.masterKey, config.dataDir) };
+}
+
+// New client secrets go to a private file, never to the log.
+async function revealNewSecrets(config: Config, created: Array<{ id: string; secret: string | undefined }>, log: Logger) {
+  const secrets = Object.fromEntries(created.filter((c) => c.secret).map((c) => [c.id, c.secret]));
+  if (Object.keys(secrets).length === 0) return;
+  const file = path.join(config.dataDir, 'client-secrets.json');
+  const previous = await fs.readFile(file, 'utf8').then((text) => JSON.parse(text) as object, () => ({}));
+  await fs.writeFile(file, `${JSON.stringify({ ...previous, ...secrets }, null, 2)}\n`, { mode: 0o600 });
+  await fs.chmod(file, 0o600);
+  log.warn({ file, clients: Object.keys(secrets) }, 'new client secrets written (shown once): copy them to the projects, then delete the file');
+}
+
+async function seedClients(config: Config, clients: ClientRegistry, log: Logger) {
+  const definitions = await readClientsFile(config.clientsFile).catch((error) => {
+    log.warn({ file: config.clientsFile, err: (error as Error).message }, 'clients file not applied');
+    return [];
+  });
+  const registered = new Set((await clients.list()).map((c) => c.id));
+  const missing = definitions.filter((d) => !registered.has(d.id));
+  try {
+    const { created } = await syncClients(clients, missing);
+    if (created.length) log.info({ clients: created.map((c) => c.id) }, 'clients seeded from clients file');
+    await revealNewSecrets(config, created, log);
+  } catch (error) {
+    // Another instance seeding at the same moment: its rows are as good as ours.
+    if (!(error instanceof ClientError && error.code === 'already_exists')) throw error;
+  }
+}
+
+export async function createHub(config: Config, log: Logger): Promise<Hub> {
+  const { db, box, masterKey } = await openCore(config, log);
+  const { prisma } = db;
+
+  const keys = new KeyStore(prisma, box);
+  await keys.ensure();
+  const clients = new ClientRegistry(prisma, box);
+  await seedClients(config, clients, log);
+  const users = new Users(prisma);
+  const access = new ProjectAccess(prisma);
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 }) : undefined;
+  redis?.on('error', (error) => log.warn({ err: error.message }, 'redis error'));
+  const throttle = new LoginThrottle(redis ? { redis } : { pool: db.pool }, config.loginLimits);
+
+  const host = new ProviderHost(keys, (loaded) => createProvider({ config, prisma, users, access, clients }, loaded), log);
+  await host.reload();
+
+  const app = new Koa();
+  app.proxy = config.trustProxy;
+  app.silent = true; // errors are logged by requestLog/errorHandler, never printed with stacks
+  app.use(requestLog(log));
+  app.use(errorHandler());
+  app.use(healthRoutes(prisma).routes());
+  app.use(assetRoutes().routes());
+  app.use(interactionRoutes({ provider: () => host.current, users, clients, throttle, csrf: new Csrf(masterKey) }).routes());
+  app.use(async (ctx, next) => {
+    if (ctx.path !== '/' || ctx.method !== 'GET') return next();
+    await render(ctx, 'home', { title: 'Nexus', issuer: config.issuer });
+  });
+  app.use(host.middleware());
+
+  const onChange = (topic: string) => {
+    if (topic === 'clients') clients.invalidate();
+    if (topic === 'keys') host.reload().catch((error) => log.error({ err: error }, 'key reload failed'));
+  };
+  const listener: ChangeListener = listenForChanges(db.url, onChange, log);
+  const reloadTimer = setInterval(() => onChange('keys'), RELOAD_INTERVAL_MS);
+  reloadTimer.unref();
+  const sweepTimer = setInterval(() => {
+    sweepExpired(prisma).then(
+      (count) => count && log.info({ count }, 'expired oidc records removed'),
+      (error) => log.warn({ err: (error as Error).message }, 'sweep failed'),
+    );
+  }, SWEEP_INTERVAL_MS);
+  sweepTimer.unref();
+
+  return {
+    app, config, db, keys, clients, users, host,
+    async close() {
+      clearInterval(reloadTimer);
+      clearInterval(sweepTimer);
+      await listener.close();
+      redis?.disconnect();
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,133 @@
+// What a registered project is, and the rules it must follow. Shared by clients.json seeding,
+// the CLI and the admin API so that every path validates the same way.
+
+export const GRANT_TYPES = [
+  'authorization_code',
+  'refresh_token',
+  'client_credentials',
+  'urn:ietf:params:oauth:grant-type:device_code',
+] as const;
+export type GrantType = (typeof GRANT_TYPES)[number];
+
+export const ROLES = ['admin', 'user', 'read_only'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface ClientDefinition {
+  id: string;
+  name: string;
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  grantTypes: GrantType[];
+  firstParty: boolean;
+  public: boolean;
+  /** The project's API identifier: the `aud` of access tokens issued for it. */
+  audience: string;
+  /** Scopes the project's API understands (besides the OpenID ones). */
+  scopes: string[];
+  /** `open`: every signed-up user may sign in; `granted`: only users with project access. */
+  access: 'open' | 'granted';
+  /** Role given to users of an `open` project who have no explicit grant. */
+  defaultRole: Role;
+}
+
+export class ClientValidationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+    this.name = 'ClientValidationError';
+  }
+}
+
+const ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;
+const SCOPE_PATTERN = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 scope-token
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** Absolute, no fragment, https unless the host is loopback (RFC 8252 §7.3). */
+export function redirectUriProblem(value: unknown): string | undefined {
+  if (typeof value !== 'string') return 'must be a string';
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `"${value}" is not an absolute URL`;
+  }
+  if (url.hash || value.includes('#')) return `"${value}" must not contain a fragment`;
+  if (url.username || url.password) return `"${value}" must not contain credentials`;
+  if (url.protocol === 'https:') return undefined;
+  if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return undefined;
+  if (url.protocol === 'http:') return `"${value}" must use https (http is only allowed for localhost)`;
+  return `"${value}" must use https`;
+}
+
+function stringArray(input: unknown, field: string, problems: string[]): string[] {
+  if (input === undefined) return [];
+  if (!Array.isArray(input) || input.some((v) => typeof v !== 'string')) {
+    problems.push(`${field} must be a list of strings`);
+    return [];
+  }
+  return [...new Set(input as string[])];
+}
+
+/** Validates untrusted input (a clients.json entry, CLI flags, an API body). */
+export function parseClientDefinition(input: unknown): ClientDefinition {
+  const problems: string[] = [];
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ClientValidationError(['a client must be an object']);
+  }
+  const raw = input as Record<string, unknown>;
+  const id = typeof raw.id === 'string' ? raw.id : '';
+  const where = id ? `client "${id}": ` : '';
+  if (!ID_PATTERN.test(id)) problems.push(`${where}id must be 2-63 lowercase letters, digits or dashes`);
+  const name = typeof raw.name === 'string' ? raw.name.trim() : '';
+  if (!name) problems.push(`${where}name is required`);
+
+  const isPublic = raw.public === true;
+  const grantTypes = stringArray(raw.grantTypes ?? ['authorization_code', 'refresh_token'], `${where}grantTypes`, problems);
+  for (const grant of grantTypes) {
+    if (!(GRANT_TYPES as readonly string[]).includes(grant)) {
+      problems.push(`${where}grant type "${grant}" is not supported (use ${GRANT_TYPES.join(', ')})`);
+    }
+  }
+  if (isPublic && grantTypes.includes('client_credentials')) {
+    problems.push(`${where}a public client cannot use client_credentials`);
+  }
+
+  const redirectUris = stringArray(raw.redirectUris, `${where}redirectUris`, problems);
+  const postLogoutRedirectUris = stringArray(raw.postLogoutRedirectUris, `${where}postLogoutRedirectUris`, problems);
+  if (grantTypes.includes('authorization_code') && redirectUris.length === 0) {
+    problems.push(`${where}authorization_code needs at least one redirect URI`);
+  }
+  for (const uri of [...redirectUris, ...postLogoutRedirectUris]) {
+    const problem = redirectUriProblem(uri);
+    if (problem) problems.push(`${where}redirect URI ${problem}`);
+  }
+
+  const audience = typeof raw.audience === 'string' && raw.audience ? raw.audience : `urn:nexus:${id}`;
+  try {
+    new URL(audience);
+  } catch {
+    problems.push(`${where}audience must be an absolute URI such as urn:nexus:${id || 'project'}`);
+  }
+
+  const scopes = stringArray(raw.scopes, `${where}scopes`, problems);
+  for (const scope of scopes) if (!SCOPE_PATTERN.test(scope)) problems.push(`${where}scope "${scope}" has invalid characters`);
+
+  const access = raw.access ?? 'open';
+  if (access !== 'open' && access !== 'granted') problems.push(`${where}access must be "open" or "granted"`);
+  const defaultRole = raw.defaultRole ?? 'user';
+  if (!(ROLES as readonly unknown[]).includes(defaultRole)) problems.push(`${where}defaultRole must be one of ${ROLES.join(', ')}`);
+
+  if (problems.length) throw new ClientValidationError(problems);
+  return {
+    id,
+    name,
+    redirectUris,
+    postLogoutRedirectUris,
+    grantTypes: grantTypes as GrantType[],
+    firstParty: raw.firstParty === true,
+    public: isPublic,
+    audience,
+    scopes,
+    access: access as ClientDefinition['access'],
+    defaultRole: defaultRole as Role,
+  };
+}

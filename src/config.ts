@@ -1,0 +1,134 @@
+// Every environment variable the hub reads, validated once at start-up. Problems are collected
+// and reported together, one line each, so an operator fixes them in a single pass.
+import path from 'node:path';
+
+export interface Config {
+  /** TCP port the hub listens on. Default 3000. */
+  port: number;
+  /** Interface to bind. Default 0.0.0.0. */
+  host: string;
+  /** Public issuer URL (what tokens carry in `iss`). Default http://localhost:PORT. */
+  issuer: string;
+  /** PostgreSQL URL. Unset: an embedded PostgreSQL runs under DATA_DIR. */
+  databaseUrl: string | undefined;
+  /** Folder for the embedded database and the generated master key. Default ./data. */
+  dataDir: string;
+  /** Port of the embedded PostgreSQL (only without DATABASE_URL). Default 54329. */
+  embeddedPgPort: number;
+  /** Trust X-Forwarded-* headers from a TLS-terminating proxy. Default false. */
+  trustProxy: boolean;
+  /** Redis URL for shared rate-limit counters. Unset: counters live in PostgreSQL. */
+  redisUrl: string | undefined;
+  /** 32-byte key (base64/base64url) that encrypts secrets at rest. Unset: DATA_DIR/master.key. */
+  masterKey: string | undefined;
+  /** Registered projects to seed. Default ./clients.json. */
+  clientsFile: string;
+  /** pino log level. Default info. */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Lifetimes in seconds. */
+  ttl: { accessToken: number; idToken: number; refreshToken: number; session: number };
+  /** Failed logins allowed per account and per IP within `loginWindowSeconds`. */
+  loginLimits: { perAccount: number; perIp: number; windowSeconds: number };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+
+  const read = (name: string) => {
+    const value = env[name]?.trim();
+    return value === '' ? undefined : value;
+  };
+
+  const integer = (name: string, fallback: number, min: number, max: number) => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return value;
+  };
+
+  const boolean = (name: string, fallback: boolean) => {
+    const raw = read(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+    if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+    problems.push(`${name} must be true or false (got "${raw}")`);
+    return fallback;
+  };
+
+  const url = (name: string, protocols: string[]) => {
+    const raw = read(name);
+    if (raw === undefined) return undefined;
+    try {
+      const parsed = new URL(raw);
+      if (!protocols.includes(parsed.protocol)) {
+        problems.push(`${name} must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+      }
+      return raw;
+    } catch {
+      // Never echo the value: database and Redis URLs carry passwords.
+      problems.push(`${name} is not a valid URL`);
+      return undefined;
+    }
+  };
+
+  const port = integer('PORT', 3000, 1, 65535);
+
+  let issuer = url('ISSUER', ['http:', 'https:']) ?? `http://localhost:${port}`;
+  if (read('ISSUER')) {
+    const parsed = new URL(issuer);
+    if (parsed.search || parsed.hash) problems.push('ISSUER must not have a query or fragment');
+    if (parsed.pathname !== '/') problems.push('ISSUER must be the root of its host, without a path (e.g. https://id.example.com)');
+    issuer = issuer.replace(/\/+$/, '');
+  }
+
+  const logLevel = (read('LOG_LEVEL') ?? 'info') as Config['logLevel'];
+  if (!LOG_LEVELS.includes(logLevel)) {
+    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
+  }
+
+  const masterKey = read('NEXUS_MASTER_KEY');
+  if (masterKey !== undefined && Buffer.from(masterKey, 'base64url').length !== 32) {
+    problems.push('NEXUS_MASTER_KEY must be 32 random bytes in base64 (e.g. `openssl rand -base64 32`)');
+  }
+
+  const config: Config = {
+    port,
+    host: read('HOST') ?? '0.0.0.0',
+    issuer,
+    databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    dataDir: path.resolve(read('DATA_DIR') ?? 'data'),
+    embeddedPgPort: integer('EMBEDDED_PG_PORT', 54329, 1, 65535),
+    trustProxy: boolean('TRUST_PROXY', false),
+    redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
+    masterKey,
+    clientsFile: path.resolve(read('CLIENTS_FILE') ?? 'clients.json'),
+    logLevel,
+    ttl: {
+      accessToken: integer('ACCESS_TOKEN_TTL', 15 * 60, 60, 24 * 3600),
+      idToken: integer('ID_TOKEN_TTL', 60 * 60, 60, 24 * 3600),
+      refreshToken: integer('REFRESH_TOKEN_TTL', 30 * 24 * 3600, 3600, 365 * 24 * 3600),
+      session: integer('SESSION_TTL', 14 * 24 * 3600, 600, 365 * 24 * 3600),
+    },
+    loginLimits: {
+      perAccount: integer('LOGIN_MAX_FAILURES_PER_ACCOUNT', 5, 1, 1000),
+      perIp: integer('LOGIN_MAX_FAILURES_PER_IP', 50, 1, 100000),
+      windowSeconds: integer('LOGIN_FAILURE_WINDOW', 15 * 60, 10, 24 * 3600),
+    },
+  };
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

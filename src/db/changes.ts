@@ -1,0 +1,68 @@
+// Cross-process change notifications over PostgreSQL LISTEN/NOTIFY: when the CLI (or another
+// instance) changes clients or keys, every running hub reloads them within moments. Caches also
+// expire on their own, so a missed notification only delays a change, it never loses it.
+import pg from 'pg';
+import type { Logger } from '../logger.js';
+import type { PrismaClient } from '../generated/prisma/client.js';
+
+const CHANNEL = 'nexus_changes';
+export type ChangeTopic = 'clients' | 'keys';
+
+export async function publishChange(prisma: PrismaClient, topic: ChangeTopic): Promise<void> {
+  await prisma.$executeRaw`SELECT pg_notify(${CHANNEL}, ${topic})`;
+}
+
+export interface ChangeListener {
+  close(): Promise<void>;
+}
+
+export function listenForChanges(
+  connectionString: string,
+  onChange: (topic: ChangeTopic) => void,
+  log: Logger,
+): ChangeListener {
+  let client: pg.Client | undefined;
+  let closed = false;
+  let retry: NodeJS.Timeout | undefined;
+
+  const connect = async () => {
+    const next = new pg.Client({ connectionString });
+    next.on('notification', (message) => onChange(message.payload as ChangeTopic));
+    next.on('error', (error) => {
+      log.warn({ err: error.message }, 'change listener lost its connection; reconnecting');
+      schedule();
+    });
+    try {
+      await next.connect();
+      await next.query(`LISTEN ${CHANNEL}`);
+      client = next;
+      // Anything may have changed while we were disconnected.
+      onChange('clients');
+      onChange('keys');
+    } catch (error) {
+      log.warn({ err: (error as Error).message }, 'change listener could not connect; retrying');
+      await next.end().catch(() => {});
+      schedule();
+    }
+  };
+
+  const schedule = () => {
+    if (closed || retry) return;
+    client?.end().catch(() => {});
+    client = undefined;
+    retry = setTimeout(() => {
+      retry = undefined;
+      void connect();
+    }, 2000);
+    retry.unref();
+  };
+
+  void connect();
+  return {
+    async close() {
+      closed = true;
+      clearTimeout(retry);
+      await client?.end().catch(() => {});
+    },
+  };
+}

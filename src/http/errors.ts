@@ -1,0 +1,53 @@
+// Last line of defence for our own routes: no stack trace or internal message ever reaches a
+// client. Pages get a friendly error page, API callers a JSON error with a stable code.
+import type { Context, Middleware } from 'koa';
+import { render } from './render.js';
+import { describeError } from './error-messages.js';
+
+export class HttpError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string, readonly title = 'Something went wrong') {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+function wantsJson(ctx: Context) {
+  return ctx.path.startsWith('/api/') || (ctx.accepts('html', 'json') === 'json');
+}
+
+export async function respondWithError(ctx: Context, status: number, code: string, title: string, message: string) {
+  if (wantsJson(ctx)) {
+    ctx.status = status;
+    ctx.body = { error: code, error_description: message, request_id: ctx.state.requestId };
+    return;
+  }
+  await render(ctx, 'error', { title, message, requestId: ctx.state.requestId }, status);
+}
+
+export function errorHandler(): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      const err = error as Error & { status?: number; expose?: boolean; type?: string };
+      if (error instanceof HttpError) {
+        await respondWithError(ctx, error.status, error.code, error.title, error.message);
+        return;
+      }
+      // oidc-provider errors (expired interaction, ...) carry an OAuth error code.
+      if (typeof (err as { error?: unknown }).error === 'string' && err.status && err.status < 500) {
+        const { title, message } = describeError((err as unknown as { error: string }).error, (err as { error_description?: string }).error_description);
+        await respondWithError(ctx, err.status, (err as unknown as { error: string }).error, title, message);
+        return;
+      }
+      // Body-parser and koa errors with a 4xx status are the caller's fault and safe to describe.
+      if (err.status && err.status >= 400 && err.status < 500) {
+        const message = err.status === 413 ? 'The request body is too large.' : 'The request could not be understood.';
+        await respondWithError(ctx, err.status, 'invalid_request', 'Bad request', message);
+        return;
+      }
+      ctx.state.log?.error({ err }, 'unhandled error');
+      await respondWithError(ctx, 500, 'server_error', 'Something went wrong', 'An unexpected error occurred. Please try again.');
+    }
+  };
+}

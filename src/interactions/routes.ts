@@ -1,0 +1,193 @@
+// Login, sign-up and consent: the pages oidc-provider sends a browser to during authorization.
+// Thin: reads the form, asks the account libraries, hands the result back to oidc-provider.
+import Router from '@koa/router';
+import { koaBody } from 'koa-body';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { InteractionResults } from 'oidc-provider';
+import type { Users } from '../accounts/users.js';
+import { UserError } from '../accounts/users.js';
+import type { ClientRegistry } from '../clients/registry.js';
+import type { LoginThrottle } from '../security/login-throttle.js';
+import { render } from '../http/render.js';
+import { HttpError } from '../http/errors.js';
+import type { Csrf } from './csrf.js';
+import { describeScope } from './scopes.js';
+
+export interface InteractionDeps {
+  provider: () => Provider;
+  users: Users;
+  clients: ClientRegistry;
+  throttle: LoginThrottle;
+  csrf: Csrf;
+}
+
+const INVALID_CREDENTIALS = 'Incorrect email or password.';
+
+const formBody = koaBody({ urlencoded: true, json: false, multipart: false, text: false, formLimit: '16kb' });
+
+/** A string field of the parsed form, or '' (absent, repeated or not text). */
+function field(ctx: Context, name: string): string {
+  const value = (ctx.request as { body?: Record<string, unknown> }).body?.[name];
+  return typeof value === 'string' ? value : '';
+}
+
+export function interactionRoutes({ provider, users, clients, throttle, csrf }: InteractionDeps) {
+  const router = new Router({ prefix: '/interaction/:uid' });
+
+  const details = async (ctx: Context) => {
+    const interaction = await provider().interactionDetails(ctx.req, ctx.res);
+    // The URL must name the interaction bound to this browser's cookie.
+    if (interaction.uid !== ctx.params.uid) throw new HttpError(400, 'session_not_found', 'This sign-in link does not belong to this browser. Go back to the application and sign in again.', 'This sign-in has expired');
+    const clientId = String(interaction.params.client_id);
+    const client = await clients.findEnabled(clientId);
+    return { interaction, client: client ? { clientId, name: client.name, firstParty: client.firstParty } : null };
+  };
+
+  const finish = async (ctx: Context, result: InteractionResults) => {
+    const redirectTo = await provider().interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+    ctx.status = 303;
+    ctx.redirect(redirectTo);
+  };
+
+  const requireCsrf = (ctx: Context) => {
+    if (!csrf.verify(ctx.params.uid, field(ctx, 'csrf'))) {
+      throw new HttpError(403, 'invalid_csrf', 'This form has expired. Go back and try again.', 'Form expired');
+    }
+  };
+
+  const urls = (uid: string) => ({
+    login: `/interaction/${uid}`,
+    loginAction: `/interaction/${uid}/login`,
+    signup: `/interaction/${uid}/signup`,
+    consentAction: `/interaction/${uid}/consent`,
+    abort: `/interaction/${uid}/abort`,
+  });
+
+  const renderLogin = (ctx: Context, client: unknown, locals: { email?: string; error?: string | null; notice?: string | null }, status = 200) => {
+    const { uid } = ctx.params;
+    const u = urls(uid);
+    return render(ctx, 'login', {
+      title: 'Sign in', action: u.loginAction, csrfToken: csrf.token(uid), client, signupUrl: u.signup, abortUrl: u.abort,
+      email: locals.email ?? '', error: locals.error ?? null, notice: locals.notice ?? null,
+    }, status);
+  };
+
+  const renderSignup = (ctx: Context, client: unknown, locals: { email?: string; name?: string; error?: string | null }, status = 200) => {
+    const { uid } = ctx.params;
+    const u = urls(uid);
+    return render(ctx, 'signup', {
+      title: 'Create your account', action: u.signup, csrfToken: csrf.token(uid), client, loginUrl: u.login, abortUrl: u.abort,
+      email: locals.email ?? '', name: locals.name ?? '', error: locals.error ?? null,
+    }, status);
+  };
+
+  const grantConsent = async (ctx: Context, interaction: Awaited<ReturnType<Provider['interactionDetails']>>) => {
+    const { prompt, params, session, grantId } = interaction;
+    const accountId = session?.accountId;
+    if (!accountId) throw new HttpError(400, 'session_not_found', 'Sign in first.', 'This sign-in has expired');
+    const op = provider();
+    const grant = grantId ? await op.Grant.find(grantId) : new op.Grant({ accountId, clientId: String(params.client_id) });
+    if (!grant) throw new HttpError(400, 'session_not_found', 'The sign-in could not be completed. Try again.', 'This sign-in has expired');
+    const missing = prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [resource, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(' '));
+    const savedId = await grant.save();
+    await finish(ctx, { consent: { grantId: savedId } });
+  };
+
+  router.get('/', async (ctx) => {
+    const { interaction, client } = await details(ctx);
+    const { uid } = ctx.params;
+    if (interaction.prompt.name === 'login') {
+      await renderLogin(ctx, client, {});
+      return;
+    }
+    if (interaction.prompt.name === 'consent') {
+      // First-party projects are part of Nexus itself: the user already trusts them.
+      if (client?.firstParty) {
+        await grantConsent(ctx, interaction);
+        return;
+      }
+      const missing = interaction.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
+      const requested = new Set([...(missing.missingOIDCScope ?? []), ...Object.values(missing.missingResourceScopes ?? {}).flat()]);
+      const user = await users.findById(String(interaction.session?.accountId));
+      await render(ctx, 'consent', {
+        title: 'Allow access',
+        action: urls(uid).consentAction,
+        csrfToken: csrf.token(uid),
+        client,
+        user: { email: user?.email ?? '', name: user?.fullName ?? null },
+        scopes: [...requested].map((scope) => ({ scope, description: describeScope(scope) })),
+        abortUrl: urls(uid).abort,
+      });
+      return;
+    }
+    throw new HttpError(400, 'invalid_request', 'This sign-in step is not supported.', 'Invalid sign-in request');
+  });
+
+  router.post('/login', formBody, async (ctx) => {
+    requireCsrf(ctx);
+    const { interaction, client } = await details(ctx);
+    if (interaction.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'You are already signed in. Go back to the application.', 'Already signed in');
+    const email = field(ctx, 'email').trim().slice(0, 254);
+    const password = field(ctx, 'password').slice(0, 1024);
+    if (!email || !password) {
+      await renderLogin(ctx, client, { email, error: 'Enter your email and password.' }, 400);
+      return;
+    }
+    const wait = await throttle.retryAfter(email, ctx.ip);
+    if (wait > 0) {
+      ctx.set('Retry-After', String(wait));
+      await renderLogin(ctx, client, { email, error: `Too many failed attempts. Try again in ${Math.ceil(wait / 60)} minute(s).` }, 429);
+      return;
+    }
+    const user = await users.authenticate(email, password);
+    if (!user) {
+      await throttle.recordFailure(email, ctx.ip);
+      ctx.state.log.info({ event: 'login_failed' }, 'login failed');
+      await renderLogin(ctx, client, { email, error: INVALID_CREDENTIALS }, 401);
+      return;
+    }
+    await throttle.recordSuccess(email);
+    ctx.state.log.info({ event: 'login', accountId: user.id }, 'login succeeded');
+    await finish(ctx, { login: { accountId: user.id } });
+  });
+
+  router.get('/signup', async (ctx) => {
+    const { client } = await details(ctx);
+    await renderSignup(ctx, client, {});
+  });
+
+  router.post('/signup', formBody, async (ctx) => {
+    requireCsrf(ctx);
+    const { interaction, client } = await details(ctx);
+    if (interaction.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'You are already signed in. Go back to the application.', 'Already signed in');
+    const email = field(ctx, 'email').trim().slice(0, 254);
+    const name = field(ctx, 'name').trim().slice(0, 200);
+    const password = field(ctx, 'password');
+    try {
+      const user = await users.create({ email, password, fullName: name });
+      ctx.state.log.info({ event: 'signup', accountId: user.id }, 'account created');
+      await finish(ctx, { login: { accountId: user.id } });
+    } catch (error) {
+      if (!(error instanceof UserError)) throw error;
+      await renderSignup(ctx, client, { email, name, error: error.message }, error.code === 'email_taken' ? 409 : 400);
+    }
+  });
+
+  router.post('/consent', formBody, async (ctx) => {
+    requireCsrf(ctx);
+    const { interaction } = await details(ctx);
+    if (interaction.prompt.name !== 'consent') throw new HttpError(400, 'invalid_request', 'There is nothing to approve. Go back to the application.', 'Invalid sign-in request');
+    await grantConsent(ctx, interaction);
+  });
+
+  router.get('/abort', async (ctx) => {
+    await details(ctx);
+    await finish(ctx, { error: 'access_denied', error_description: 'The user cancelled the sign-in.' });
+  });
+
+  return router;
+}

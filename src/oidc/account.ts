@@ -1,0 +1,48 @@
+// What oidc-provider learns about a user: the OpenID claims (by scope) and the extra claims of
+// access tokens. Asks the account libraries; knows nothing about HTTP.
+import type { Account, FindAccount, KoaContextWithOIDC } from 'oidc-provider';
+import type { Users } from '../accounts/users.js';
+import type { ProjectAccess } from '../accounts/access.js';
+import type { ClientRegistry } from '../clients/registry.js';
+
+export const CLAIMS = {
+  openid: ['sub'],
+  email: ['email', 'email_verified'],
+  profile: ['name', 'picture'],
+};
+
+export function createFindAccount(users: Users): FindAccount {
+  return async (_ctx, sub) => {
+    const user = await users.findById(sub);
+    // Disabled or deleted users have no account: their refresh tokens and sessions stop working.
+    if (!user || user.disabledAt) return undefined;
+    const account: Account = {
+      accountId: user.id,
+      async claims() {
+        return {
+          sub: user.id,
+          email: user.email,
+          email_verified: user.emailVerified,
+          name: user.fullName ?? undefined,
+          picture: user.avatarUrl ?? undefined,
+        };
+      },
+    };
+    return account;
+  };
+}
+
+type IssuedToken = Parameters<NonNullable<import('oidc-provider').Configuration['extraTokenClaims']>>[1];
+
+/** Access tokens for a project carry the user's email and role in that project. */
+export function createExtraTokenClaims(users: Users, access: ProjectAccess, clients: ClientRegistry) {
+  return async (_ctx: KoaContextWithOIDC, token: IssuedToken) => {
+    if (!('accountId' in token) || !token.accountId) return undefined;
+    const audience = token.resourceServer?.audience;
+    if (typeof audience !== 'string') return undefined;
+    const [user, project] = await Promise.all([users.findById(token.accountId), clients.findByAudience(audience)]);
+    if (!user || !project) return undefined;
+    const role = await access.roleFor(user.id, project);
+    return { email: user.email, role: role ?? null };
+  };
+}

@@ -1,0 +1,45 @@
+// The pages oidc-provider renders itself (logout, device flow, errors), drawn with our views.
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import { render } from '../http/render.js';
+import { describeError } from '../http/error-messages.js';
+
+export async function renderError(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }) {
+  const { title, message } = describeError(out.error, out.error_description);
+  await render(ctx, 'error', { title, message, requestId: ctx.state.requestId }, ctx.status >= 400 ? ctx.status : 400);
+}
+
+const clientName = (ctx: KoaContextWithOIDC) => ctx.oidc.client?.clientName ?? null;
+
+export async function logoutSource(ctx: KoaContextWithOIDC, form: string) {
+  await render(ctx, 'logout', { title: 'Sign out', clientName: clientName(ctx), form });
+}
+
+export async function postLogoutSuccessSource(ctx: KoaContextWithOIDC) {
+  await render(ctx, 'logged-out', { title: 'Signed out', clientName: clientName(ctx) });
+}
+
+// oidc-provider's input form carries its own text field with an inline script handler, which
+// our CSP forbids; the view draws its own field, so keep only the form and its CSRF input.
+function withoutUserCodeField(form: string) {
+  return form.replace(/<input(?:(?!<\/?input)[\s\S])*?name="user_code"[\s\S]*?(?:<\/input>|>)/, '');
+}
+
+function deviceErrorMessage(error: Error | undefined) {
+  if (!error) return null;
+  const { name, userCode } = error as Error & { userCode?: string };
+  if (userCode || name === 'NoCodeError') return 'That code is not valid or has expired. Check your device and try again.';
+  if (name === 'AbortedError') return 'The sign-in was cancelled.';
+  return 'The code could not be checked. Please try again.';
+}
+
+export const deviceFlowPages = {
+  async userCodeInputSource(ctx: KoaContextWithOIDC, form: string, _out: unknown, error?: Error) {
+    await render(ctx, 'device-input', { title: 'Connect a device', form: withoutUserCodeField(form), error: deviceErrorMessage(error) });
+  },
+  async userCodeConfirmSource(ctx: KoaContextWithOIDC, form: string, client: { clientName?: string; clientId: string }, _info: unknown, userCode: string) {
+    await render(ctx, 'device-confirm', { title: 'Confirm this device', form, clientName: client.clientName ?? client.clientId, userCode });
+  },
+  async successSource(ctx: KoaContextWithOIDC) {
+    await render(ctx, 'device-success', { title: 'Device connected', clientName: clientName(ctx) ?? 'The application' });
+  },
+};

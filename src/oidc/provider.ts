@@ -1,0 +1,82 @@
+// oidc-provider configuration. Every choice that differs from the library default says why.
+import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Config } from '../config.js';
+import type { LoadedKeys } from '../keys/store.js';
+import type { Users } from '../accounts/users.js';
+import type { ProjectAccess } from '../accounts/access.js';
+import type { ClientRegistry } from '../clients/registry.js';
+import type { PrismaClient } from '../generated/prisma/client.js';
+import { createAdapterFactory } from './adapter.js';
+import { CLAIMS, createExtraTokenClaims, createFindAccount } from './account.js';
+import { createResourceIndicators } from './resources.js';
+import { deviceFlowPages, logoutSource, postLogoutSuccessSource, renderError } from './pages.js';
+
+export interface ProviderDeps {
+  config: Config;
+  prisma: PrismaClient;
+  users: Users;
+  access: ProjectAccess;
+  clients: ClientRegistry;
+}
+
+export function createProvider({ config, prisma, users, access, clients }: ProviderDeps, keys: LoadedKeys): Provider {
+  const secureCookies = config.issuer.startsWith('https:');
+  const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: secureCookies, signed: true };
+
+  const configuration: Configuration = {
+    adapter: createAdapterFactory(prisma, clients),
+    findAccount: createFindAccount(users),
+    extraTokenClaims: createExtraTokenClaims(users, access, clients),
+    jwks: keys.jwks as Configuration['jwks'],
+    cookies: {
+      keys: keys.cookieKeys,
+      long: cookie,
+      short: cookie,
+    },
+    claims: CLAIMS,
+    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    // Code flow returns the ID token next to an audience-bound access token that userinfo
+    // cannot accept, so the ID token itself carries the claims its scopes ask for.
+    conformIdTokenClaims: false,
+    // OAuth 2.1: PKCE (S256) on every authorization code request, public or confidential.
+    pkce: { required: () => true },
+    // Authorization code only: no implicit or hybrid flows (OAuth 2.1).
+    responseTypes: ['code'],
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // Refresh tokens rotate on every use; reuse of a rotated one revokes the whole grant.
+    rotateRefreshToken: true,
+    issueRefreshToken: async (_ctx, client, code) =>
+      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      deviceFlow: { enabled: true, charset: 'base-20', mask: '****-****', ...deviceFlowPages },
+      rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+      resourceIndicators: createResourceIndicators(clients, config.ttl.accessToken),
+    },
+    // Browsers may call the token, revocation and introspection endpoints only from the
+    // origins of a client's own redirect URIs.
+    clientBasedCORS: (_ctx, origin, client) =>
+      (client.redirectUris ?? []).some((uri) => new URL(uri).origin === origin),
+    ttl: {
+      AccessToken: config.ttl.accessToken,
+      ClientCredentials: config.ttl.accessToken,
+      AuthorizationCode: 60,
+      DeviceCode: 10 * 60,
+      IdToken: config.ttl.idToken,
+      Interaction: 60 * 60,
+      RefreshToken: config.ttl.refreshToken,
+      Session: config.ttl.session,
+      Grant: config.ttl.refreshToken,
+    },
+    renderError,
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = config.trustProxy;
+  return provider;
+}
+
+export type { Provider, KoaContextWithOIDC };
