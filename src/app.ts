@@ -89,12 +89,17 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
   const access = new ProjectAccess(prisma);
   const redis = config.redisUrl ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 }) : undefined;
   redis?.on('error', (error) => log.warn({ err: error.message }, 'redis error'));
-  const throttle = new LoginThrottle(redis ? { redis } : { pool: db.pool }, config.loginLimits);
-
-  const host = new ProviderHost(keys, (loaded) => createProvider({ config, prisma, users, access, clients }, loaded), log);
-  await host.reload();
+  const throttle = new LoginThrottle(redis ? { redis, prefix: config.redisPrefix } : { pool: db.pool }, config.loginLimits);
 
   const app = new Koa();
+  const host = new ProviderHost(
+    keys,
+    (loaded) => createProvider({ config, prisma, users, access, clients, log }, loaded),
+    log,
+    (loaded) => { app.keys = loaded.cookieKeys; },
+  );
+  await host.reload();
+
   app.proxy = config.trustProxy;
   app.silent = true; // errors are logged by requestLog/errorHandler, never printed with stacks
   app.use(requestLog(log));

@@ -19,6 +19,8 @@ export interface Config {
   trustProxy: boolean;
   /** Redis URL for shared rate-limit counters. Unset: counters live in PostgreSQL. */
   redisUrl: string | undefined;
+  /** Prefix of every Redis key the hub writes. Default nexus:. */
+  redisPrefix: string;
   /** 32-byte key (base64/base64url) that encrypts secrets at rest. Unset: DATA_DIR/master.key. */
   masterKey: string | undefined;
   /** Registered projects to seed. Default ./clients.json. */
@@ -113,6 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedPgPort: integer('EMBEDDED_PG_PORT', 54329, 1, 65535),
     trustProxy: boolean('TRUST_PROXY', false),
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
+    redisPrefix: read('REDIS_PREFIX') ?? 'nexus:',
     masterKey,
     clientsFile: path.resolve(read('CLIENTS_FILE') ?? 'clients.json'),
     logLevel,

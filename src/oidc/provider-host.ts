@@ -1,6 +1,7 @@
 // Holds the running oidc-provider. Signing and cookie keys are fixed when a Provider is built,
 // so a key change (rotation, retirement, from the CLI or another instance) builds a new one and
-// swaps it in; all state lives in PostgreSQL, so the swap is invisible to users.
+// swaps it in; all state lives in PostgreSQL, so the swap is invisible to users. The provider's
+// middleware runs inside our Koa app (same context), so cookies are signed with our app's keys.
 import compose from 'koa-compose';
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
@@ -21,6 +22,8 @@ export class ProviderHost {
     private readonly keyStore: KeyStore,
     private readonly build: (keys: LoadedKeys) => Provider,
     private readonly log: Logger,
+    /** Called with each new key set; the outer Koa app signs cookies with the cookie keys. */
+    private readonly onKeys: (keys: LoadedKeys) => void,
   ) {}
 
   get current(): Provider {
@@ -38,6 +41,7 @@ export class ProviderHost {
     const next = fingerprint(keys);
     if (next === this.loaded) return;
     const provider = this.build(keys);
+    this.onKeys(keys);
     this.provider = provider;
     this.handler = compose(provider.middleware) as Middleware;
     if (this.loaded) this.log.info({ kids: keys.jwks.keys.map((k) => k.kid) }, 'signing keys reloaded');

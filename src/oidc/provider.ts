@@ -6,6 +6,7 @@ import type { Users } from '../accounts/users.js';
 import type { ProjectAccess } from '../accounts/access.js';
 import type { ClientRegistry } from '../clients/registry.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
+import type { Logger } from '../logger.js';
 import { createAdapterFactory } from './adapter.js';
 import { CLAIMS, createExtraTokenClaims, createFindAccount } from './account.js';
 import { createResourceIndicators } from './resources.js';
@@ -17,9 +18,10 @@ export interface ProviderDeps {
   users: Users;
   access: ProjectAccess;
   clients: ClientRegistry;
+  log: Logger;
 }
 
-export function createProvider({ config, prisma, users, access, clients }: ProviderDeps, keys: LoadedKeys): Provider {
+export function createProvider({ config, prisma, users, access, clients, log }: ProviderDeps, keys: LoadedKeys): Provider {
   const secureCookies = config.issuer.startsWith('https:');
   const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: secureCookies, signed: true };
 
@@ -76,6 +78,11 @@ export function createProvider({ config, prisma, users, access, clients }: Provi
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
+  // oidc-provider answers these with a generic error; the cause belongs in our log.
+  provider.on('server_error', (ctx, error) => (ctx.state.log ?? log).error({ err: error }, 'oidc-provider server error'));
+  provider.on('grant.error', (ctx, error) => {
+    if ((error as { status?: number }).status === undefined || (error as { status: number }).status >= 500) (ctx.state.log ?? log).error({ err: error }, 'token endpoint error');
+  });
   return provider;
 }
 

@@ -11,14 +11,15 @@ export interface ThrottleLimits {
   windowSeconds: number;
 }
 
-export type ThrottleStore = { redis: Redis } | { pool: pg.Pool };
+export type ThrottleStore = { redis: Redis; prefix: string } | { pool: pg.Pool };
 
 export class LoginThrottle {
   private readonly byAccount: RateLimiterAbstract;
   private readonly byIp: RateLimiterAbstract;
 
   constructor(store: ThrottleStore, limits: ThrottleLimits) {
-    const make = (keyPrefix: string, points: number) => {
+    const make = (name: string, points: number) => {
+      const keyPrefix = 'redis' in store ? `${store.prefix}${name}` : name;
       const options = { keyPrefix, points, duration: limits.windowSeconds, blockDuration: limits.windowSeconds };
       return 'redis' in store
         ? new RateLimiterRedis({ ...options, storeClient: store.redis, useRedisPackage: false })

@@ -20,6 +20,7 @@ CREATE TABLE "users" (
     "id" UUID NOT NULL,
     "email" TEXT NOT NULL,
     "password_hash" TEXT,
+    "email_verified" BOOLEAN NOT NULL DEFAULT false,
     "full_name" TEXT,
     "avatar_url" TEXT,
     "is_admin" BOOLEAN NOT NULL DEFAULT false,
