@@ -52,7 +52,9 @@ export function createProvider({ config, prisma, users, access, clients, log }: 
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true },
+      // A project may introspect only its own tokens (the default lets any confidential client
+      // read every token). Access tokens are JWTs: projects verify them offline instead.
+      introspection: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
       revocation: { enabled: true },
       deviceFlow: { enabled: true, charset: 'base-20', mask: '****-****', ...deviceFlowPages },
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
