@@ -35,9 +35,11 @@ export function errorHandler(): Middleware {
         return;
       }
       // oidc-provider errors (expired interaction, ...) carry an OAuth error code.
-      if (typeof (err as { error?: unknown }).error === 'string' && err.status && err.status < 500) {
-        const { title, message } = describeError((err as unknown as { error: string }).error, (err as { error_description?: string }).error_description);
-        await respondWithError(ctx, err.status, (err as unknown as { error: string }).error, title, message);
+      const oauth = err as { error?: unknown; error_description?: string };
+      if (typeof oauth.error === 'string' && err.status && err.status < 500) {
+        const code = err.name === 'SessionNotFound' ? 'session_not_found' : oauth.error;
+        const { title, message } = describeError(code, oauth.error_description);
+        await respondWithError(ctx, err.status, code, title, message);
         return;
       }
       // Body-parser and koa errors with a 4xx status are the caller's fault and safe to describe.
