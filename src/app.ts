@@ -15,6 +15,8 @@ import { readClientsFile, syncClients } from './clients/sync.js';
 import { Users } from './accounts/users.js';
 import { ProjectAccess } from './accounts/access.js';
 import { LoginThrottle } from './security/login-throttle.js';
+import type { LimiterStore } from './security/limiter.js';
+import { ApiKeys } from './accounts/api-keys.js';
 import { createProvider } from './oidc/provider.js';
 import { ProviderHost } from './oidc/provider-host.js';
 import { sweepExpired } from './oidc/adapter.js';
@@ -89,12 +91,14 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
   const access = new ProjectAccess(prisma);
   const redis = config.redisUrl ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 }) : undefined;
   redis?.on('error', (error) => log.warn({ err: error.message }, 'redis error'));
-  const throttle = new LoginThrottle(redis ? { redis, prefix: config.redisPrefix } : { pool: db.pool }, config.loginLimits);
+  const limiterStore: LimiterStore = redis ? { redis, prefix: config.redisPrefix } : { pool: db.pool };
+  const throttle = new LoginThrottle(limiterStore, config.loginLimits);
+  const apiKeys = new ApiKeys(prisma);
 
   const app = new Koa();
   const host = new ProviderHost(
     keys,
-    (loaded) => createProvider({ config, prisma, users, access, clients, log }, loaded),
+    (loaded) => createProvider({ config, prisma, users, access, clients, apiKeys, limiterStore, log }, loaded),
     log,
     (loaded) => { app.keys = loaded.cookieKeys; },
   );

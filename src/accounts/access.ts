@@ -1,12 +1,31 @@
 // Who may use which project, and with what role (project_access). Open projects admit every
 // signed-up user with the project's default role; granted projects need an explicit row.
 import type { PrismaClient } from '../generated/prisma/client.js';
-import type { Role } from '../clients/definition.js';
+import { ROLES, type Role } from '../clients/definition.js';
 
 export interface ProjectPolicy {
   id: string;
   access: 'open' | 'granted';
   defaultRole: Role;
+}
+
+/** Who made a grant: an administrator, or a billing plan (plan grants follow the plan). */
+export type GrantSource = 'admin' | 'plan';
+
+export interface AccessEntry {
+  userId: string;
+  email: string;
+  project: string;
+  role: Role;
+  source: GrantSource;
+  grantedAt: Date;
+}
+
+export class AccessError extends Error {
+  constructor(readonly code: 'invalid_role' | 'not_found', message: string) {
+    super(message);
+    this.name = 'AccessError';
+  }
 }
 
 export class ProjectAccess {
@@ -17,5 +36,33 @@ export class ProjectAccess {
     const row = await this.prisma.projectAccess.findUnique({ where: { userId_project: { userId, project: project.id } } });
     if (row) return row.role;
     return project.access === 'open' ? project.defaultRole : undefined;
+  }
+
+  async grant(userId: string, project: string, role: string, source: GrantSource = 'admin'): Promise<AccessEntry> {
+    if (!(ROLES as readonly string[]).includes(role)) throw new AccessError('invalid_role', `role must be one of ${ROLES.join(', ')}`);
+    const row = await this.prisma.projectAccess.upsert({
+      where: { userId_project: { userId, project } },
+      create: { userId, project, role: role as Role, source },
+      update: { role: role as Role, source, grantedAt: new Date() },
+      include: { user: { select: { email: true } } },
+    });
+    return { userId, email: row.user.email, project, role: row.role, source: row.source as GrantSource, grantedAt: row.grantedAt };
+  }
+
+  /** Removes a grant. Returns false when there was none. */
+  async revoke(userId: string, project: string): Promise<boolean> {
+    const { count } = await this.prisma.projectAccess.deleteMany({ where: { userId, project } });
+    return count > 0;
+  }
+
+  async list(filter: { userId?: string; project?: string } = {}): Promise<AccessEntry[]> {
+    const rows = await this.prisma.projectAccess.findMany({
+      where: filter,
+      include: { user: { select: { email: true } } },
+      orderBy: [{ project: 'asc' }, { grantedAt: 'asc' }],
+    });
+    return rows.map((row) => ({
+      userId: row.userId, email: row.user.email, project: row.project, role: row.role, source: row.source as GrantSource, grantedAt: row.grantedAt,
+    }));
   }
 }

@@ -1,4 +1,4 @@
-// Users: sign-up, credential checks, profile reads. Emails are stored lower-cased and trimmed.
+// Users: sign-up, credential checks, administration. Emails are stored lower-cased and trimmed.
 import type { PrismaClient, User } from '../generated/prisma/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { hashPassword, passwordProblem, verifyPassword } from './passwords.js';
@@ -13,6 +13,7 @@ export class UserError extends Error {
 }
 
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
@@ -22,13 +23,13 @@ export interface NewUser {
   email: string;
   password?: string;
   fullName?: string;
-  isAdmin?: boolean;
+  emailVerified?: boolean;
 }
 
 export class Users {
   constructor(private readonly prisma: PrismaClient) {}
 
-  async create({ email, password, fullName, isAdmin = false }: NewUser): Promise<User> {
+  async create({ email, password, fullName, emailVerified = false }: NewUser): Promise<User> {
     const normalized = normalizeEmail(email);
     if (!EMAIL_PATTERN.test(normalized) || normalized.length > 254) throw new UserError('invalid_email', 'Enter a valid email address.');
     if (password !== undefined) {
@@ -41,7 +42,7 @@ export class Users {
           email: normalized,
           passwordHash: password === undefined ? null : await hashPassword(password),
           fullName: fullName?.trim() || null,
-          isAdmin,
+          emailVerified,
         },
       });
     } catch (error) {
@@ -61,11 +62,63 @@ export class Users {
 
   findById(id: string): Promise<User | null> {
     // Account ids come from tokens and sessions; anything that is not a UUID cannot match.
-    if (!/^[0-9a-f-]{36}$/i.test(id)) return Promise.resolve(null);
+    if (!UUID_PATTERN.test(id)) return Promise.resolve(null);
     return this.prisma.user.findUnique({ where: { id } });
   }
 
   findByEmail(email: string): Promise<User | null> {
     return this.prisma.user.findUnique({ where: { email: normalizeEmail(email) } });
+  }
+
+  async get(email: string): Promise<User> {
+    const user = await this.findByEmail(email);
+    if (!user) throw new UserError('not_found', `no user with email ${normalizeEmail(email)}`);
+    return user;
+  }
+
+  list(search?: string): Promise<User[]> {
+    const term = search?.trim();
+    return this.prisma.user.findMany({
+      where: term ? { OR: [{ email: { contains: term, mode: 'insensitive' } }, { fullName: { contains: term, mode: 'insensitive' } }] } : {},
+      orderBy: { createdAt: 'asc' },
+    });
+  }
+
+  /**
+   * Disables the account and, in the same transaction, ends its sessions and revokes every
+   * grant, code and refresh token issued to it. Access tokens already issued expire on their own.
+   */
+  async disable(email: string): Promise<User> {
+    const user = await this.get(email);
+    const [updated] = await this.prisma.$transaction([
+      this.prisma.user.update({ where: { id: user.id }, data: { disabledAt: user.disabledAt ?? new Date() } }),
+      this.prisma.oidcPayload.deleteMany({ where: { accountId: user.id } }),
+    ]);
+    return updated;
+  }
+
+  async enable(email: string): Promise<User> {
+    const user = await this.get(email);
+    return this.prisma.user.update({ where: { id: user.id }, data: { disabledAt: null } });
+  }
+
+  /** Sets a new password and signs the user out everywhere. */
+  async setPassword(email: string, password: string): Promise<User> {
+    const problem = passwordProblem(password);
+    if (problem) throw new UserError('weak_password', problem);
+    const user = await this.get(email);
+    const [updated] = await this.prisma.$transaction([
+      this.prisma.user.update({ where: { id: user.id }, data: { passwordHash: await hashPassword(password) } }),
+      this.prisma.oidcPayload.deleteMany({ where: { accountId: user.id } }),
+    ]);
+    return updated;
+  }
+
+  async delete(email: string): Promise<void> {
+    const user = await this.get(email);
+    await this.prisma.$transaction([
+      this.prisma.oidcPayload.deleteMany({ where: { accountId: user.id } }),
+      this.prisma.user.delete({ where: { id: user.id } }),
+    ]);
   }
 }

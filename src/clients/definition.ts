@@ -9,6 +9,12 @@ export const GRANT_TYPES = [
 ] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
 
+/**
+ * The audience of the hub's own admin API. The project registered with it (the Nexus Console in
+ * clients.json) is where hub administrators hold the `admin` role.
+ */
+export const HUB_AUDIENCE = 'urn:nexus:hub';
+
 export const ROLES = ['admin', 'user', 'read_only'] as const;
 export type Role = (typeof ROLES)[number];
 

@@ -13,6 +13,7 @@ import { render } from '../http/render.js';
 import { HttpError } from '../http/errors.js';
 import type { Csrf } from './csrf.js';
 import { describeScope } from './scopes.js';
+import { NO_PROJECT_ACCESS } from '../oidc/project-access.js';
 
 export interface InteractionDeps {
   provider: () => Provider;
@@ -82,6 +83,14 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf }: 
     }, status);
   };
 
+  const renderNoAccess = async (ctx: Context, interaction: Awaited<ReturnType<Provider['interactionDetails']>>, client: { name: string } | null) => {
+    const user = await users.findById(String(interaction.session?.accountId));
+    ctx.state.log.info({ event: 'no_project_access', accountId: user?.id, clientId: interaction.params.client_id }, 'sign-in refused: no project access');
+    await render(ctx, 'no-access', {
+      title: 'No access', projectName: client?.name ?? String(interaction.params.client_id), email: user?.email ?? '', abortUrl: urls(ctx.params.uid).abort,
+    }, 403);
+  };
+
   const grantConsent = async (ctx: Context, interaction: Awaited<ReturnType<Provider['interactionDetails']>>) => {
     const { prompt, params, session, grantId } = interaction;
     const accountId = session?.accountId;
@@ -102,6 +111,10 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf }: 
     const { uid } = ctx.params;
     if (interaction.prompt.name === 'login') {
       await renderLogin(ctx, client, {});
+      return;
+    }
+    if (interaction.prompt.name === 'consent' && interaction.prompt.reasons.includes(NO_PROJECT_ACCESS)) {
+      await renderNoAccess(ctx, interaction, client);
       return;
     }
     if (interaction.prompt.name === 'consent') {
@@ -179,8 +192,12 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf }: 
 
   router.post('/consent', formBody, async (ctx) => {
     requireCsrf(ctx);
-    const { interaction } = await details(ctx);
+    const { interaction, client } = await details(ctx);
     if (interaction.prompt.name !== 'consent') throw new HttpError(400, 'invalid_request', 'There is nothing to approve. Go back to the application.', 'Invalid sign-in request');
+    if (interaction.prompt.reasons.includes(NO_PROJECT_ACCESS)) {
+      await renderNoAccess(ctx, interaction, client);
+      return;
+    }
     await grantConsent(ctx, interaction);
   });
 

@@ -4,6 +4,7 @@ import type { Account, FindAccount, KoaContextWithOIDC } from 'oidc-provider';
 import type { Users } from '../accounts/users.js';
 import type { ProjectAccess } from '../accounts/access.js';
 import type { ClientRegistry } from '../clients/registry.js';
+import type { createProjectAccessCheck } from './project-access.js';
 
 export const CLAIMS = {
   openid: ['sub'],
@@ -11,11 +12,14 @@ export const CLAIMS = {
   profile: ['name', 'picture'],
 };
 
-export function createFindAccount(users: Users): FindAccount {
-  return async (_ctx, sub) => {
+export function createFindAccount(users: Users, roleIn: ReturnType<typeof createProjectAccessCheck>): FindAccount {
+  return async (ctx, sub) => {
     const user = await users.findById(sub);
     // Disabled or deleted users have no account: their refresh tokens and sessions stop working.
     if (!user || user.disabledAt) return undefined;
+    // At the token endpoint the account exists only for projects the user may use: a refresh
+    // after `nexus access revoke` fails with invalid_grant.
+    if (ctx.oidc.route === 'token' && !(await roleIn(ctx, user.id))) return undefined;
     const account: Account = {
       accountId: user.id,
       async claims() {

@@ -34,6 +34,7 @@ export function createAdapterFactory(prisma: PrismaClient, clients: ClientRegist
       const data = {
         payload: payload as Prisma.InputJsonValue,
         grantId: payload.grantId ?? null,
+        accountId: payload.accountId ?? null,
         userCode: payload.userCode ?? null,
         uid: payload.uid ?? null,
         expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,

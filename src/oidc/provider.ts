@@ -11,6 +11,10 @@ import { createAdapterFactory } from './adapter.js';
 import { CLAIMS, createExtraTokenClaims, createFindAccount } from './account.js';
 import { createResourceIndicators } from './resources.js';
 import { deviceFlowPages, logoutSource, postLogoutSuccessSource, renderError } from './pages.js';
+import { createInteractionPolicy, createProjectAccessCheck } from './project-access.js';
+import { registerTokenExchange } from './token-exchange.js';
+import type { ApiKeys } from '../accounts/api-keys.js';
+import type { LimiterStore } from '../security/limiter.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -18,16 +22,20 @@ export interface ProviderDeps {
   users: Users;
   access: ProjectAccess;
   clients: ClientRegistry;
+  apiKeys: ApiKeys;
+  limiterStore: LimiterStore;
   log: Logger;
 }
 
-export function createProvider({ config, prisma, users, access, clients, log }: ProviderDeps, keys: LoadedKeys): Provider {
+export function createProvider({ config, prisma, users, access, clients, apiKeys, limiterStore, log }: ProviderDeps, keys: LoadedKeys): Provider {
+  const roleIn = createProjectAccessCheck(access, clients);
+  const resourceIndicators = createResourceIndicators(clients, config.ttl.accessToken);
   const secureCookies = config.issuer.startsWith('https:');
   const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: secureCookies, signed: true };
 
   const configuration: Configuration = {
     adapter: createAdapterFactory(prisma, clients),
-    findAccount: createFindAccount(users),
+    findAccount: createFindAccount(users, roleIn),
     extraTokenClaims: createExtraTokenClaims(users, access, clients),
     jwks: keys.jwks as Configuration['jwks'],
     cookies: {
@@ -44,7 +52,10 @@ export function createProvider({ config, prisma, users, access, clients, log }: 
     pkce: { required: () => true },
     // Authorization code only: no implicit or hybrid flows (OAuth 2.1).
     responseTypes: ['code'],
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: createInteractionPolicy(roleIn),
+    },
     // Refresh tokens rotate on every use; reuse of a rotated one revokes the whole grant.
     rotateRefreshToken: true,
     issueRefreshToken: async (_ctx, client, code) =>
@@ -58,7 +69,7 @@ export function createProvider({ config, prisma, users, access, clients, log }: 
       revocation: { enabled: true },
       deviceFlow: { enabled: true, charset: 'base-20', mask: '****-****', ...deviceFlowPages },
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
-      resourceIndicators: createResourceIndicators(clients, config.ttl.accessToken),
+      resourceIndicators,
     },
     // Browsers may call the token, revocation and introspection endpoints only from the
     // origins of a client's own redirect URIs.
@@ -80,6 +91,7 @@ export function createProvider({ config, prisma, users, access, clients, log }: 
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
+  registerTokenExchange(provider, { apiKeys, access, clients, resources: resourceIndicators, limiterStore });
   // oidc-provider answers these with a generic error; the cause belongs in our log.
   provider.on('server_error', (ctx, error) => (ctx.state.log ?? log).error({ err: error }, 'oidc-provider server error'));
   provider.on('grant.error', (ctx, error) => {

@@ -1,9 +1,8 @@
-// Failed-login limits per account and per IP, in shared storage (Redis when configured,
-// PostgreSQL otherwise) so that every hub instance counts the same attempts.
-import type { Redis } from 'ioredis';
-import type pg from 'pg';
-import { RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+// Failed-login limits per account and per IP. Only failures count; a success clears the
+// account's counter.
+import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import { sha256Hex } from '../secrets/tokens.js';
+import { createLimiter, type LimiterStore } from './limiter.js';
 
 export interface ThrottleLimits {
   perAccount: number;
@@ -11,22 +10,14 @@ export interface ThrottleLimits {
   windowSeconds: number;
 }
 
-export type ThrottleStore = { redis: Redis; prefix: string } | { pool: pg.Pool };
-
 export class LoginThrottle {
   private readonly byAccount: RateLimiterAbstract;
   private readonly byIp: RateLimiterAbstract;
 
-  constructor(store: ThrottleStore, limits: ThrottleLimits) {
-    const make = (name: string, points: number) => {
-      const keyPrefix = 'redis' in store ? `${store.prefix}${name}` : name;
-      const options = { keyPrefix, points, duration: limits.windowSeconds, blockDuration: limits.windowSeconds };
-      return 'redis' in store
-        ? new RateLimiterRedis({ ...options, storeClient: store.redis, useRedisPackage: false })
-        : new RateLimiterPostgres({ ...options, storeClient: store.pool, storeType: 'pool', tableName: 'rate_limits', tableCreated: true });
-    };
-    this.byAccount = make('login_account', limits.perAccount);
-    this.byIp = make('login_ip', limits.perIp);
+  constructor(store: LimiterStore, limits: ThrottleLimits) {
+    const window = { durationSeconds: limits.windowSeconds, blockSeconds: limits.windowSeconds };
+    this.byAccount = createLimiter(store, { name: 'login_account', points: limits.perAccount, ...window });
+    this.byIp = createLimiter(store, { name: 'login_ip', points: limits.perIp, ...window });
   }
 
   // Emails are hashed in keys: a dump of the store must not list who tried to sign in.

@@ -1,0 +1,114 @@
+// API keys for scripts and research apps: `nxk_<env>_<43 chars>` (256 random bits), shown once,
+// stored only as a SHA-256 hash (the key's entropy makes a slow hash unnecessary). A key is
+// exchanged at the token endpoint for a short-lived JWT (see oidc/token-exchange.ts).
+import type { ApiKey, PrismaClient, User } from '../generated/prisma/client.js';
+import { randomSecret, sha256Hex } from '../secrets/tokens.js';
+
+export const API_KEY_ENVIRONMENTS = ['live', 'test'] as const;
+export type ApiKeyEnvironment = (typeof API_KEY_ENVIRONMENTS)[number];
+
+const KEY_PATTERN = /^nxk_(live|test)_[A-Za-z0-9_-]{43}$/;
+
+export class ApiKeyError extends Error {
+  constructor(readonly code: 'invalid_env' | 'invalid_expiry' | 'invalid_rate_limit' | 'invalid_name' | 'not_found' | 'invalid_key', message: string) {
+    super(message);
+    this.name = 'ApiKeyError';
+  }
+}
+
+export interface ApiKeyInfo {
+  id: string;
+  userId: string;
+  email: string;
+  name: string;
+  env: ApiKeyEnvironment;
+  /** The first characters of the key, to recognise it in lists. */
+  prefix: string;
+  rateLimit: number | null;
+  lastUsedAt: Date | null;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  createdAt: Date;
+}
+
+/** Parses `30d`, `12h`, `90m` or `3600s` into milliseconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d{1,6})([smhd])$/.exec(text.trim());
+  if (!match) throw new ApiKeyError('invalid_expiry', `"${text}" is not a duration: use a number followed by s, m, h or d (e.g. 30d)`);
+  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 's' | 'm' | 'h' | 'd'];
+  const ms = Number(match[1]) * unit;
+  if (ms <= 0) throw new ApiKeyError('invalid_expiry', 'the duration must be positive');
+  return ms;
+}
+
+function toInfo(row: ApiKey & { user: { email: string } }): ApiKeyInfo {
+  return {
+    id: row.id, userId: row.userId, email: row.user.email, name: row.name, env: row.env as ApiKeyEnvironment, prefix: row.prefix,
+    rateLimit: row.rateLimit, lastUsedAt: row.lastUsedAt, expiresAt: row.expiresAt, revokedAt: row.revokedAt, createdAt: row.createdAt,
+  };
+}
+
+export interface NewApiKey {
+  userId: string;
+  name: string;
+  env: string;
+  /** Exchanges per minute; unset means no limit. */
+  rateLimit?: number;
+  /** Lifetime, e.g. `30d`; unset means it does not expire. */
+  expiresIn?: string;
+}
+
+export class ApiKeys {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /** Creates a key. The returned `key` is the only time the secret exists outside its hash. */
+  async create({ userId, name, env, rateLimit, expiresIn }: NewApiKey): Promise<{ key: string; info: ApiKeyInfo }> {
+    if (!(API_KEY_ENVIRONMENTS as readonly string[]).includes(env)) throw new ApiKeyError('invalid_env', 'env must be live or test');
+    if (!name.trim() || name.length > 100) throw new ApiKeyError('invalid_name', 'name must be 1 to 100 characters');
+    if (rateLimit !== undefined && (!Number.isInteger(rateLimit) || rateLimit < 1 || rateLimit > 100_000)) {
+      throw new ApiKeyError('invalid_rate_limit', 'rate limit must be a whole number of requests per minute from 1 to 100000');
+    }
+    const expiresAt = expiresIn ? new Date(Date.now() + parseDuration(expiresIn)) : null;
+    const key = `nxk_${env}_${randomSecret(32)}`;
+    const row = await this.prisma.apiKey.create({
+      data: { userId, name: name.trim(), env, prefix: key.slice(0, 13), keyHash: sha256Hex(key), rateLimit: rateLimit ?? null, expiresAt },
+      include: { user: { select: { email: true } } },
+    });
+    return { key, info: toInfo(row) };
+  }
+
+  async list(userId?: string): Promise<ApiKeyInfo[]> {
+    const rows = await this.prisma.apiKey.findMany({
+      where: userId ? { userId } : {},
+      include: { user: { select: { email: true } } },
+      orderBy: { createdAt: 'asc' },
+    });
+    return rows.map(toInfo);
+  }
+
+  async revoke(id: string): Promise<ApiKeyInfo> {
+    const existing = /^[0-9a-f-]{36}$/i.test(id) ? await this.prisma.apiKey.findUnique({ where: { id } }) : null;
+    if (!existing) throw new ApiKeyError('not_found', `no API key with id ${id}`);
+    const row = await this.prisma.apiKey.update({
+      where: { id },
+      data: { revokedAt: existing.revokedAt ?? new Date() },
+      include: { user: { select: { email: true } } },
+    });
+    return toInfo(row);
+  }
+
+  /**
+   * The key's record and owner when the key is valid (known, not revoked, not expired, owner
+   * enabled); records its use. Lookup is by hash, so no secret is ever compared directly.
+   */
+  async verify(presented: string): Promise<{ info: ApiKeyInfo; user: User }> {
+    if (!KEY_PATTERN.test(presented)) throw new ApiKeyError('invalid_key', 'not a Nexus API key');
+    const row = await this.prisma.apiKey.findUnique({ where: { keyHash: sha256Hex(presented) }, include: { user: true } });
+    if (!row) throw new ApiKeyError('invalid_key', 'unknown API key');
+    if (row.revokedAt) throw new ApiKeyError('invalid_key', 'the API key was revoked');
+    if (row.expiresAt && row.expiresAt <= new Date()) throw new ApiKeyError('invalid_key', 'the API key has expired');
+    if (row.user.disabledAt) throw new ApiKeyError('invalid_key', 'the API key owner is disabled');
+    const updated = await this.prisma.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: new Date() }, include: { user: { select: { email: true } } } });
+    return { info: toInfo(updated), user: row.user };
+  }
+}
