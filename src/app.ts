@@ -5,10 +5,12 @@ import Koa from 'koa';
 import { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
-import { openDatabase, type Database } from './db/database.js';
-import { listenForChanges, type ChangeListener } from './db/changes.js';
-import { loadMasterKey } from './secrets/master-key.js';
-import { SecretBox } from './secrets/box.js';
+import type { Database } from './db/database.js';
+import { openCore } from './core.js';
+import { listenForChanges, publishChange, RELOAD_INTERVAL_MS, type ChangeListener } from './db/changes.js';
+import { AdminOperations } from './admin/operations.js';
+import { requireHubAdmin } from './admin/auth.js';
+import { adminRoutes } from './admin/routes.js';
 import { KeyStore } from './keys/store.js';
 import { ClientRegistry } from './clients/registry.js';
 import { readClientsFile, syncClients } from './clients/sync.js';
@@ -29,8 +31,6 @@ import { assetRoutes } from './http/assets.js';
 import { render } from './http/render.js';
 import { ClientError } from './clients/registry.js';
 
-/** How often running hubs re-read keys and clients even without a change notification. */
-export const RELOAD_INTERVAL_MS = 30_000;
 const SWEEP_INTERVAL_MS = 10 * 60_000;
 
 export interface Hub {
@@ -42,13 +42,6 @@ export interface Hub {
   users: Users;
   host: ProviderHost;
   close(): Promise<void>;
-}
-
-/** Opens the database and the master-key box: what both the server and the CLI need. */
-export async function openCore(config: Config, log: Logger) {
-  const db = await openDatabase(config, log);
-  const box = new SecretBox(await loadMasterKey(config.masterKey, config.dataDir));
-  return { db, box, masterKey: await loadMasterKey(config.masterKey, config.dataDir) };
 }
 
 // New client secrets go to a private file, never to the log.
@@ -110,6 +103,11 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
   app.use(errorHandler());
   app.use(healthRoutes(prisma).routes());
   app.use(assetRoutes().routes());
+  const ops = new AdminOperations({
+    clients, users, access, apiKeys, keys, clientsFile: config.clientsFile, notify: (topic) => publishChange(prisma, topic),
+  });
+  const adminAuth = requireHubAdmin({ issuer: config.issuer, keys: () => host.verificationKeys, clients, access, users });
+  app.use(adminRoutes(ops, adminAuth).routes());
   app.use(interactionRoutes({ provider: () => host.current, users, clients, throttle, csrf: new Csrf(masterKey) }).routes());
   app.use(async (ctx, next) => {
     if (ctx.path !== '/' || ctx.method !== 'GET') return next();

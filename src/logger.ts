@@ -10,11 +10,13 @@ const REDACT = [
   'code', 'databaseUrl', 'redisUrl', 'masterKey',
 ];
 
-export function createLogger(level: string = 'info'): Logger {
-  return pino({
+/** A JSON logger writing to standard output, or to the given file descriptor. */
+export function createLogger(level: string = 'info', fd = 1): Logger {
+  const options = {
     level,
     base: { service: 'nexus' },
     redact: { paths: REDACT, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  };
+  return fd === 1 ? pino(options) : pino(options, pino.destination({ fd, sync: true }));
 }

@@ -6,6 +6,9 @@ import type { Logger } from '../logger.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 
 const CHANNEL = 'nexus_changes';
+
+/** How often running hubs re-read keys and clients even without a change notification. */
+export const RELOAD_INTERVAL_MS = 30_000;
 export type ChangeTopic = 'clients' | 'keys';
 
 export async function publishChange(prisma: PrismaClient, topic: ChangeTopic): Promise<void> {

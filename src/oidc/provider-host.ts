@@ -3,6 +3,7 @@
 // swaps it in; all state lives in PostgreSQL, so the swap is invisible to users. The provider's
 // middleware runs inside our Koa app (same context), so cookies are signed with our app's keys.
 import compose from 'koa-compose';
+import { createLocalJWKSet, type JWK } from 'jose';
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { KeyStore, LoadedKeys } from '../keys/store.js';
@@ -14,6 +15,7 @@ function fingerprint(keys: LoadedKeys) {
 
 export class ProviderHost {
   private provider!: Provider;
+  private jwks!: ReturnType<typeof createLocalJWKSet>;
   private handler!: Middleware;
   private loaded = '';
   private reloading: Promise<void> | undefined;
@@ -30,6 +32,11 @@ export class ProviderHost {
     return this.provider;
   }
 
+  /** The published verification keys, for checking the hub's own tokens without a request. */
+  get verificationKeys(): ReturnType<typeof createLocalJWKSet> {
+    return this.jwks;
+  }
+
   /** Rebuilds the provider if the active keys changed. Concurrent calls share one reload. */
   reload(): Promise<void> {
     this.reloading ??= this.load().finally(() => { this.reloading = undefined; });
@@ -43,6 +50,7 @@ export class ProviderHost {
     const provider = this.build(keys);
     this.onKeys(keys);
     this.provider = provider;
+    this.jwks = createLocalJWKSet({ keys: keys.jwks.keys.map(({ kty, n, e, kid, alg, use }: JWK) => ({ kty, n, e, kid, alg, use })) });
     this.handler = compose(provider.middleware) as Middleware;
     if (this.loaded) this.log.info({ kids: keys.jwks.keys.map((k) => k.kid) }, 'signing keys reloaded');
     this.loaded = next;

@@ -1,0 +1,178 @@
+// Every administrative operation, once. The `nexus` CLI and the /api/admin routes are thin
+// layers over this: they parse input and format output, nothing more. Changes to clients and
+// keys are announced so that running hubs reload them at once.
+import type { ClientRegistry } from '../clients/registry.js';
+import { readClientsFile, syncClients } from '../clients/sync.js';
+import { HUB_AUDIENCE } from '../clients/definition.js';
+import type { Users, User } from '../accounts/users.js';
+import type { ProjectAccess } from '../accounts/access.js';
+import type { ApiKeys } from '../accounts/api-keys.js';
+import type { KeyStore } from '../keys/store.js';
+import type { ChangeTopic } from '../db/changes.js';
+
+export class AdminError extends Error {
+  constructor(readonly code: 'no_hub_project' | 'no_grant', message: string) {
+    super(message);
+    this.name = 'AdminError';
+  }
+}
+
+export interface AdminDeps {
+  clients: ClientRegistry;
+  users: Users;
+  access: ProjectAccess;
+  apiKeys: ApiKeys;
+  keys: KeyStore;
+  notify: (topic: ChangeTopic) => Promise<void>;
+  clientsFile: string;
+}
+
+/** A user as administrators see it: never the password hash. */
+export function publicUser(user: User) {
+  const { passwordHash, ...rest } = user;
+  return { ...rest, hasPassword: Boolean(passwordHash) };
+}
+
+export class AdminOperations {
+  constructor(private readonly deps: AdminDeps) {}
+
+  // --- clients ---------------------------------------------------------------------------
+
+  listClients() {
+    return this.deps.clients.list();
+  }
+
+  getClient(id: string) {
+    return this.deps.clients.get(id);
+  }
+
+  async addClient(input: unknown) {
+    const result = await this.deps.clients.add(input);
+    await this.deps.notify('clients');
+    return result;
+  }
+
+  async updateClient(id: string, changes: object) {
+    const result = await this.deps.clients.update(id, changes);
+    await this.deps.notify('clients');
+    return result;
+  }
+
+  async rotateClientSecret(id: string) {
+    const secret = await this.deps.clients.rotateSecret(id);
+    await this.deps.notify('clients');
+    return { id, secret };
+  }
+
+  async setClientEnabled(id: string, enabled: boolean) {
+    const client = await this.deps.clients.setEnabled(id, enabled);
+    await this.deps.notify('clients');
+    return client;
+  }
+
+  async removeClient(id: string) {
+    await this.deps.clients.remove(id);
+    await this.deps.notify('clients');
+  }
+
+  async syncClients(file = this.deps.clientsFile) {
+    const result = await syncClients(this.deps.clients, await readClientsFile(file));
+    await this.deps.notify('clients');
+    return { file, ...result };
+  }
+
+  // --- users -----------------------------------------------------------------------------
+
+  listUsers(search?: string) {
+    return this.deps.users.list(search);
+  }
+
+  async getUser(email: string) {
+    const user = await this.deps.users.get(email);
+    const [access, apiKeys] = await Promise.all([this.deps.access.list({ userId: user.id }), this.deps.apiKeys.list(user.id)]);
+    return { user, access, apiKeys };
+  }
+
+  /** Creates a user; `admin` also gives them the admin role in the hub project. */
+  async createUser(input: { email: string; password?: string; name?: string; admin?: boolean }) {
+    // Resolved before creating anything, so a failure leaves no half-made admin behind.
+    const hubProject = input.admin ? await this.hubProjectId() : undefined;
+    const user = await this.deps.users.create({ email: input.email, password: input.password, fullName: input.name, emailVerified: true });
+    if (hubProject) await this.deps.access.grant(user.id, hubProject, 'admin');
+    return user;
+  }
+
+  disableUser(email: string) {
+    return this.deps.users.disable(email);
+  }
+
+  enableUser(email: string) {
+    return this.deps.users.enable(email);
+  }
+
+  setPassword(email: string, password: string) {
+    return this.deps.users.setPassword(email, password);
+  }
+
+  deleteUser(email: string) {
+    return this.deps.users.delete(email);
+  }
+
+  private async hubProjectId() {
+    const hub = (await this.deps.clients.list()).find((client) => client.audience === HUB_AUDIENCE);
+    if (!hub) throw new AdminError('no_hub_project', `no registered client has the hub audience ${HUB_AUDIENCE}; run \`nexus clients sync\``);
+    return hub.id;
+  }
+
+  // --- project access --------------------------------------------------------------------
+
+  async grantAccess(email: string, projectId: string, role: string) {
+    const user = await this.deps.users.get(email);
+    const project = await this.deps.clients.get(projectId);
+    return this.deps.access.grant(user.id, project.id, role);
+  }
+
+  async revokeAccess(email: string, project: string) {
+    const user = await this.deps.users.get(email);
+    if (!(await this.deps.access.revoke(user.id, project))) throw new AdminError('no_grant', `${user.email} has no grant for ${project}`);
+    return { email: user.email, project, revoked: true };
+  }
+
+  async listAccess(filter: { email?: string; project?: string }) {
+    const userId = filter.email ? (await this.deps.users.get(filter.email)).id : undefined;
+    return this.deps.access.list({ userId, project: filter.project });
+  }
+
+  // --- signing keys ----------------------------------------------------------------------
+
+  listKeys() {
+    return this.deps.keys.list();
+  }
+
+  async rotateKeys() {
+    const key = await this.deps.keys.rotate();
+    await this.deps.notify('keys');
+    return key;
+  }
+
+  async retireKey(kid: string) {
+    const key = await this.deps.keys.retire(kid);
+    await this.deps.notify('keys');
+    return key;
+  }
+
+  // --- API keys --------------------------------------------------------------------------
+
+  async createApiKey(input: { email: string; name: string; env: string; rateLimit?: number; expiresIn?: string }) {
+    const user = await this.deps.users.get(input.email);
+    return this.deps.apiKeys.create({ userId: user.id, name: input.name, env: input.env, rateLimit: input.rateLimit, expiresIn: input.expiresIn });
+  }
+
+  async listApiKeys(email?: string) {
+    return this.deps.apiKeys.list(email ? (await this.deps.users.get(email)).id : undefined);
+  }
+
+  revokeApiKey(id: string) {
+    return this.deps.apiKeys.revoke(id);
+  }
+}

@@ -1,0 +1,130 @@
+// /api/admin/*: the CLI's operations as JSON, for the admin console. Thin: parse, call
+// AdminOperations, answer. Errors are JSON with a stable `error` code.
+import Router from '@koa/router';
+import { HttpMethodEnum, koaBody } from 'koa-body';
+import type { Context, Middleware } from 'koa';
+import { AdminOperations, publicUser } from './operations.js';
+import { describeDomainError } from './domain-errors.js';
+
+const jsonBody = koaBody({ json: true, urlencoded: false, multipart: false, text: false, jsonLimit: '64kb', parsedMethods: [HttpMethodEnum.POST, HttpMethodEnum.PATCH, HttpMethodEnum.DELETE] });
+
+class BadRequest extends Error {}
+
+function body(ctx: Context): Record<string, unknown> {
+  const value = (ctx.request as { body?: unknown }).body;
+  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+function text(ctx: Context, name: string, required: true): string;
+function text(ctx: Context, name: string, required?: false): string | undefined;
+function text(ctx: Context, name: string, required = false) {
+  const value = body(ctx)[name];
+  if (value === undefined && !required) return undefined;
+  if (typeof value !== 'string' || value === '') throw new BadRequest(`"${name}" must be a non-empty string`);
+  return value;
+}
+
+function query(ctx: Context, name: string): string | undefined {
+  const value = ctx.query[name];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** JSON errors with stable codes for everything below /api/admin. */
+function adminErrors(): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) ctx.body = { error: 'not_found', error_description: 'no such admin endpoint' };
+    } catch (error) {
+      const known = describeDomainError(error);
+      if (known) {
+        ctx.status = known.status;
+        ctx.body = { error: known.code, error_description: known.message };
+        return;
+      }
+      if (error instanceof BadRequest) {
+        ctx.status = 400;
+        ctx.body = { error: 'invalid_request', error_description: error.message };
+        return;
+      }
+      throw error;
+    }
+  };
+}
+
+export function adminRoutes(ops: AdminOperations, auth: Middleware) {
+  const router = new Router({ prefix: '/api/admin' });
+  router.use(adminErrors(), auth, jsonBody);
+
+  router.get('/clients', async (ctx) => { ctx.body = await ops.listClients(); });
+  router.post('/clients', async (ctx) => {
+    const { client, secret } = await ops.addClient(body(ctx));
+    ctx.status = 201;
+    ctx.body = { client, secret: secret ?? null };
+  });
+  router.post('/clients/sync', async (ctx) => { ctx.body = await ops.syncClients(); });
+  router.get('/clients/:id', async (ctx) => { ctx.body = await ops.getClient(ctx.params.id); });
+  router.patch('/clients/:id', async (ctx) => {
+    const { client, secret } = await ops.updateClient(ctx.params.id, body(ctx));
+    ctx.body = { client, secret: secret ?? null };
+  });
+  router.post('/clients/:id/rotate-secret', async (ctx) => { ctx.body = await ops.rotateClientSecret(ctx.params.id); });
+  router.post('/clients/:id/disable', async (ctx) => { ctx.body = await ops.setClientEnabled(ctx.params.id, false); });
+  router.post('/clients/:id/enable', async (ctx) => { ctx.body = await ops.setClientEnabled(ctx.params.id, true); });
+  router.delete('/clients/:id', async (ctx) => {
+    await ops.removeClient(ctx.params.id);
+    ctx.status = 204;
+  });
+
+  router.get('/users', async (ctx) => { ctx.body = (await ops.listUsers(query(ctx, 'search'))).map(publicUser); });
+  router.post('/users', async (ctx) => {
+    const user = await ops.createUser({
+      email: text(ctx, 'email', true), password: text(ctx, 'password'), name: text(ctx, 'name'), admin: body(ctx).admin === true,
+    });
+    ctx.status = 201;
+    ctx.body = publicUser(user);
+  });
+  router.get('/users/:email', async (ctx) => {
+    const { user, access, apiKeys } = await ops.getUser(ctx.params.email);
+    ctx.body = { ...publicUser(user), access, apiKeys };
+  });
+  router.post('/users/:email/disable', async (ctx) => { ctx.body = publicUser(await ops.disableUser(ctx.params.email)); });
+  router.post('/users/:email/enable', async (ctx) => { ctx.body = publicUser(await ops.enableUser(ctx.params.email)); });
+  router.post('/users/:email/password', async (ctx) => { ctx.body = publicUser(await ops.setPassword(ctx.params.email, text(ctx, 'password', true))); });
+  router.delete('/users/:email', async (ctx) => {
+    await ops.deleteUser(ctx.params.email);
+    ctx.status = 204;
+  });
+
+  router.get('/access', async (ctx) => { ctx.body = await ops.listAccess({ email: query(ctx, 'email'), project: query(ctx, 'project') }); });
+  router.post('/access', async (ctx) => {
+    ctx.body = await ops.grantAccess(text(ctx, 'email', true), text(ctx, 'project', true), text(ctx, 'role', true));
+  });
+  router.delete('/access', async (ctx) => { ctx.body = await ops.revokeAccess(text(ctx, 'email', true), text(ctx, 'project', true)); });
+
+  router.get('/keys', async (ctx) => { ctx.body = await ops.listKeys(); });
+  router.post('/keys/rotate', async (ctx) => {
+    ctx.status = 201;
+    ctx.body = await ops.rotateKeys();
+  });
+  router.post('/keys/:kid/retire', async (ctx) => { ctx.body = await ops.retireKey(ctx.params.kid); });
+
+  router.get('/apikeys', async (ctx) => { ctx.body = await ops.listApiKeys(query(ctx, 'email')); });
+  router.post('/apikeys', async (ctx) => {
+    const rateLimit = body(ctx).rateLimit;
+    if (rateLimit !== undefined && typeof rateLimit !== 'number') throw new BadRequest('"rateLimit" must be a number');
+    const { key, info } = await ops.createApiKey({
+      email: text(ctx, 'email', true), name: text(ctx, 'name', true), env: text(ctx, 'env', true), rateLimit, expiresIn: text(ctx, 'expires'),
+    });
+    ctx.status = 201;
+    ctx.body = { ...info, key };
+  });
+  router.post('/apikeys/:id/revoke', async (ctx) => { ctx.body = await ops.revokeApiKey(ctx.params.id); });
+
+  // Unknown paths below /api/admin answer JSON too, after authentication.
+  router.all('/{*rest}', (ctx) => {
+    ctx.status = 404;
+    ctx.body = { error: 'not_found', error_description: 'no such admin endpoint' };
+  });
+  return router;
+}

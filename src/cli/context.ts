@@ -1,0 +1,38 @@
+// What commands work with: the same database and master key as the server (same DATABASE_URL /
+// DATA_DIR defaults, so it works against the embedded default too), and the admin operations.
+import { loadConfig, type Config } from '../config.js';
+import { createLogger } from '../logger.js';
+import { openCore } from '../core.js';
+import { publishChange } from '../db/changes.js';
+import { ClientRegistry } from '../clients/registry.js';
+import { Users } from '../accounts/users.js';
+import { ProjectAccess } from '../accounts/access.js';
+import { ApiKeys } from '../accounts/api-keys.js';
+import { KeyStore } from '../keys/store.js';
+import { AdminOperations } from '../admin/operations.js';
+
+export interface CliContext {
+  config: Config;
+  ops: AdminOperations;
+  /** Reads standard input to its end (for --password-stdin). */
+  stdin(): Promise<string>;
+  interactive: boolean;
+  close(): Promise<void>;
+}
+
+export async function openContext(env: NodeJS.ProcessEnv, stdin: () => Promise<string>, interactive: boolean): Promise<CliContext> {
+  const config = loadConfig(env);
+  // Logs go to standard error so that standard output stays the command's result.
+  const log = createLogger(env.LOG_LEVEL ?? 'warn', 2);
+  const { db, box } = await openCore(config, log);
+  const ops = new AdminOperations({
+    clients: new ClientRegistry(db.prisma, box),
+    users: new Users(db.prisma),
+    access: new ProjectAccess(db.prisma),
+    apiKeys: new ApiKeys(db.prisma),
+    keys: new KeyStore(db.prisma, box),
+    notify: (topic) => publishChange(db.prisma, topic),
+    clientsFile: config.clientsFile,
+  });
+  return { config, ops, stdin, interactive, close: () => db.close() };
+}
