@@ -28,6 +28,6 @@ export function createInteractionPolicy(roleIn: ReturnType<typeof createProjectA
       if (!accountId) return Check.NO_NEED_TO_PROMPT;
       return (await roleIn(ctx, accountId)) ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
     },
-  ));
+  ), 0); // first, so that prompt=none answers access_denied rather than consent_required
   return policy;
 }
