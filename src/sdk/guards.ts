@@ -1,0 +1,36 @@
+// Checks on a verified principal. Each throws a 403 NexusAuthError when it fails.
+import { NexusAuthError } from './errors.js';
+import type { Principal, Role } from './principal.js';
+
+const RANK: Record<Role, number> = { read_only: 0, user: 1, admin: 2 };
+const PLAN_RANK: Record<string, number> = { free: 0, pro: 1, business: 2, enterprise: 3 };
+
+/** Every listed scope must be granted. */
+export function requireScope(principal: Principal, ...scopes: string[]): void {
+  const missing = scopes.filter((scope) => !principal.scopes.includes(scope));
+  if (missing.length) throw new NexusAuthError('insufficient_scope', `missing scope ${missing.join(' ')}`);
+}
+
+/** The user's role must be at least `minimum` (read_only < user < admin). */
+export function requireRole(principal: Principal, minimum: Role): void {
+  if (!principal.role || RANK[principal.role] < RANK[minimum]) {
+    throw new NexusAuthError('insufficient_role', `requires the ${minimum} role`);
+  }
+}
+
+/** The user's plan must be at least `minimum` (free < pro < business < enterprise). */
+export function requirePlan(principal: Principal, minimum: string): void {
+  const have = principal.plan === undefined ? -1 : PLAN_RANK[principal.plan] ?? -1;
+  if (have < (PLAN_RANK[minimum] ?? Number.POSITIVE_INFINITY)) throw new NexusAuthError('insufficient_plan', `requires the ${minimum} plan or higher`);
+}
+
+/**
+ * The entitlement must be present and truthy; with `atLeast`, numeric and at least that much
+ * (`null` means unlimited).
+ */
+export function requireEntitlement(principal: Principal, name: string, atLeast?: number): void {
+  const value = principal.entitlements[name];
+  const ok = value === null
+    || (atLeast === undefined ? value === true || (typeof value === 'number' && value > 0) : typeof value === 'number' && value >= atLeast);
+  if (!ok) throw new NexusAuthError('missing_entitlement', `requires the ${name} entitlement${atLeast === undefined ? '' : ` (${atLeast})`}`);
+}
