@@ -1,0 +1,79 @@
+// Nexus Sales CRM, reduced to what integration needs: sign in through the hub, show the user's
+// name, and serve GET /api/leads to callers holding the leads:read scope.
+//
+//   SALES_CLIENT_SECRET=... npx tsx examples/sales/server.ts
+//
+// Environment: NEXUS_ISSUER (default http://localhost:3000), PORT (3001), SALES_CLIENT_SECRET
+// (from data/client-secrets.json), SALES_COOKIE_SECRET (32+ characters).
+import http from 'node:http';
+import Koa from 'koa';
+import Router from '@koa/router';
+import { SignIn, signInKoa, nexusKoa, requireScope, type Principal, type SessionUser } from 'nexus-hub/sdk';
+
+export interface SalesOptions {
+  issuer: string;
+  port: number;
+  clientSecret: string;
+  cookieSecret: string;
+}
+
+const LEADS = [
+  { id: 1, company: 'Acme Robotics', stage: 'qualified' },
+  { id: 2, company: 'Globex', stage: 'proposal' },
+];
+
+function escapeHtml(text: string) {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function page(user: SessionUser | undefined) {
+  const body = user
+    ? `<h1>Welcome, <span id="user-name">${escapeHtml(user.name ?? user.email ?? user.sub)}</span></h1>
+       <p>Signed in to Nexus Sales CRM as ${escapeHtml(user.email ?? '')}.</p>
+       <form method="post" action="/logout"><button id="logout" type="submit">Sign out</button></form>`
+    : `<h1>Nexus Sales CRM</h1><p><a id="login" href="/login">Sign in with Nexus</a></p>`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Nexus Sales CRM</title></head><body>${body}</body></html>`;
+}
+
+export function createSalesApp({ issuer, port, clientSecret, cookieSecret }: SalesOptions) {
+  const origin = `http://localhost:${port}`;
+  const signIn = new SignIn({
+    issuer,
+    clientId: 'sales',
+    clientSecret,
+    redirectUri: `${origin}/auth/callback`,
+    postLogoutRedirectUri: `${origin}/`,
+    scope: 'openid email profile offline_access leads:read',
+    cookieSecret,
+    allowHttpIssuer: issuer.startsWith('http:'),
+  });
+  const protect = nexusKoa({ issuer, audience: 'urn:nexus:sales' });
+
+  const router = new Router();
+  router.get('/', (ctx) => {
+    ctx.type = 'html';
+    ctx.body = page(ctx.state.user as SessionUser | undefined);
+  });
+  router.get('/api/leads', protect, (ctx) => {
+    const principal = ctx.state.nexus as Principal;
+    requireScope(principal, 'leads:read');
+    ctx.body = { owner: principal.email, leads: LEADS };
+  });
+
+  const app = new Koa();
+  app.use(signInKoa(signIn));
+  app.use(router.routes());
+  return app;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const port = Number(process.env.PORT ?? 3001);
+  const clientSecret = process.env.SALES_CLIENT_SECRET;
+  const cookieSecret = process.env.SALES_COOKIE_SECRET ?? '';
+  if (!clientSecret || cookieSecret.length < 32) {
+    process.stderr.write('Set SALES_CLIENT_SECRET (see data/client-secrets.json) and SALES_COOKIE_SECRET (32+ characters).\n');
+    process.exit(78);
+  }
+  const app = createSalesApp({ issuer: process.env.NEXUS_ISSUER ?? 'http://localhost:3000', port, clientSecret, cookieSecret });
+  http.createServer(app.callback()).listen(port, () => process.stdout.write(`Nexus Sales CRM on http://localhost:${port}\n`));
+}
