@@ -38,7 +38,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   return {
     keys,
     async verify(token: string) {
-      if (typeof token !== 'string' || token.length === 0) throw new NexusAuthError('invalid_token', 'no access token');
+      if (typeof token !== 'string' || token.length === 0) throw new NexusAuthError('invalid_token', 'no access token', 401, true);
       try {
         const { payload } = await jwtVerify(token, keys.getKey, verifyOptions);
         return toPrincipal(payload);

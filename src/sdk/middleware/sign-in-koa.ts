@@ -1,4 +1,4 @@
-// Koa routes for SignIn: GET /login, the callback, GET /logout; on every other request the
+// Koa routes for SignIn: GET /login, the callback, POST /logout; on every other request the
 // session is read (and silently refreshed), `ctx.state.user` is the signed-in user and
 // `ctx.state.nexusAccessToken` the current access token (nexusKoa prefers it to the cookie).
 import { SignIn, SignInError, type CookieToSet } from '../sign-in.js';
@@ -48,7 +48,8 @@ export function signInKoa(signIn: SignIn, { loginPath = '/login', logoutPath = '
       }
       return;
     }
-    if ((ctx.method === 'GET' || ctx.method === 'POST') && ctx.path === logoutPath) {
+    // POST only: a link or image on another site must not sign the user out.
+    if (ctx.method === 'POST' && ctx.path === logoutPath) {
       const { url, cookies } = await signIn.logout(ctx.get('cookie'));
       apply(ctx, cookies);
       ctx.redirect(url);
