@@ -11,6 +11,7 @@ import { listenForChanges, publishChange, RELOAD_INTERVAL_MS, type ChangeListene
 import { AdminOperations } from './admin/operations.js';
 import { requireHubAdmin } from './admin/auth.js';
 import { adminRoutes } from './admin/routes.js';
+import { userinfoRoutes } from './oidc/userinfo.js';
 import { KeyStore } from './keys/store.js';
 import { ClientRegistry } from './clients/registry.js';
 import { readClientsFile, syncClients } from './clients/sync.js';
@@ -108,6 +109,7 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
   });
   const adminAuth = requireHubAdmin({ issuer: config.issuer, keys: () => host.verificationKeys, clients, access, users });
   app.use(adminRoutes(ops, adminAuth).routes());
+  app.use(userinfoRoutes({ issuer: config.issuer, provider: () => host.current, keys: () => host.verificationKeys, clients, users }).routes());
   app.use(interactionRoutes({ provider: () => host.current, users, clients, throttle, csrf: new Csrf(masterKey) }).routes());
   app.use(async (ctx, next) => {
     if (ctx.path !== '/' || ctx.method !== 'GET') return next();

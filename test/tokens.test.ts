@@ -179,6 +179,35 @@ describe('revocation and introspection', () => {
   });
 });
 
+describe('userinfo', () => {
+  it('answers the claims of the granted OpenID scopes for the code-flow access token', async () => {
+    const { tokens } = await signIn(new Browser(t.url), 'openid email offline_access leads:read');
+    const user = await t.hub.users.findByEmail('ada@example.com');
+    const get = await fetch(`${t.url}/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    expect(get.status).toBe(200);
+    // email was granted, profile was not: no name.
+    expect(await get.json()).toEqual({ sub: user!.id, email: 'ada@example.com', email_verified: false });
+    const post = await fetch(`${t.url}/me`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `access_token=${tokens.access_token}` });
+    expect(post.status).toBe(200);
+  });
+
+  it('refuses a missing, forged or revoked token', async () => {
+    const missing = await fetch(`${t.url}/me`);
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    const forged = await fetch(`${t.url}/me`, { headers: { authorization: 'Bearer eyJhbGciOiJub25lIn0.e30.' } });
+    expect(forged.status).toBe(401);
+    expect((await forged.json()).error).toBe('invalid_token');
+    const machine = await postForm(t, '/token', 'sales', { grant_type: 'client_credentials' });
+    expect((await fetch(`${t.url}/me`, { headers: { authorization: `Bearer ${machine.body.access_token}` } })).status).toBe(401);
+
+    const { tokens } = await signIn();
+    await postForm(t, '/token/revocation', 'sales', { token: tokens.refresh_token });
+    const revoked = await fetch(`${t.url}/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    expect(revoked.status).toBe(401);
+  });
+});
+
 describe('RP-initiated logout', () => {
   it('asks for confirmation, ends the hub session and returns to the project', async () => {
     const { browser, tokens } = await signIn();

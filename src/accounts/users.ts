@@ -77,7 +77,8 @@ export class Users {
   }
 
   list(search?: string): Promise<User[]> {
-    const term = search?.trim();
+    // Prisma's `contains` passes % and _ through to LIKE as wildcards: escape them.
+    const term = search?.trim().replace(/[\\%_]/g, (c) => `\\${c}`);
     return this.prisma.user.findMany({
       where: term ? { OR: [{ email: { contains: term, mode: 'insensitive' } }, { fullName: { contains: term, mode: 'insensitive' } }] } : {},
       orderBy: { createdAt: 'asc' },

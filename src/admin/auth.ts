@@ -24,7 +24,8 @@ function deny(ctx: Parameters<Middleware>[0], status: 401 | 403, error: string, 
 
 export function requireHubAdmin({ issuer, keys, clients, access, users }: AdminAuthDeps): Middleware {
   return async (ctx, next) => {
-    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(ctx.get('authorization'));
+    // The scheme name is case-insensitive (RFC 7235 §2.1).
+    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(ctx.get('authorization'));
     if (!match) return deny(ctx, 401, 'invalid_token', 'a Bearer access token for the hub admin API is required');
     let payload;
     try {

@@ -78,8 +78,10 @@ export function adminRoutes(ops: AdminOperations, auth: Middleware) {
 
   router.get('/users', async (ctx) => { ctx.body = (await ops.listUsers(query(ctx, 'search'))).map(publicUser); });
   router.post('/users', async (ctx) => {
+    const { admin } = body(ctx);
+    if (admin !== undefined && typeof admin !== 'boolean') throw new BadRequest('"admin" must be true or false');
     const user = await ops.createUser({
-      email: text(ctx, 'email', true), password: text(ctx, 'password'), name: text(ctx, 'name'), admin: body(ctx).admin === true,
+      email: text(ctx, 'email', true), password: text(ctx, 'password'), name: text(ctx, 'name'), admin: admin === true,
     });
     ctx.status = 201;
     ctx.body = publicUser(user);
@@ -122,7 +124,7 @@ export function adminRoutes(ops: AdminOperations, auth: Middleware) {
   router.post('/apikeys/:id/revoke', async (ctx) => { ctx.body = await ops.revokeApiKey(ctx.params.id); });
 
   // Unknown paths below /api/admin answer JSON too, after authentication.
-  router.all('/{*rest}', (ctx) => {
+  router.all(['/', '/{*rest}'], (ctx) => {
     ctx.status = 404;
     ctx.body = { error: 'not_found', error_description: 'no such admin endpoint' };
   });

@@ -15,6 +15,13 @@ export type GrantType = (typeof GRANT_TYPES)[number];
  */
 export const HUB_AUDIENCE = 'urn:nexus:hub';
 
+/**
+ * RFC 8693 token exchange, used to trade a user's API key for a JWT. Every confidential client
+ * may use it (it must authenticate, and gets tokens only for its own API); it is not listed in
+ * clients.json.
+ */
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+
 export const ROLES = ['admin', 'user', 'read_only'] as const;
 export type Role = (typeof ROLES)[number];
 

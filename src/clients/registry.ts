@@ -4,7 +4,7 @@ import type { PrismaClient } from '../generated/prisma/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { SecretBox } from '../secrets/box.js';
 import { randomSecret } from '../secrets/tokens.js';
-import { parseClientDefinition, type ClientDefinition } from './definition.js';
+import { parseClientDefinition, TOKEN_EXCHANGE_GRANT, type ClientDefinition } from './definition.js';
 
 export const CACHE_TTL_MS = 30_000;
 
@@ -31,6 +31,11 @@ type Row = {
   updatedAt: Date;
 };
 
+/** A unique-constraint violation becomes `already_exists`; anything else is returned as is. */
+function uniqueViolation(error: unknown, message: string): unknown {
+  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002' ? new ClientError('already_exists', message) : error;
+}
+
 function toClient(row: Row): RegisteredClient {
   const definition = row.definition as Omit<ClientDefinition, 'id' | 'audience'>;
   return { ...definition, id: row.id, audience: row.audience, enabled: row.enabled, createdAt: row.createdAt, updatedAt: row.updatedAt };
@@ -47,7 +52,7 @@ export function toOidcMetadata(client: ClientDefinition, secret: string | undefi
     client_name: client.name,
     redirect_uris: client.redirectUris,
     post_logout_redirect_uris: client.postLogoutRedirectUris,
-    grant_types: client.grantTypes,
+    grant_types: client.public ? client.grantTypes : [...client.grantTypes, TOKEN_EXCHANGE_GRANT],
     response_types: client.grantTypes.includes('authorization_code') ? ['code'] : [],
     token_endpoint_auth_method: client.public ? 'none' : 'client_secret_basic',
     ...(client.public ? {} : { client_secret: secret }),
@@ -135,10 +140,7 @@ export class ClientRegistry {
       this.invalidate();
       return { client: toClient(row), secret };
     } catch (error) {
-      if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
-        throw new ClientError('already_exists', `a client with id "${definition.id}" or audience "${definition.audience}" already exists`);
-      }
-      throw error;
+      throw uniqueViolation(error, `a client with id "${definition.id}" or audience "${definition.audience}" already exists`);
     }
   }
 
@@ -148,17 +150,21 @@ export class ClientRegistry {
     const definition = parseClientDefinition({ ...current, ...(input as object), id });
     const existing = await this.prisma.oAuthClient.findUniqueOrThrow({ where: { id } });
     const secret = !definition.public && !existing.secretEncrypted ? randomSecret(32) : undefined;
-    const row = await this.prisma.oAuthClient.update({
-      where: { id },
-      data: {
-        audience: definition.audience,
-        definition: storedDefinition(definition),
-        ...(definition.public ? { secretEncrypted: null } : {}),
-        ...(secret ? { secretEncrypted: this.box.seal(secret, `client:${id}`) } : {}),
-      },
-    });
-    this.invalidate();
-    return { client: toClient(row), secret };
+    try {
+      const row = await this.prisma.oAuthClient.update({
+        where: { id },
+        data: {
+          audience: definition.audience,
+          definition: storedDefinition(definition),
+          ...(definition.public ? { secretEncrypted: null } : {}),
+          ...(secret ? { secretEncrypted: this.box.seal(secret, `client:${id}`) } : {}),
+        },
+      });
+      this.invalidate();
+      return { client: toClient(row), secret };
+    } catch (error) {
+      throw uniqueViolation(error, `another client already uses audience "${definition.audience}"`);
+    }
   }
 
   async rotateSecret(id: string): Promise<string> {

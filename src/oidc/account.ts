@@ -1,7 +1,7 @@
 // What oidc-provider learns about a user: the OpenID claims (by scope) and the extra claims of
 // access tokens. Asks the account libraries; knows nothing about HTTP.
 import type { Account, FindAccount, KoaContextWithOIDC } from 'oidc-provider';
-import type { Users } from '../accounts/users.js';
+import type { User, Users } from '../accounts/users.js';
 import type { ProjectAccess } from '../accounts/access.js';
 import type { ClientRegistry } from '../clients/registry.js';
 import type { createProjectAccessCheck } from './project-access.js';
@@ -11,6 +11,17 @@ export const CLAIMS = {
   email: ['email', 'email_verified'],
   profile: ['name', 'picture'],
 };
+
+/** Every OpenID claim the hub knows about a user; callers filter by granted scope. */
+export function userClaims(user: User): Record<string, unknown> {
+  return {
+    sub: user.id,
+    email: user.email,
+    email_verified: user.emailVerified,
+    name: user.fullName ?? undefined,
+    picture: user.avatarUrl ?? undefined,
+  };
+}
 
 export function createFindAccount(users: Users, roleIn: ReturnType<typeof createProjectAccessCheck>): FindAccount {
   return async (ctx, sub) => {
@@ -23,13 +34,7 @@ export function createFindAccount(users: Users, roleIn: ReturnType<typeof create
     const account: Account = {
       accountId: user.id,
       async claims() {
-        return {
-          sub: user.id,
-          email: user.email,
-          email_verified: user.emailVerified,
-          name: user.fullName ?? undefined,
-          picture: user.avatarUrl ?? undefined,
-        };
+        return userClaims(user) as { sub: string };
       },
     };
     return account;
@@ -47,6 +52,8 @@ export function createExtraTokenClaims(users: Users, access: ProjectAccess, clie
     const [user, project] = await Promise.all([users.findById(token.accountId), clients.findByAudience(audience)]);
     if (!user || !project) return undefined;
     const role = await access.roleFor(user.id, project);
-    return { email: user.email, role: role ?? null };
+    // gid lets the userinfo endpoint find the grant, and refuse once it is revoked.
+    const gid = token.grantId && !token.grantId.startsWith('apikey-') ? { gid: token.grantId } : {};
+    return { email: user.email, role: role ?? null, ...gid };
   };
 }

@@ -9,7 +9,8 @@ import type { LimiterStore } from '../security/limiter.js';
 import { createLimiter } from '../security/limiter.js';
 import type { createResourceIndicators } from './resources.js';
 
-export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+import { TOKEN_EXCHANGE_GRANT } from '../clients/definition.js';
+
 /** Our subject_token_type for Nexus API keys. */
 export const API_KEY_TOKEN_TYPE = 'urn:nexus:params:oauth:token-type:api-key';
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
@@ -22,10 +23,10 @@ export interface TokenExchangeDeps {
   limiterStore: LimiterStore;
 }
 
-class SlowDown extends errors.InvalidRequest {
-  constructor(message: string) {
-    super(message);
-    this.error = 'slow_down';
+// oidc-provider answers `error` from the message and `error_description` from the description.
+class SlowDown extends errors.CustomOIDCProviderError {
+  constructor(description: string) {
+    super('slow_down', description);
     this.status = 429;
     this.statusCode = 429;
   }

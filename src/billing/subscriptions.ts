@@ -1,0 +1,142 @@
+// A user's plan and subscription state, the project access it grants, and the event log of
+// every change. Users without a subscription row are on the free plan.
+import type { PrismaClient, Subscription } from '../generated/prisma/client.js';
+import { Prisma } from '../generated/prisma/client.js';
+import { DEFAULT_PLAN, isPlanId, type PlanId, type Plans } from './plans.js';
+
+export type SubscriptionStatus = 'active' | 'past_due' | 'canceled';
+
+export interface PlanState {
+  plan: PlanId;
+  status: SubscriptionStatus;
+  currentPeriodEnd: Date | null;
+  mrrCents: number;
+  stripeCustomerId: string | null;
+}
+
+export interface SubscriptionChange {
+  plan: PlanId;
+  status: SubscriptionStatus;
+  currentPeriodEnd?: Date | null;
+  mrrCents?: number;
+  stripeSubscriptionId?: string | null;
+  stripePriceId?: string | null;
+  /** Creation time of the Stripe event carrying this state (ordering guard). */
+  eventAt?: Date;
+  /** What caused it, for the event log: `stripe:<event type>`, `cli`, `admin`. */
+  source: string;
+}
+
+export class BillingError extends Error {
+  constructor(readonly code: 'unknown_plan', message: string) {
+    super(message);
+    this.name = 'BillingError';
+  }
+}
+
+const FREE: PlanState = { plan: DEFAULT_PLAN, status: 'active', currentPeriodEnd: null, mrrCents: 0, stripeCustomerId: null };
+
+export class Subscriptions {
+  constructor(private readonly prisma: PrismaClient, private readonly plans: Plans) {}
+
+  /** The plan in force: a canceled subscription counts as free; past_due keeps its plan. */
+  async stateOf(userId: string): Promise<PlanState> {
+    const row = await this.prisma.subscription.findUnique({ where: { userId } });
+    return row ? toState(row) : FREE;
+  }
+
+  async planOf(userId: string): Promise<PlanId> {
+    return (await this.stateOf(userId)).plan;
+  }
+
+  findByCustomer(customerId: string) {
+    return this.prisma.subscription.findUnique({ where: { stripeCustomerId: customerId } });
+  }
+
+  /** Remembers the user's Stripe customer (created once per user). */
+  async linkCustomer(userId: string, customerId: string): Promise<void> {
+    await this.prisma.subscription.upsert({
+      where: { userId },
+      create: { userId, plan: DEFAULT_PLAN, status: 'active', stripeCustomerId: customerId },
+      update: { stripeCustomerId: customerId },
+    });
+  }
+
+  /**
+   * Applies a new subscription state, unless a newer Stripe event was already applied (out of
+   * order delivery). Updates plan-granted project access and records an event row, all in one
+   * transaction. Returns false when the change was older than the stored state.
+   */
+  async apply(userId: string, change: SubscriptionChange): Promise<boolean> {
+    if (!isPlanId(change.plan) || !this.plans.get(change.plan)) throw new BillingError('unknown_plan', `unknown plan "${change.plan}"`);
+    return this.prisma.$transaction(async (tx) => {
+      // Serialise changes per user: two webhooks for one user must not interleave.
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`billing:${userId}`}))`;
+      const current = await tx.subscription.findUnique({ where: { userId } });
+      if (change.eventAt && current?.lastEventAt && change.eventAt < current.lastEventAt) return false;
+      const data = {
+        plan: change.plan,
+        status: change.status,
+        ...(change.currentPeriodEnd !== undefined ? { currentPeriodEnd: change.currentPeriodEnd } : {}),
+        ...(change.mrrCents !== undefined ? { mrrCents: change.mrrCents } : {}),
+        ...(change.stripeSubscriptionId !== undefined ? { stripeSubscriptionId: change.stripeSubscriptionId } : {}),
+        ...(change.stripePriceId !== undefined ? { stripePriceId: change.stripePriceId } : {}),
+        ...(change.eventAt ? { lastEventAt: change.eventAt } : {}),
+      };
+      const updated = await tx.subscription.upsert({ where: { userId }, create: { userId, ...data }, update: data });
+      const effective = toState(updated).plan;
+      await this.syncPlanAccess(tx, userId, effective);
+      await tx.event.create({
+        data: {
+          type: 'subscription.changed',
+          userId,
+          data: {
+            source: change.source,
+            from: current ? { plan: current.plan, status: current.status } : { plan: DEFAULT_PLAN, status: 'active' },
+            to: { plan: updated.plan, status: updated.status, effectivePlan: effective },
+            currentPeriodEnd: updated.currentPeriodEnd?.toISOString() ?? null,
+            mrrCents: updated.mrrCents,
+          } as Prisma.InputJsonValue,
+        },
+      });
+      return true;
+    });
+  }
+
+  /**
+   * Plan-granted access follows the plan: projects it covers get a `user` grant (source plan);
+   * plan grants for projects it no longer covers are removed. Grants made by an admin are left
+   * as they are.
+   */
+  private async syncPlanAccess(tx: Prisma.TransactionClient, userId: string, plan: PlanId) {
+    const covered = this.plans.projectsOf(plan);
+    await tx.projectAccess.deleteMany({ where: { userId, source: 'plan', project: { notIn: covered } } });
+    for (const project of covered) {
+      await tx.projectAccess.upsert({
+        where: { userId_project: { userId, project } },
+        create: { userId, project, role: 'user', source: 'plan' },
+        update: {},
+      });
+    }
+  }
+
+  /** Records something Stripe told us that changed no subscription (unknown customer, ...). */
+  async recordEvent(type: string, userId: string | null, data: object): Promise<void> {
+    await this.prisma.event.create({ data: { type, userId, data: data as Prisma.InputJsonValue } });
+  }
+
+  events(userId: string) {
+    return this.prisma.event.findMany({ where: { userId }, orderBy: { createdAt: 'asc' } });
+  }
+}
+
+function toState(row: Subscription): PlanState {
+  const status = row.status as SubscriptionStatus;
+  return {
+    plan: status === 'canceled' || !isPlanId(row.plan) ? DEFAULT_PLAN : row.plan,
+    status,
+    currentPeriodEnd: row.currentPeriodEnd,
+    mrrCents: status === 'canceled' ? 0 : row.mrrCents,
+    stripeCustomerId: row.stripeCustomerId,
+  };
+}

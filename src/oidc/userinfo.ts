@@ -1,0 +1,66 @@
+// The UserInfo endpoint (OpenID Connect Core §5.3) for the hub's own access tokens. They are
+// audience-bound RS256 JWTs, which oidc-provider's userinfo refuses; relying parties such as
+// mod_auth_openidc still call userinfo with exactly that token. We verify it offline, require
+// the grant it was issued under to be alive, and answer the claims of its OpenID scopes.
+import Router from '@koa/router';
+import { koaBody } from 'koa-body';
+import type { Context } from 'koa';
+import { jwtVerify, type JWTVerifyGetKey } from 'jose';
+import type Provider from 'oidc-provider';
+import type { ClientRegistry } from '../clients/registry.js';
+import type { Users } from '../accounts/users.js';
+import { CLAIMS, userClaims } from './account.js';
+
+export interface UserinfoDeps {
+  issuer: string;
+  provider: () => Provider;
+  keys: () => JWTVerifyGetKey;
+  clients: ClientRegistry;
+  users: Users;
+}
+
+function refuse(ctx: Context, status: 401 | 403, error: string, description: string) {
+  ctx.status = status;
+  ctx.set('WWW-Authenticate', `Bearer realm="${ctx.origin}", error="${error}", error_description="${description}"`);
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = { error, error_description: description };
+}
+
+export function userinfoRoutes({ issuer, provider, keys, clients, users }: UserinfoDeps) {
+  const router = new Router();
+  const handler = async (ctx: Context) => {
+    const header = /^Bearer (\S+)$/i.exec(ctx.get('authorization'))?.[1];
+    const body = (ctx.request as { body?: Record<string, unknown> }).body;
+    const token = header ?? (typeof body?.access_token === 'string' ? body.access_token : undefined);
+    if (!token) {
+      ctx.status = 401;
+      ctx.set('WWW-Authenticate', `Bearer realm="${ctx.origin}"`);
+      ctx.body = { error: 'invalid_request', error_description: 'no access token provided' };
+      return;
+    }
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, keys(), { issuer, algorithms: ['RS256'], typ: 'at+jwt', requiredClaims: ['sub', 'client_id', 'gid'] }));
+    } catch {
+      return refuse(ctx, 401, 'invalid_token', 'invalid token provided');
+    }
+    const project = await clients.findEnabled(String(payload.client_id));
+    const grant = project && project.audience === payload.aud ? await provider().Grant.find(String(payload.gid)) : undefined;
+    if (!grant || grant.clientId !== payload.client_id || grant.accountId !== payload.sub) {
+      return refuse(ctx, 401, 'invalid_token', 'the grant of this token is no longer valid');
+    }
+    const scopes = (grant.getOIDCScope() ?? '').split(' ');
+    if (!scopes.includes('openid')) return refuse(ctx, 403, 'insufficient_scope', 'the openid scope was not granted');
+
+    const user = await users.findById(String(payload.sub));
+    if (!user || user.disabledAt) return refuse(ctx, 401, 'invalid_token', 'the account no longer exists');
+    const all = userClaims(user);
+    const allowed = new Set(scopes.flatMap((scope) => CLAIMS[scope as keyof typeof CLAIMS] ?? []));
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = Object.fromEntries(Object.entries(all).filter(([name, value]) => allowed.has(name) && value !== undefined));
+  };
+  const form = koaBody({ urlencoded: true, json: false, multipart: false, text: false, formLimit: '8kb' });
+  router.get('/me', handler);
+  router.post('/me', form, handler);
+  return router;
+}
