@@ -12,6 +12,14 @@ import { AdminOperations } from './admin/operations.js';
 import { requireHubAdmin } from './admin/auth.js';
 import { adminRoutes } from './admin/routes.js';
 import { userinfoRoutes } from './oidc/userinfo.js';
+import { Plans } from './billing/plans.js';
+import { Subscriptions } from './billing/subscriptions.js';
+import { PlanEntitlements } from './billing/entitlements.js';
+import { StripeGateway } from './billing/stripe-gateway.js';
+import { Billing } from './billing/billing.js';
+import { StripeWebhooks } from './billing/webhooks.js';
+import { billingRoutes } from './billing/routes.js';
+import { accountSignInRoutes, ensureAccountClient } from './http/account-sign-in.js';
 import { KeyStore } from './keys/store.js';
 import { ClientRegistry } from './clients/registry.js';
 import { readClientsFile, syncClients } from './clients/sync.js';
@@ -41,6 +49,8 @@ export interface Hub {
   keys: KeyStore;
   clients: ClientRegistry;
   users: Users;
+  subscriptions: Subscriptions;
+  plans: Plans;
   host: ProviderHost;
   close(): Promise<void>;
 }
@@ -88,11 +98,20 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
   const limiterStore: LimiterStore = redis ? { redis, prefix: config.redisPrefix } : { pool: db.pool };
   const throttle = new LoginThrottle(limiterStore, config.loginLimits);
   const apiKeys = new ApiKeys(prisma);
+  await ensureAccountClient(clients, config.issuer, log);
+  const plans = Plans.fromFile(config.plansFile, (await clients.list()).map((client) => client.id));
+  const subscriptions = new Subscriptions(prisma, plans);
+  const entitlements = new PlanEntitlements(plans, subscriptions);
+  const stripe = config.stripe.secretKey
+    ? new StripeGateway({ secretKey: config.stripe.secretKey, webhookSecret: config.stripe.webhookSecret, apiUrl: config.stripe.apiUrl })
+    : undefined;
+  const billing = new Billing(users, subscriptions, plans, stripe, config.issuer);
+  const webhooks = stripe ? new StripeWebhooks(prisma, subscriptions, plans, stripe, log) : undefined;
 
   const app = new Koa();
   const host = new ProviderHost(
     keys,
-    (loaded) => createProvider({ config, prisma, users, access, clients, apiKeys, limiterStore, log }, loaded),
+    (loaded) => createProvider({ config, prisma, users, access, clients, apiKeys, entitlements, limiterStore, log }, loaded),
     log,
     (loaded) => { app.keys = loaded.cookieKeys; },
   );
@@ -109,8 +128,13 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
   });
   const adminAuth = requireHubAdmin({ issuer: config.issuer, keys: () => host.verificationKeys, clients, access, users });
   app.use(adminRoutes(ops, adminAuth).routes());
-  app.use(userinfoRoutes({ issuer: config.issuer, provider: () => host.current, keys: () => host.verificationKeys, clients, users }).routes());
-  app.use(interactionRoutes({ provider: () => host.current, users, clients, throttle, csrf: new Csrf(masterKey) }).routes());
+  app.use(userinfoRoutes({ issuer: config.issuer, provider: () => host.current, keys: () => host.verificationKeys, clients, users, entitlements }).routes());
+  const csrf = new Csrf(masterKey);
+  app.use(accountSignInRoutes(config.issuer, config.issuer.startsWith('https:')).routes());
+  app.use(billingRoutes({
+    issuer: config.issuer, billing, subscriptions, webhooks, stripe, users, clients, csrf, provider: () => host.current, keys: () => host.verificationKeys,
+  }).routes());
+  app.use(interactionRoutes({ provider: () => host.current, users, clients, throttle, csrf }).routes());
   app.use(async (ctx, next) => {
     if (ctx.path !== '/' || ctx.method !== 'GET') return next();
     await render(ctx, 'home', { title: 'Nexus', issuer: config.issuer });
@@ -133,7 +157,7 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
   sweepTimer.unref();
 
   return {
-    app, config, db, keys, clients, users, host,
+    app, config, db, keys, clients, users, subscriptions, plans, host,
     async close() {
       clearInterval(reloadTimer);
       clearInterval(sweepTimer);

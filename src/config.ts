@@ -25,6 +25,10 @@ export interface Config {
   masterKey: string | undefined;
   /** Registered projects to seed. Default ./clients.json. */
   clientsFile: string;
+  /** Plans and their scopes and entitlements per project. Default ./plans.json. */
+  plansFile: string;
+  /** Stripe; unset secretKey: billing is off and plans are set with `nexus plans set`. */
+  stripe: { secretKey: string | undefined; webhookSecret: string | undefined; apiUrl: string | undefined };
   /** pino log level. Default info. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Lifetimes in seconds. */
@@ -106,6 +110,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push('NEXUS_MASTER_KEY must be 32 random bytes in base64 (e.g. `openssl rand -base64 32`)');
   }
 
+  const stripeKey = read('STRIPE_SECRET_KEY');
+  if (stripeKey !== undefined && !/^(sk|rk)_(test|live)_\w+$/.test(stripeKey)) {
+    problems.push('STRIPE_SECRET_KEY must be a Stripe secret or restricted key (sk_test_..., sk_live_..., rk_...)');
+  }
+  const webhookSecret = read('STRIPE_WEBHOOK_SECRET');
+  if (webhookSecret !== undefined && !webhookSecret.startsWith('whsec_')) problems.push('STRIPE_WEBHOOK_SECRET must be a webhook signing secret (whsec_...)');
+  if (webhookSecret !== undefined && stripeKey === undefined) problems.push('STRIPE_WEBHOOK_SECRET is set but STRIPE_SECRET_KEY is not');
+
   const config: Config = {
     port,
     host: read('HOST') ?? '0.0.0.0',
@@ -118,6 +130,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisPrefix: read('REDIS_PREFIX') ?? 'nexus:',
     masterKey,
     clientsFile: path.resolve(read('CLIENTS_FILE') ?? 'clients.json'),
+    plansFile: path.resolve(read('PLANS_FILE') ?? 'plans.json'),
+    stripe: { secretKey: stripeKey, webhookSecret, apiUrl: url('STRIPE_API_URL', ['http:', 'https:']) },
     logLevel,
     ttl: {
       accessToken: integer('ACCESS_TOKEN_TTL', 15 * 60, 60, 24 * 3600),

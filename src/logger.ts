@@ -7,7 +7,7 @@ const REDACT = [
   'password', '*.password', 'client_secret', '*.client_secret', 'secret', '*.secret',
   'authorization', '*.authorization', 'headers.authorization', 'headers.cookie', '*.cookie',
   'token', '*.token', 'refresh_token', '*.refresh_token', 'access_token', '*.access_token',
-  'code', 'databaseUrl', 'redisUrl', 'masterKey',
+  'code', 'databaseUrl', 'redisUrl', 'masterKey', 'stripe.secretKey', 'stripe.webhookSecret',
 ];
 
 /** A JSON logger writing to standard output, or to the given file descriptor. */

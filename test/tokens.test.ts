@@ -186,7 +186,7 @@ describe('userinfo', () => {
     const get = await fetch(`${t.url}/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
     expect(get.status).toBe(200);
     // email was granted, profile was not: no name.
-    expect(await get.json()).toEqual({ sub: user!.id, email: 'ada@example.com', email_verified: false });
+    expect(await get.json()).toEqual({ sub: user!.id, plan: 'free', email: 'ada@example.com', email_verified: false });
     const post = await fetch(`${t.url}/me`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `access_token=${tokens.access_token}` });
     expect(post.status).toBe(200);
   });

@@ -32,7 +32,7 @@ export class PlansError extends Error {
 export class Plans {
   private readonly byPrice = new Map<string, PlanId>();
 
-  constructor(readonly currency: string, private readonly plans: Map<PlanId, Plan>) {
+  constructor(readonly currency: string, private readonly plans: Map<PlanId, Plan>, private readonly labels: Record<string, string> = {}) {
     for (const plan of plans.values()) for (const price of plan.stripePriceIds) this.byPrice.set(price, plan.id);
   }
 
@@ -88,8 +88,9 @@ export class Plans {
     for (const id of Object.keys(input.plans ?? {})) {
       if (!(PLAN_ORDER as readonly string[]).includes(id)) problems.push(`unknown plan "${id}" (plans are ${PLAN_ORDER.join(', ')})`);
     }
+    const labels = (input as { entitlementLabels?: Record<string, string> }).entitlementLabels ?? {};
     if (problems.length) throw new PlansError(problems);
-    return new Plans(currency, plans);
+    return new Plans(currency, plans, labels);
   }
 
   get(id: string): Plan | undefined {
@@ -108,6 +109,17 @@ export class Plans {
   /** What the plan gives in one project; undefined when the plan does not cover it. */
   forProject(planId: string, project: string): ProjectPlan | undefined {
     return this.get(planId)?.projects[project];
+  }
+
+  /** What the plan unlocks in a project, in words for the pricing page. */
+  features(planId: string, project: string): string[] {
+    const entitlements = this.forProject(planId, project)?.entitlements ?? {};
+    return Object.entries(entitlements).flatMap(([name, value]) => {
+      const label = this.labels[name] ?? name;
+      if (value === false || value === 0) return [];
+      if (value === true) return [label.replace('{n} ', '')];
+      return [label.includes('{n}') ? label.replace('{n}', value === null ? 'Unlimited' : String(value)) : `${label}: ${value ?? 'unlimited'}`];
+    });
   }
 
   /** Projects the plan grants access to. */

@@ -102,6 +102,12 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf }: 
     if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
     if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
     for (const [resource, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(' '));
+    // Consent covers every API scope the project asked for, not only those the user's plan
+    // allows today: the plan is applied when each token is issued, so an upgrade shows at the
+    // next refresh without asking again.
+    const project = await clients.findEnabled(String(params.client_id));
+    const requested = String(params.scope ?? '').split(' ').filter((scope) => project?.scopes.includes(scope));
+    if (project && requested.length) grant.addResourceScope(project.audience, requested.join(' '));
     const savedId = await grant.save();
     await finish(ctx, { consent: { grantId: savedId } });
   };

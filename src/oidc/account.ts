@@ -5,17 +5,19 @@ import type { User, Users } from '../accounts/users.js';
 import type { ProjectAccess } from '../accounts/access.js';
 import type { ClientRegistry } from '../clients/registry.js';
 import type { createProjectAccessCheck } from './project-access.js';
+import type { PlanEntitlements } from '../billing/entitlements.js';
 
 export const CLAIMS = {
-  openid: ['sub'],
+  openid: ['sub', 'plan'],
   email: ['email', 'email_verified'],
   profile: ['name', 'picture'],
 };
 
 /** Every OpenID claim the hub knows about a user; callers filter by granted scope. */
-export function userClaims(user: User): Record<string, unknown> {
+export function userClaims(user: User, plan: string): Record<string, unknown> {
   return {
     sub: user.id,
+    plan,
     email: user.email,
     email_verified: user.emailVerified,
     name: user.fullName ?? undefined,
@@ -23,7 +25,7 @@ export function userClaims(user: User): Record<string, unknown> {
   };
 }
 
-export function createFindAccount(users: Users, roleIn: ReturnType<typeof createProjectAccessCheck>): FindAccount {
+export function createFindAccount(users: Users, roleIn: ReturnType<typeof createProjectAccessCheck>, entitlements: PlanEntitlements): FindAccount {
   return async (ctx, sub) => {
     const user = await users.findById(sub);
     // Disabled or deleted users have no account: their refresh tokens and sessions stop working.
@@ -34,7 +36,7 @@ export function createFindAccount(users: Users, roleIn: ReturnType<typeof create
     const account: Account = {
       accountId: user.id,
       async claims() {
-        return userClaims(user) as { sub: string };
+        return userClaims(user, await entitlements.planOf(user.id)) as { sub: string };
       },
     };
     return account;
@@ -43,17 +45,17 @@ export function createFindAccount(users: Users, roleIn: ReturnType<typeof create
 
 type IssuedToken = Parameters<NonNullable<import('oidc-provider').Configuration['extraTokenClaims']>>[1];
 
-/** Access tokens for a project carry the user's email and role in that project. */
-export function createExtraTokenClaims(users: Users, access: ProjectAccess, clients: ClientRegistry) {
+/** Access tokens for a project carry the user's email, role, plan and the plan's entitlements there. */
+export function createExtraTokenClaims(users: Users, access: ProjectAccess, clients: ClientRegistry, entitlements: PlanEntitlements) {
   return async (_ctx: KoaContextWithOIDC, token: IssuedToken) => {
     if (!('accountId' in token) || !token.accountId) return undefined;
     const audience = token.resourceServer?.audience;
     if (typeof audience !== 'string') return undefined;
     const [user, project] = await Promise.all([users.findById(token.accountId), clients.findByAudience(audience)]);
     if (!user || !project) return undefined;
-    const role = await access.roleFor(user.id, project);
+    const [role, granted] = await Promise.all([access.roleFor(user.id, project), entitlements.forUser(user.id, project.id)]);
     // gid lets the userinfo endpoint find the grant, and refuse once it is revoked.
     const gid = token.grantId && !token.grantId.startsWith('apikey-') ? { gid: token.grantId } : {};
-    return { email: user.email, role: role ?? null, ...gid };
+    return { email: user.email, role: role ?? null, plan: granted.plan, entitlements: granted.entitlements, ...gid };
   };
 }

@@ -15,6 +15,7 @@ import { createInteractionPolicy, createProjectAccessCheck } from './project-acc
 import { registerTokenExchange } from './token-exchange.js';
 import type { ApiKeys } from '../accounts/api-keys.js';
 import type { LimiterStore } from '../security/limiter.js';
+import type { PlanEntitlements } from '../billing/entitlements.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -23,20 +24,21 @@ export interface ProviderDeps {
   access: ProjectAccess;
   clients: ClientRegistry;
   apiKeys: ApiKeys;
+  entitlements: PlanEntitlements;
   limiterStore: LimiterStore;
   log: Logger;
 }
 
-export function createProvider({ config, prisma, users, access, clients, apiKeys, limiterStore, log }: ProviderDeps, keys: LoadedKeys): Provider {
+export function createProvider({ config, prisma, users, access, clients, apiKeys, entitlements, limiterStore, log }: ProviderDeps, keys: LoadedKeys): Provider {
   const roleIn = createProjectAccessCheck(access, clients);
-  const resourceIndicators = createResourceIndicators(clients, config.ttl.accessToken);
+  const resourceIndicators = createResourceIndicators(clients, entitlements, config.ttl.accessToken);
   const secureCookies = config.issuer.startsWith('https:');
   const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: secureCookies, signed: true };
 
   const configuration: Configuration = {
     adapter: createAdapterFactory(prisma, clients),
-    findAccount: createFindAccount(users, roleIn),
-    extraTokenClaims: createExtraTokenClaims(users, access, clients),
+    findAccount: createFindAccount(users, roleIn, entitlements),
+    extraTokenClaims: createExtraTokenClaims(users, access, clients, entitlements),
     jwks: keys.jwks as Configuration['jwks'],
     cookies: {
       keys: keys.cookieKeys,

@@ -3,11 +3,20 @@
 // gets its own project's audience, and it may not ask for another project's.
 import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import type { ClientRegistry } from '../clients/registry.js';
+import type { PlanEntitlements } from '../billing/entitlements.js';
 import { SIGNING_ALG } from '../keys/store.js';
 
 type Client = NonNullable<KoaContextWithOIDC['oidc']['client']>;
 
-export function createResourceIndicators(clients: ClientRegistry, accessTokenTtl: number) {
+/**
+ * The user a token is being issued for: the account of a code or refresh token at the token
+ * endpoint, the session's account at the authorization endpoint; none for client credentials.
+ */
+function accountIdOf(ctx: KoaContextWithOIDC): string | undefined {
+  return ctx.oidc.account?.accountId ?? ctx.oidc.session?.accountId;
+}
+
+export function createResourceIndicators(clients: ClientRegistry, entitlements: PlanEntitlements, accessTokenTtl: number) {
   return {
     enabled: true,
     defaultResource: async (_ctx: KoaContextWithOIDC, client: Client, oneOf?: readonly string[]) => {
@@ -15,13 +24,17 @@ export function createResourceIndicators(clients: ClientRegistry, accessTokenTtl
       return (await clients.findEnabled(client.clientId))?.audience;
     },
     useGrantedResource: () => true,
-    getResourceServerInfo: async (_ctx: KoaContextWithOIDC, resource: string, client: Client): Promise<ResourceServer> => {
+    // A user's tokens carry only the scopes their plan allows in the project (for projects
+    // governed by plans); a client acting for itself gets all of its API's scopes.
+    getResourceServerInfo: async (ctx: KoaContextWithOIDC, resource: string, client: Client): Promise<ResourceServer> => {
       const project = await clients.findEnabled(client.clientId);
       if (!project || project.audience !== resource) {
         throw new errors.InvalidTarget(`client "${client.clientId}" may only request tokens for its own API (${project?.audience ?? 'none'})`);
       }
+      const accountId = accountIdOf(ctx);
+      const allowed = accountId ? (await entitlements.forUser(accountId, project.id)).scopes : undefined;
       return {
-        scope: project.scopes.join(' '),
+        scope: (allowed ? project.scopes.filter((scope) => allowed.includes(scope)) : project.scopes).join(' '),
         audience: project.audience,
         accessTokenTTL: accessTokenTtl,
         accessTokenFormat: 'jwt',

@@ -67,6 +67,8 @@ export function registerTokenExchange(provider: Provider, { apiKeys, access, cli
     const project = await clients.findEnabled(client.clientId);
     if (!project) throw new errors.InvalidClient('client not registered');
     const resource = p.resource ?? p.audience ?? project.audience;
+    // The key's owner is the account of this token: their plan decides the scopes.
+    ctx.oidc.entity('Account', { accountId: owner.user.id, claims: async () => ({ sub: owner.user.id }) });
     const info = await resources.getResourceServerInfo(ctx, resource, client);
     const role = await access.roleFor(owner.user.id, project);
     if (!role) throw new errors.InvalidGrant(`the key's owner has no access to ${project.id}`);

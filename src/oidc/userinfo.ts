@@ -10,6 +10,7 @@ import type Provider from 'oidc-provider';
 import type { ClientRegistry } from '../clients/registry.js';
 import type { Users } from '../accounts/users.js';
 import { CLAIMS, userClaims } from './account.js';
+import type { PlanEntitlements } from '../billing/entitlements.js';
 
 export interface UserinfoDeps {
   issuer: string;
@@ -17,6 +18,7 @@ export interface UserinfoDeps {
   keys: () => JWTVerifyGetKey;
   clients: ClientRegistry;
   users: Users;
+  entitlements: PlanEntitlements;
 }
 
 function refuse(ctx: Context, status: 401 | 403, error: string, description: string) {
@@ -26,7 +28,7 @@ function refuse(ctx: Context, status: 401 | 403, error: string, description: str
   ctx.body = { error, error_description: description };
 }
 
-export function userinfoRoutes({ issuer, provider, keys, clients, users }: UserinfoDeps) {
+export function userinfoRoutes({ issuer, provider, keys, clients, users, entitlements }: UserinfoDeps) {
   const router = new Router();
   const handler = async (ctx: Context) => {
     const header = /^Bearer (\S+)$/i.exec(ctx.get('authorization'))?.[1];
@@ -54,7 +56,7 @@ export function userinfoRoutes({ issuer, provider, keys, clients, users }: Useri
 
     const user = await users.findById(String(payload.sub));
     if (!user || user.disabledAt) return refuse(ctx, 401, 'invalid_token', 'the account no longer exists');
-    const all = userClaims(user);
+    const all = userClaims(user, await entitlements.planOf(user.id));
     const allowed = new Set(scopes.flatMap((scope) => CLAIMS[scope as keyof typeof CLAIMS] ?? []));
     ctx.set('Cache-Control', 'no-store');
     ctx.body = Object.fromEntries(Object.entries(all).filter(([name, value]) => allowed.has(name) && value !== undefined));

@@ -1,0 +1,65 @@
+// Checkout and the customer portal for a signed-in user. Without STRIPE_SECRET_KEY every
+// operation answers `not_configured`, and plans are set by an operator (`nexus plans set`).
+import type { Users } from '../accounts/users.js';
+import type { Plans } from './plans.js';
+import type { StripeGateway } from './stripe-gateway.js';
+import type { Subscriptions } from './subscriptions.js';
+
+export class BillingUnavailable extends Error {
+  constructor(readonly code: 'not_configured' | 'not_purchasable' | 'no_customer' | 'not_found', message: string) {
+    super(message);
+    this.name = 'BillingUnavailable';
+  }
+}
+
+export class Billing {
+  constructor(
+    private readonly users: Users,
+    private readonly subscriptions: Subscriptions,
+    readonly plans: Plans,
+    private readonly stripe: StripeGateway | undefined,
+    private readonly issuer: string,
+  ) {}
+
+  get configured(): boolean {
+    return this.stripe !== undefined;
+  }
+
+  private gateway(): StripeGateway {
+    if (!this.stripe) throw new BillingUnavailable('not_configured', 'billing is not configured on this hub');
+    return this.stripe;
+  }
+
+  /** The Stripe customer of the user, created on first use and remembered. */
+  private async customerOf(userId: string): Promise<string> {
+    const state = await this.subscriptions.stateOf(userId);
+    if (state.stripeCustomerId) return state.stripeCustomerId;
+    const user = await this.users.findById(userId);
+    if (!user) throw new BillingUnavailable('not_found', 'no such user');
+    const customerId = await this.gateway().createCustomer({ id: user.id, email: user.email, name: user.fullName });
+    await this.subscriptions.linkCustomer(user.id, customerId);
+    return customerId;
+  }
+
+  async checkoutUrl(userId: string, planId: string): Promise<string> {
+    const gateway = this.gateway();
+    const plan = this.plans.get(planId);
+    if (!plan || plan.stripePriceIds.length === 0) {
+      throw new BillingUnavailable('not_purchasable', `the ${planId} plan cannot be bought online${planId === 'enterprise' ? ': contact sales' : ''}`);
+    }
+    return gateway.createCheckout({
+      customerId: await this.customerOf(userId),
+      userId,
+      plan,
+      successUrl: `${this.issuer}/account?checkout=success`,
+      cancelUrl: `${this.issuer}/pricing?checkout=canceled`,
+    });
+  }
+
+  async portalUrl(userId: string): Promise<string> {
+    const gateway = this.gateway();
+    const { stripeCustomerId } = await this.subscriptions.stateOf(userId);
+    if (!stripeCustomerId) throw new BillingUnavailable('no_customer', 'there is no billing account yet: choose a plan first');
+    return gateway.createPortal(stripeCustomerId, `${this.issuer}/account`);
+  }
+}

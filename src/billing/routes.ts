@@ -1,0 +1,187 @@
+// Billing over HTTP: the Stripe webhook, checkout and portal for a signed-in user, and the
+// pricing and account pages. Thin: authentication and formatting here, rules in the libraries.
+import Router from '@koa/router';
+import { koaBody } from 'koa-body';
+import type { Context } from 'koa';
+import getRawBody from 'raw-body';
+import { jwtVerify, type JWTVerifyGetKey } from 'jose';
+import type Provider from 'oidc-provider';
+import type { Users } from '../accounts/users.js';
+import type { ClientRegistry } from '../clients/registry.js';
+import type { Csrf } from '../interactions/csrf.js';
+import { render } from '../http/render.js';
+import { HttpError } from '../http/errors.js';
+import { hubAccountId, hubSessionId } from '../http/hub-session.js';
+import { Billing, BillingUnavailable } from './billing.js';
+import type { StripeGateway } from './stripe-gateway.js';
+import type { StripeWebhooks } from './webhooks.js';
+import type { Subscriptions } from './subscriptions.js';
+import { PLAN_ORDER } from './plans.js';
+
+export interface BillingRouteDeps {
+  issuer: string;
+  billing: Billing;
+  subscriptions: Subscriptions;
+  webhooks: StripeWebhooks | undefined;
+  stripe: StripeGateway | undefined;
+  users: Users;
+  clients: ClientRegistry;
+  csrf: Csrf;
+  provider: () => Provider;
+  keys: () => JWTVerifyGetKey;
+}
+
+const form = koaBody({ urlencoded: true, json: true, multipart: false, text: false, formLimit: '8kb', jsonLimit: '8kb' });
+const NOT_CONFIGURED = 'Online billing is not configured on this hub. An administrator can set your plan.';
+
+function money(cents: number | null) {
+  return cents === null ? 'Custom' : `$${(cents / 100).toFixed(cents % 100 ? 2 : 0)}`;
+}
+
+function field(ctx: Context, name: string): string {
+  const value = (ctx.request as { body?: Record<string, unknown> }).body?.[name];
+  return typeof value === 'string' ? value : '';
+}
+
+export function billingRoutes(deps: BillingRouteDeps) {
+  const { issuer, billing, subscriptions, webhooks, stripe, users, clients, csrf, provider, keys } = deps;
+  const router = new Router();
+  const csrfFor = (sessionId: string) => csrf.token(`account:${sessionId}`);
+
+  /**
+   * Who is asking: a project calling with the user's access token (JSON answers), or the user's
+   * browser on the hub's own pages (session cookie + CSRF token, redirect answers).
+   */
+  const caller = async (ctx: Context): Promise<{ userId: string; api: boolean }> => {
+    const bearer = /^Bearer (\S+)$/i.exec(ctx.get('authorization'))?.[1];
+    if (bearer) {
+      try {
+        const { payload } = await jwtVerify(bearer, keys(), { issuer, algorithms: ['RS256'], typ: 'at+jwt' });
+        const project = await clients.findByAudience(String(payload.aud));
+        if (project && payload.sub && payload.sub !== payload.client_id) return { userId: payload.sub, api: true };
+      } catch {
+        // fall through to the 401
+      }
+      throw new HttpError(401, 'invalid_token', 'A valid access token of a signed-in user is required.', 'Sign-in required');
+    }
+    const sessionId = hubSessionId(ctx);
+    const userId = sessionId ? await hubAccountId(ctx, provider()) : undefined;
+    if (!sessionId || !userId) throw new HttpError(401, 'login_required', 'Sign in to your Nexus account first.', 'Sign-in required');
+    if (!csrf.verify(`account:${sessionId}`, field(ctx, 'csrf'))) throw new HttpError(403, 'invalid_csrf', 'This form has expired. Go back and try again.', 'Form expired');
+    return { userId, api: false };
+  };
+
+  const answer = (ctx: Context, api: boolean, url: string) => {
+    if (api) ctx.body = { url };
+    else {
+      ctx.status = 303;
+      ctx.redirect(url);
+    }
+  };
+
+  const asHttpError = (error: unknown) => {
+    if (!(error instanceof BillingUnavailable)) return error;
+    const status = error.code === 'not_configured' ? 503 : error.code === 'not_found' ? 404 : 400;
+    return new HttpError(status, error.code, error.code === 'not_configured' ? NOT_CONFIGURED : `${error.message[0].toUpperCase()}${error.message.slice(1)}.`, 'Billing');
+  };
+
+  router.post('/api/billing/checkout', form, async (ctx) => {
+    const { userId, api } = await caller(ctx);
+    const plan = field(ctx, 'plan');
+    if (!(PLAN_ORDER as readonly string[]).includes(plan)) throw new HttpError(400, 'invalid_plan', `Choose one of the plans: ${PLAN_ORDER.join(', ')}.`, 'Billing');
+    try {
+      answer(ctx, api, await billing.checkoutUrl(userId, plan));
+    } catch (error) {
+      throw asHttpError(error);
+    }
+  });
+
+  router.post('/api/billing/portal', form, async (ctx) => {
+    const { userId, api } = await caller(ctx);
+    try {
+      answer(ctx, api, await billing.portalUrl(userId));
+    } catch (error) {
+      throw asHttpError(error);
+    }
+  });
+
+  // Stripe signs the exact bytes it sent: read the raw body, never a parsed one.
+  router.post('/api/webhooks/stripe', async (ctx) => {
+    if (!stripe || !webhooks || !stripe.webhooksConfigured) {
+      ctx.status = 503;
+      ctx.body = { error: 'not_configured', error_description: 'STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are not set' };
+      return;
+    }
+    const raw = await getRawBody(ctx.req, { limit: '1mb' });
+    let event;
+    try {
+      event = stripe.verifyWebhook(raw, ctx.get('stripe-signature'));
+    } catch {
+      ctx.state.log.warn({ event: 'stripe_signature_rejected' }, 'Stripe webhook with a bad or stale signature refused');
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_signature', error_description: 'the Stripe-Signature header does not match this body' };
+      return;
+    }
+    const outcome = await webhooks.handle(event);
+    ctx.body = { received: true, outcome };
+  });
+
+  router.get('/pricing', async (ctx) => {
+    const sessionId = hubSessionId(ctx);
+    const userId = sessionId ? await hubAccountId(ctx, provider()) : undefined;
+    const [user, state] = userId ? await Promise.all([users.findById(userId), subscriptions.stateOf(userId)]) : [null, undefined];
+    const projectNames = new Map((await clients.list()).map((c) => [c.id, c.name]));
+    const plans = billing.plans.all().map((plan) => {
+      const purchasable = plan.stripePriceIds.length > 0 && billing.configured;
+      let action: 'checkout' | 'signin' | 'current' | 'contact' | 'none';
+      if (state?.plan === plan.id) action = 'current';
+      else if (plan.monthlyPriceCents === null) action = 'contact';
+      else if (!purchasable) action = 'none';
+      else action = user ? 'checkout' : 'signin';
+      return {
+        id: plan.id, name: plan.name, price: money(plan.monthlyPriceCents), period: plan.monthlyPriceCents === null ? null : '/month',
+        highlight: plan.id === 'pro', action,
+        projects: Object.keys(plan.projects).map((project) => ({ name: projectNames.get(project) ?? project, features: billing.plans.features(plan.id, project) })),
+      };
+    });
+    await render(ctx, 'pricing', {
+      title: 'Plans', wide: true, configured: billing.configured, plans, checkoutAction: '/api/billing/checkout', signInUrl: '/account/login?returnTo=/pricing',
+      signedInEmail: user?.email ?? null, csrfToken: sessionId && user ? csrfFor(sessionId) : null,
+      notice: ctx.query.checkout === 'canceled' ? 'Checkout was canceled; nothing was charged.' : null,
+    });
+  });
+
+  router.get('/account', async (ctx) => {
+    const sessionId = hubSessionId(ctx);
+    const userId = sessionId ? await hubAccountId(ctx, provider()) : undefined;
+    const user = userId ? await users.findById(userId) : null;
+    if (!sessionId || !user) {
+      ctx.redirect('/account/login');
+      return;
+    }
+    const state = await subscriptions.stateOf(user.id);
+    const current = billing.plans.get(state.plan)!;
+    const rank = PLAN_ORDER.indexOf(state.plan);
+    const upgrades = billing.plans.all()
+      .filter((plan) => PLAN_ORDER.indexOf(plan.id) > rank && plan.stripePriceIds.length > 0)
+      .map((plan) => ({ id: plan.id, name: plan.name, price: money(plan.monthlyPriceCents) }));
+    await render(ctx, 'account', {
+      title: 'Your account',
+      user: { email: user.email, name: user.fullName },
+      plan: { id: current.id, name: current.name },
+      status: state.status,
+      renewal: state.currentPeriodEnd && state.status !== 'canceled'
+        ? state.currentPeriodEnd.toLocaleDateString('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' }) : null,
+      configured: billing.configured,
+      canManage: Boolean(state.stripeCustomerId),
+      csrfToken: csrfFor(sessionId),
+      checkoutAction: '/api/billing/checkout',
+      portalAction: '/api/billing/portal',
+      upgrades,
+      notice: ctx.query.checkout === 'success' ? 'Thanks! Your plan will update in a moment.' : billing.configured ? null : NOT_CONFIGURED,
+      logoutUrl: '/session/end',
+    });
+  });
+
+  return router;
+}

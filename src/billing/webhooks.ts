@@ -1,0 +1,136 @@
+// Stripe webhook events turned into subscription state. Idempotent (each event id is handled
+// once), safe against out-of-order delivery (an event older than the stored state is recorded
+// but not applied), and never loses an event: whatever cannot be applied is recorded with why.
+import type { PrismaClient } from '../generated/prisma/client.js';
+import { Prisma } from '../generated/prisma/client.js';
+import type { Logger } from '../logger.js';
+import type { Plans } from './plans.js';
+import { monthlyRevenueCents, type StripeEvent, type StripeGateway, type StripeSubscription } from './stripe-gateway.js';
+import type { SubscriptionStatus, Subscriptions } from './subscriptions.js';
+
+export type WebhookOutcome =
+  | 'applied' | 'duplicate' | 'stale' | 'ignored' | 'unknown_customer' | 'unknown_price';
+
+const STATUS: Record<string, SubscriptionStatus> = {
+  active: 'active',
+  trialing: 'active',
+  past_due: 'past_due',
+  unpaid: 'past_due',
+  incomplete: 'past_due',
+  canceled: 'canceled',
+  incomplete_expired: 'canceled',
+  paused: 'canceled',
+};
+
+const idOf = (value: string | { id: string } | null | undefined) => (typeof value === 'string' ? value : value?.id);
+
+export class StripeWebhooks {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly subscriptions: Subscriptions,
+    private readonly plans: Plans,
+    private readonly stripe: StripeGateway,
+    private readonly log: Logger,
+  ) {}
+
+  /** Handles a verified event once. Returns what happened, for the response and the log. */
+  async handle(event: StripeEvent): Promise<WebhookOutcome> {
+    // Claim the event id first: of two concurrent deliveries only one gets past this insert.
+    try {
+      await this.prisma.stripeEvent.create({
+        data: { id: event.id, type: event.type, createdAt: new Date(event.created * 1000), outcome: 'processing' },
+      });
+    } catch (error) {
+      if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') return 'duplicate';
+      throw error;
+    }
+    let outcome: WebhookOutcome;
+    try {
+      outcome = await this.process(event);
+    } catch (error) {
+      // Let Stripe's retry process it again.
+      await this.prisma.stripeEvent.delete({ where: { id: event.id } }).catch(() => {});
+      throw error;
+    }
+    await this.prisma.stripeEvent.update({ where: { id: event.id }, data: { outcome } });
+    this.log.info({ stripeEvent: event.id, type: event.type, outcome }, 'stripe webhook handled');
+    return outcome;
+  }
+
+  private async process(event: StripeEvent): Promise<WebhookOutcome> {
+    const at = new Date(event.created * 1000);
+    switch (event.type) {
+      case 'checkout.session.completed': {
+        const session = event.data.object;
+        const userId = session.client_reference_id ?? session.metadata?.nexus_user_id;
+        const customerId = idOf(session.customer);
+        if (!userId || !customerId || !(await this.prisma.user.findUnique({ where: { id: userId } }))) {
+          return this.unknownCustomer(event, customerId);
+        }
+        await this.subscriptions.linkCustomer(userId, customerId);
+        const subscriptionId = idOf(session.subscription);
+        if (!subscriptionId) return 'applied';
+        return this.applySubscription(event, await this.stripe.retrieveSubscription(subscriptionId), at, userId);
+      }
+      case 'customer.subscription.created':
+      case 'customer.subscription.updated':
+      case 'customer.subscription.deleted':
+        return this.applySubscription(event, event.data.object, at);
+      case 'invoice.paid':
+      case 'invoice.payment_failed': {
+        const invoice = event.data.object;
+        const customerId = idOf(invoice.customer);
+        const row = customerId ? await this.subscriptions.findByCustomer(customerId) : null;
+        if (!row) return this.unknownCustomer(event, customerId);
+        const status: SubscriptionStatus = event.type === 'invoice.paid' ? 'active' : 'past_due';
+        // An invoice changes the payment status, never the plan; a canceled subscription stays so.
+        if (row.status === 'canceled') return 'ignored';
+        const periodEnd = invoice.lines?.data?.[0]?.period?.end;
+        const applied = await this.subscriptions.apply(row.userId, {
+          plan: row.plan as never, status, eventAt: at, source: `stripe:${event.type}`,
+          ...(periodEnd && status === 'active' ? { currentPeriodEnd: new Date(periodEnd * 1000) } : {}),
+        });
+        return applied ? 'applied' : 'stale';
+      }
+      default:
+        return 'ignored';
+    }
+  }
+
+  private async applySubscription(event: StripeEvent, subscription: StripeSubscription, at: Date, knownUserId?: string): Promise<WebhookOutcome> {
+    const customerId = idOf(subscription.customer);
+    const row = customerId ? await this.subscriptions.findByCustomer(customerId) : null;
+    const userId = knownUserId ?? row?.userId;
+    if (!userId) return this.unknownCustomer(event, customerId);
+
+    const item = subscription.items.data[0];
+    const priceId = item?.price.id;
+    const plan = priceId ? this.plans.planForPrice(priceId) : undefined;
+    if (!plan) {
+      this.log.error({ stripeEvent: event.id, price: priceId, userId }, 'Stripe price is not mapped to a plan in the plans file; subscription not changed');
+      await this.subscriptions.recordEvent('billing.unknown_price', userId, { stripeEvent: event.id, type: event.type, price: priceId ?? null });
+      return 'unknown_price';
+    }
+    const deleted = event.type === 'customer.subscription.deleted';
+    const status = deleted ? 'canceled' : STATUS[subscription.status] ?? 'past_due';
+    const periodEnd = item.current_period_end ?? (subscription as { current_period_end?: number }).current_period_end;
+    const applied = await this.subscriptions.apply(userId, {
+      plan,
+      status,
+      currentPeriodEnd: periodEnd ? new Date(periodEnd * 1000) : null,
+      mrrCents: status === 'canceled' ? 0 : monthlyRevenueCents(subscription),
+      stripeSubscriptionId: subscription.id,
+      stripePriceId: priceId,
+      eventAt: at,
+      source: `stripe:${event.type}`,
+    });
+    if (!applied) this.log.info({ stripeEvent: event.id, userId }, 'older Stripe event ignored: a newer state is already applied');
+    return applied ? 'applied' : 'stale';
+  }
+
+  private async unknownCustomer(event: StripeEvent, customerId: string | undefined): Promise<WebhookOutcome> {
+    this.log.warn({ stripeEvent: event.id, type: event.type, customer: customerId ?? null }, 'Stripe event for a customer no Nexus user has; recorded, not applied');
+    await this.subscriptions.recordEvent('billing.unknown_customer', null, { stripeEvent: event.id, type: event.type, customer: customerId ?? null });
+    return 'unknown_customer';
+  }
+}
