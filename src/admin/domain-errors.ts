@@ -7,6 +7,7 @@ import { AccessError } from '../accounts/access.js';
 import { ApiKeyError } from '../accounts/api-keys.js';
 import { KeyError } from '../keys/store.js';
 import { AdminError } from './operations.js';
+import { BillingError } from '../billing/subscriptions.js';
 
 export interface DomainFailure {
   code: string;
@@ -26,7 +27,7 @@ const STATUS_BY_CODE: Record<string, number> = {
 export function describeDomainError(error: unknown): DomainFailure | undefined {
   if (error instanceof ClientValidationError) return { code: 'invalid_client_metadata', message: error.problems.join('; '), status: 400 };
   if (error instanceof ClientError || error instanceof UserError || error instanceof AccessError
-    || error instanceof ApiKeyError || error instanceof KeyError || error instanceof AdminError) {
+    || error instanceof ApiKeyError || error instanceof KeyError || error instanceof AdminError || error instanceof BillingError) {
     return { code: error.code, message: error.message, status: STATUS_BY_CODE[error.code] ?? 400 };
   }
   return undefined;

@@ -9,6 +9,7 @@ import type { ProjectAccess } from '../accounts/access.js';
 import type { ApiKeys } from '../accounts/api-keys.js';
 import type { KeyStore } from '../keys/store.js';
 import type { ChangeTopic } from '../db/changes.js';
+import type { Subscriptions } from '../billing/subscriptions.js';
 
 export class AdminError extends Error {
   constructor(readonly code: 'no_hub_project' | 'no_grant', message: string) {
@@ -25,6 +26,7 @@ export interface AdminDeps {
   keys: KeyStore;
   notify: (topic: ChangeTopic) => Promise<void>;
   clientsFile: string;
+  subscriptions: Subscriptions;
 }
 
 /** A user as administrators see it: never the password hash. */
@@ -159,6 +161,20 @@ export class AdminOperations {
     const key = await this.deps.keys.retire(kid);
     await this.deps.notify('keys');
     return key;
+  }
+
+  // --- plans ---------------------------------------------------------------------------
+
+  async getPlan(email: string) {
+    const user = await this.deps.users.get(email);
+    return { email: user.email, ...(await this.deps.subscriptions.stateOf(user.id)) };
+  }
+
+  /** Sets a user's plan directly (no Stripe), e.g. for enterprise deals or a hub without billing. */
+  async setPlan(email: string, plan: string, source = 'admin') {
+    const user = await this.deps.users.get(email);
+    await this.deps.subscriptions.apply(user.id, { plan: plan as never, status: 'active', source });
+    return this.getPlan(user.email);
   }
 
   // --- API keys --------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import type { Context, Middleware } from 'koa';
 import { AdminOperations, publicUser } from './operations.js';
 import { describeDomainError } from './domain-errors.js';
 
-const jsonBody = koaBody({ json: true, urlencoded: false, multipart: false, text: false, jsonLimit: '64kb', parsedMethods: [HttpMethodEnum.POST, HttpMethodEnum.PATCH, HttpMethodEnum.DELETE] });
+const jsonBody = koaBody({ json: true, urlencoded: false, multipart: false, text: false, jsonLimit: '64kb', parsedMethods: [HttpMethodEnum.POST, HttpMethodEnum.PUT, HttpMethodEnum.PATCH, HttpMethodEnum.DELETE] });
 
 class BadRequest extends Error {}
 
@@ -93,6 +93,8 @@ export function adminRoutes(ops: AdminOperations, auth: Middleware) {
   router.post('/users/:email/disable', async (ctx) => { ctx.body = publicUser(await ops.disableUser(ctx.params.email)); });
   router.post('/users/:email/enable', async (ctx) => { ctx.body = publicUser(await ops.enableUser(ctx.params.email)); });
   router.post('/users/:email/password', async (ctx) => { ctx.body = publicUser(await ops.setPassword(ctx.params.email, text(ctx, 'password', true))); });
+  router.get('/users/:email/plan', async (ctx) => { ctx.body = await ops.getPlan(ctx.params.email); });
+  router.put('/users/:email/plan', async (ctx) => { ctx.body = await ops.setPlan(ctx.params.email, text(ctx, 'plan', true)); });
   router.delete('/users/:email', async (ctx) => {
     await ops.deleteUser(ctx.params.email);
     ctx.status = 204;

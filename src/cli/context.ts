@@ -10,6 +10,8 @@ import { ProjectAccess } from '../accounts/access.js';
 import { ApiKeys } from '../accounts/api-keys.js';
 import { KeyStore } from '../keys/store.js';
 import { AdminOperations } from '../admin/operations.js';
+import { Plans } from '../billing/plans.js';
+import { Subscriptions } from '../billing/subscriptions.js';
 
 export interface CliContext {
   config: Config;
@@ -25,8 +27,11 @@ export async function openContext(env: NodeJS.ProcessEnv, stdin: () => Promise<s
   // Logs go to standard error so that standard output stays the command's result.
   const log = createLogger(env.LOG_LEVEL ?? 'warn', 2);
   const { db, box } = await openCore(config, log);
+  const clients = new ClientRegistry(db.prisma, box);
+  const plans = Plans.fromFile(config.plansFile);
   const ops = new AdminOperations({
-    clients: new ClientRegistry(db.prisma, box),
+    clients,
+    subscriptions: new Subscriptions(db.prisma, plans),
     users: new Users(db.prisma),
     access: new ProjectAccess(db.prisma),
     apiKeys: new ApiKeys(db.prisma),

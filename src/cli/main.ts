@@ -11,8 +11,9 @@ import { users } from './commands/users.js';
 import { access } from './commands/access.js';
 import { keys } from './commands/keys.js';
 import { apikeys } from './commands/apikeys.js';
+import { plans } from './commands/plans.js';
 
-const GROUPS: Record<string, CommandGroup> = { clients, users, access, keys, apikeys };
+const GROUPS: Record<string, CommandGroup> = { clients, users, access, keys, apikeys, plans };
 
 const COMMON = {
   json: { type: 'boolean' },
