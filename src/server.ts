@@ -3,6 +3,7 @@ import http from 'node:http';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { createHub } from './app.js';
+import { PlansError } from './billing/plans.js';
 
 async function main() {
   let config;
@@ -16,7 +17,16 @@ async function main() {
     throw error;
   }
   const log = createLogger(config.logLevel);
-  const hub = await createHub(config, log);
+  let hub;
+  try {
+    hub = await createHub(config, log);
+  } catch (error) {
+    if (error instanceof PlansError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78);
+    }
+    throw error;
+  }
 
   const server = http.createServer(hub.app.callback());
   server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeout
