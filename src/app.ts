@@ -124,7 +124,7 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
   app.use(healthRoutes(prisma).routes());
   app.use(assetRoutes().routes());
   const ops = new AdminOperations({
-    clients, users, access, apiKeys, keys, subscriptions, clientsFile: config.clientsFile, notify: (topic) => publishChange(prisma, topic),
+    clients, users, access, apiKeys, keys, subscriptions: () => subscriptions, clientsFile: config.clientsFile, notify: (topic) => publishChange(prisma, topic),
   });
   const adminAuth = requireHubAdmin({ issuer: config.issuer, keys: () => host.verificationKeys, clients, access, users });
   app.use(adminRoutes(ops, adminAuth).routes());

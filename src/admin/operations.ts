@@ -26,7 +26,8 @@ export interface AdminDeps {
   keys: KeyStore;
   notify: (topic: ChangeTopic) => Promise<void>;
   clientsFile: string;
-  subscriptions: Subscriptions;
+  /** Lazy: only the plan operations need plans.json. */
+  subscriptions: () => Subscriptions;
 }
 
 /** A user as administrators see it: never the password hash. */
@@ -167,13 +168,13 @@ export class AdminOperations {
 
   async getPlan(email: string) {
     const user = await this.deps.users.get(email);
-    return { email: user.email, ...(await this.deps.subscriptions.stateOf(user.id)) };
+    return { email: user.email, ...(await this.deps.subscriptions().stateOf(user.id)) };
   }
 
   /** Sets a user's plan directly (no Stripe), e.g. for enterprise deals or a hub without billing. */
   async setPlan(email: string, plan: string, source = 'admin') {
     const user = await this.deps.users.get(email);
-    await this.deps.subscriptions.apply(user.id, { plan: plan as never, status: 'active', source });
+    await this.deps.subscriptions().apply(user.id, { plan: plan as never, status: 'active', source });
     return this.getPlan(user.email);
   }
 

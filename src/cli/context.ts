@@ -27,11 +27,11 @@ export async function openContext(env: NodeJS.ProcessEnv, stdin: () => Promise<s
   // Logs go to standard error so that standard output stays the command's result.
   const log = createLogger(env.LOG_LEVEL ?? 'warn', 2);
   const { db, box } = await openCore(config, log);
-  const clients = new ClientRegistry(db.prisma, box);
-  const plans = Plans.fromFile(config.plansFile);
+  let subscriptions: Subscriptions | undefined;
   const ops = new AdminOperations({
-    clients,
-    subscriptions: new Subscriptions(db.prisma, plans),
+    clients: new ClientRegistry(db.prisma, box),
+    // Read on first use: only `nexus plans` needs plans.json.
+    subscriptions: () => (subscriptions ??= new Subscriptions(db.prisma, Plans.fromFile(config.plansFile))),
     users: new Users(db.prisma),
     access: new ProjectAccess(db.prisma),
     apiKeys: new ApiKeys(db.prisma),

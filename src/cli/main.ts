@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config.js';
 import { describeDomainError } from '../admin/domain-errors.js';
+import { PlansError } from '../billing/plans.js';
 import { CliError, UsageError, type Command, type CommandGroup } from './command.js';
 import { openContext } from './context.js';
 import { clients } from './commands/clients.js';
@@ -110,6 +111,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   } catch (error) {
     if (error instanceof UsageError) return fail(2, `${error.message}; usage: nexus ${groupName} ${commandName} ${command.usage}`, 'usage');
     if (error instanceof CliError) return fail(1, error.message, error.code);
+    if (error instanceof PlansError) return fail(78, error.problems.join('; '), 'config');
     const known = describeDomainError(error);
     if (known) return fail(1, known.message, known.code);
     return fail(1, `unexpected error: ${(error as Error).message}`, 'internal');
