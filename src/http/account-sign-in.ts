@@ -10,6 +10,7 @@ import { redirectUriProblem } from '../clients/definition.js';
 import { constantTimeEqual } from '../secrets/tokens.js';
 import type { Logger } from '../logger.js';
 import { HttpError } from './errors.js';
+import { isSafeReturnTo } from '../sdk/middleware/shared.js';
 
 export const ACCOUNT_CLIENT_ID = 'nexus-account';
 const STATE_COOKIE = 'nexus_account_signin';
@@ -37,7 +38,7 @@ export async function ensureAccountClient(clients: ClientRegistry, issuer: strin
 }
 
 function safeReturnTo(value: unknown): string {
-  return typeof value === 'string' && value.startsWith('/') && !value.startsWith('//') && !value.startsWith('/\\') ? value : '/account';
+  return isSafeReturnTo(value) ? value : '/account';
 }
 
 export function accountSignInRoutes(issuer: string, secureCookies: boolean) {

@@ -2,8 +2,10 @@
 import { NexusAuthError } from './errors.js';
 import type { Principal, Role } from './principal.js';
 
-const RANK: Record<Role, number> = { read_only: 0, user: 1, admin: 2 };
-const PLAN_RANK: Record<string, number> = { free: 0, pro: 1, business: 2, enterprise: 3 };
+
+// Maps, not object literals: names such as "toString" or "constructor" must not count as ranks.
+const RANK = new Map<string, number>([['read_only', 0], ['user', 1], ['admin', 2]]);
+const PLAN_RANK = new Map<string, number>([['free', 0], ['pro', 1], ['business', 2], ['enterprise', 3]]);
 
 /** Every listed scope must be granted. */
 export function requireScope(principal: Principal, ...scopes: string[]): void {
@@ -13,15 +15,18 @@ export function requireScope(principal: Principal, ...scopes: string[]): void {
 
 /** The user's role must be at least `minimum` (read_only < user < admin). */
 export function requireRole(principal: Principal, minimum: Role): void {
-  if (!principal.role || RANK[principal.role] < RANK[minimum]) {
+  const need = RANK.get(minimum);
+  const have = principal.role === undefined ? undefined : RANK.get(principal.role);
+  if (need === undefined || have === undefined || have < need) {
     throw new NexusAuthError('insufficient_role', `requires the ${minimum} role`);
   }
 }
 
 /** The user's plan must be at least `minimum` (free < pro < business < enterprise). */
 export function requirePlan(principal: Principal, minimum: string): void {
-  const have = principal.plan === undefined ? -1 : PLAN_RANK[principal.plan] ?? -1;
-  if (have < (PLAN_RANK[minimum] ?? Number.POSITIVE_INFINITY)) throw new NexusAuthError('insufficient_plan', `requires the ${minimum} plan or higher`);
+  const have = principal.plan === undefined ? undefined : PLAN_RANK.get(principal.plan);
+  const need = PLAN_RANK.get(minimum);
+  if (need === undefined || have === undefined || have < need) throw new NexusAuthError('insufficient_plan', `requires the ${minimum} plan or higher`);
 }
 
 /**

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { EncryptJWT, jwtDecrypt } from 'jose';
-import { readCookie, TOKEN_COOKIE } from './middleware/shared.js';
+import { isSafeReturnTo, readCookie, TOKEN_COOKIE } from './middleware/shared.js';
 
 export const SESSION_COOKIE = 'nexus_session';
 const TRANSACTION_COOKIE = 'nexus_signin';
@@ -162,8 +162,11 @@ export class SignIn {
     try {
       const tokens = await oidc.refreshTokenGrant(await this.config(), session.refreshToken);
       return { user: session.user, accessToken: tokens.access_token, cookies: await this.sessionCookies(tokens, session) };
-    } catch {
-      return { cookies: this.clear() }; // revoked, expired or access removed: sign in again
+    } catch (error) {
+      // The hub said no (revoked, expired, access removed): the session is over.
+      if (error instanceof oidc.ResponseBodyError) return { cookies: this.clear() };
+      // The hub is unreachable: keep the session and try again on the next request.
+      return { user: session.user, cookies: [] };
     }
   }
 
@@ -191,5 +194,5 @@ export class SignInError extends Error {
 
 /** Only same-site paths: an open redirect through returnTo must be impossible. */
 function safeReturnTo(value: string): string {
-  return value.startsWith('/') && !value.startsWith('//') && !value.startsWith('/\\') ? value : '/';
+  return isSafeReturnTo(value) ? value : '/';
 }

@@ -7,6 +7,8 @@ import { denial, extractToken, toVerifier, type ProtectOptions, type VerifierInp
 
 interface ExpressLikeRequest {
   path: string;
+  /** The mount path (`app.use('/api', ...)`), which Express strips from `path`. */
+  baseUrl: string;
   originalUrl: string;
   method: string;
   headers: Record<string, string | string[] | undefined>;
@@ -26,7 +28,7 @@ const header = (req: ExpressLikeRequest, name: string) => {
 };
 
 function answer(error: NexusAuthError, req: ExpressLikeRequest, res: ExpressLikeResponse, options: ProtectOptions) {
-  const result = denial(error, { path: req.path, url: req.originalUrl, method: req.method }, options);
+  const result = denial(error, { path: `${req.baseUrl}${req.path}`, url: req.originalUrl, method: req.method }, options);
   res.status(result.status);
   for (const [name, value] of Object.entries(result.headers)) res.set(name, value);
   if (result.body === undefined) res.end();

@@ -29,7 +29,8 @@ export function nexusKoa(verifier: VerifierInput, options: ProtectOptions = {}) 
       const answer = denial(error, ctx, options);
       ctx.status = answer.status;
       for (const [name, value] of Object.entries(answer.headers)) ctx.set(name, value);
-      ctx.body = answer.body;
+      // Assigning undefined would turn the redirect into a 204.
+      if (answer.body !== undefined) ctx.body = answer.body;
     }
   };
 }

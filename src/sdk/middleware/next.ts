@@ -7,17 +7,22 @@
 import { NexusAuthError } from '../errors.js';
 import { denial, extractToken, toVerifier, type ProtectOptions, type VerifierInput } from './shared.js';
 
-/** Paths that stay public (the login page itself, assets). Prefix match. */
+/** Paths that stay public (the login page itself, assets): the path itself and what is below it. */
 export interface NextOptions extends ProtectOptions {
   publicPaths?: string[];
 }
 
+function isBelow(path: string, prefix: string) {
+  const base = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+  return path === base || path.startsWith(`${base}/`);
+}
+
 export function nexusNext(verifier: VerifierInput, options: NextOptions = {}) {
   const v = toVerifier(verifier);
-  const publicPaths = options.publicPaths ?? ['/login', '/auth/', '/_next/', '/favicon.ico'];
+  const publicPaths = options.publicPaths ?? ['/login', '/auth', '/_next', '/favicon.ico'];
   return async function middleware(request: Request): Promise<Response | undefined> {
     const url = new URL(request.url);
-    if (publicPaths.some((prefix) => url.pathname.startsWith(prefix))) return undefined;
+    if (publicPaths.some((prefix) => isBelow(url.pathname, prefix))) return undefined;
     try {
       await v.verify(extractToken(request.headers.get('authorization'), request.headers.get('cookie')) ?? '');
       return undefined;

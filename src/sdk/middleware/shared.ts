@@ -25,9 +25,24 @@ export function readCookie(header: string | undefined | null, name: string): str
   if (!header) return undefined;
   for (const part of header.split(';')) {
     const index = part.indexOf('=');
-    if (index > 0 && part.slice(0, index).trim() === name) return decodeURIComponent(part.slice(index + 1).trim());
+    if (index > 0 && part.slice(0, index).trim() === name) {
+      const raw = part.slice(index + 1).trim();
+      try {
+        return decodeURIComponent(raw);
+      } catch {
+        return raw; // malformed: handed on as is, so it fails verification as an invalid token
+      }
+    }
   }
   return undefined;
+}
+
+/**
+ * Whether a post-sign-in destination stays on this site: a path, not `//host`, `/\host`, and
+ * no control characters (URL parsers drop tabs and newlines, turning `/\t/evil` into `//evil`).
+ */
+export function isSafeReturnTo(value: unknown): value is string {
+  return typeof value === 'string' && /^\/(?![/\\])[^\x00-\x1f\x7f]*$/.test(value);
 }
 
 /** The bearer token of the Authorization header, else the nexus_token cookie. */
