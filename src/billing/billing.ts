@@ -2,7 +2,7 @@
 // operation answers `not_configured`, and plans are set by an operator (`nexus plans set`).
 import type { Users } from '../accounts/users.js';
 import type { Plans } from './plans.js';
-import type { StripeGateway } from './stripe-gateway.js';
+import { subscriptionState, type StripeGateway } from './stripe-gateway.js';
 import type { Subscriptions } from './subscriptions.js';
 
 export class BillingUnavailable extends Error {
@@ -41,11 +41,22 @@ export class Billing {
     return customerId;
   }
 
+  /**
+   * Where to send the user to get `planId`: Stripe Checkout for a first subscription; for a user
+   * who already has a live subscription, its price is changed in place (prorated) and the
+   * answer is the account page.
+   */
   async checkoutUrl(userId: string, planId: string): Promise<string> {
     const gateway = this.gateway();
     const plan = this.plans.get(planId);
     if (!plan || plan.stripePriceIds.length === 0) {
       throw new BillingUnavailable('not_purchasable', `the ${planId} plan cannot be bought online${planId === 'enterprise' ? ': contact sales' : ''}`);
+    }
+    const live = await this.subscriptions.liveStripeSubscription(userId);
+    if (live) {
+      const updated = await gateway.changePrice(live, plan);
+      await this.subscriptions.apply(userId, { ...subscriptionState(updated, plan.id), source: 'checkout:change-plan' });
+      return `${this.issuer}/account?checkout=changed`;
     }
     return gateway.createCheckout({
       customerId: await this.customerOf(userId),

@@ -1,7 +1,7 @@
 // The Stripe calls the hub makes, in one place: customers, Checkout, the customer portal,
 // subscriptions, and webhook signature checks (on the raw body, with the stripe library).
 import Stripe from 'stripe';
-import type { Plan } from './plans.js';
+import type { Plan, PlanId } from './plans.js';
 
 export interface StripeSettings {
   secretKey: string;
@@ -55,6 +55,21 @@ export class StripeGateway {
     return session.url;
   }
 
+  /**
+   * Moves a live subscription to another price, prorated: the way to change plan for someone
+   * who already pays (a second Checkout would start a second subscription, billed twice).
+   */
+  async changePrice(subscriptionId: string, plan: Plan): Promise<StripeSubscription> {
+    const current = await this.stripe.subscriptions.retrieve(subscriptionId);
+    const item = current.items.data[0];
+    if (!item) throw new Error(`subscription ${subscriptionId} has no item`);
+    return this.stripe.subscriptions.update(subscriptionId, {
+      items: [{ id: item.id, price: plan.stripePriceIds[0] }],
+      proration_behavior: 'create_prorations',
+      metadata: { ...current.metadata, plan: plan.id },
+    });
+  }
+
   retrieveSubscription(id: string): Promise<StripeSubscription> {
     return this.stripe.subscriptions.retrieve(id);
   }
@@ -68,6 +83,32 @@ export class StripeGateway {
     if (!this.settings.webhookSecret) throw new Error('STRIPE_WEBHOOK_SECRET is not set');
     return this.stripe.webhooks.constructEvent(rawBody, signature, this.settings.webhookSecret, 300);
   }
+}
+
+const STATUS: Record<string, 'active' | 'past_due' | 'canceled'> = {
+  active: 'active',
+  trialing: 'active',
+  past_due: 'past_due',
+  unpaid: 'past_due',
+  incomplete: 'past_due',
+  canceled: 'canceled',
+  incomplete_expired: 'canceled',
+  paused: 'canceled',
+};
+
+/** Our view of a Stripe subscription that is on `plan`'s price. */
+export function subscriptionState(subscription: StripeSubscription, plan: PlanId, deleted = false) {
+  const status = deleted ? 'canceled' : STATUS[subscription.status] ?? 'past_due';
+  const item = subscription.items.data[0];
+  const periodEnd = item?.current_period_end ?? (subscription as { current_period_end?: number }).current_period_end;
+  return {
+    plan,
+    status,
+    currentPeriodEnd: periodEnd ? new Date(periodEnd * 1000) : null,
+    mrrCents: status === 'canceled' ? 0 : monthlyRevenueCents(subscription),
+    stripeSubscriptionId: subscription.id,
+    stripePriceId: item?.price.id ?? null,
+  } as const;
 }
 
 /** Monthly recurring revenue of a subscription, in cents. */

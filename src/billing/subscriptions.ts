@@ -49,6 +49,12 @@ export class Subscriptions {
     return (await this.stateOf(userId)).plan;
   }
 
+  /** The Stripe subscription the hub tracks for the user, when it is still live. */
+  async liveStripeSubscription(userId: string): Promise<string | undefined> {
+    const row = await this.prisma.subscription.findUnique({ where: { userId } });
+    return row?.stripeSubscriptionId && row.status !== 'canceled' ? row.stripeSubscriptionId : undefined;
+  }
+
   findByCustomer(customerId: string) {
     return this.prisma.subscription.findUnique({ where: { stripeCustomerId: customerId } });
   }

@@ -5,22 +5,11 @@ import type { PrismaClient } from '../generated/prisma/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { Logger } from '../logger.js';
 import type { Plans } from './plans.js';
-import { monthlyRevenueCents, type StripeEvent, type StripeGateway, type StripeSubscription } from './stripe-gateway.js';
+import { subscriptionState, type StripeEvent, type StripeGateway, type StripeSubscription } from './stripe-gateway.js';
 import type { SubscriptionStatus, Subscriptions } from './subscriptions.js';
 
 export type WebhookOutcome =
-  | 'applied' | 'duplicate' | 'stale' | 'ignored' | 'unknown_customer' | 'unknown_price';
-
-const STATUS: Record<string, SubscriptionStatus> = {
-  active: 'active',
-  trialing: 'active',
-  past_due: 'past_due',
-  unpaid: 'past_due',
-  incomplete: 'past_due',
-  canceled: 'canceled',
-  incomplete_expired: 'canceled',
-  paused: 'canceled',
-};
+  | 'applied' | 'duplicate' | 'stale' | 'superseded' | 'ignored' | 'unknown_customer' | 'unknown_price';
 
 const idOf = (value: string | { id: string } | null | undefined) => (typeof value === 'string' ? value : value?.id);
 
@@ -103,27 +92,24 @@ export class StripeWebhooks {
     const userId = knownUserId ?? row?.userId;
     if (!userId) return this.unknownCustomer(event, customerId);
 
-    const item = subscription.items.data[0];
-    const priceId = item?.price.id;
+    const deleted = event.type === 'customer.subscription.deleted';
+    // A customer can hold a subscription the hub no longer tracks (replaced by a newer one):
+    // its cancellation or lapse must not end the plan the user pays for now.
+    const tracked = row?.stripeSubscriptionId;
+    const live = !deleted && ['active', 'trialing', 'past_due', 'unpaid'].includes(subscription.status);
+    if (tracked && tracked !== subscription.id && row?.status !== 'canceled' && !live) {
+      this.log.info({ stripeEvent: event.id, subscription: subscription.id, tracked }, 'event for a superseded subscription ignored');
+      return 'superseded';
+    }
+
+    const priceId = subscription.items.data[0]?.price.id;
     const plan = priceId ? this.plans.planForPrice(priceId) : undefined;
     if (!plan) {
       this.log.error({ stripeEvent: event.id, price: priceId, userId }, 'Stripe price is not mapped to a plan in the plans file; subscription not changed');
       await this.subscriptions.recordEvent('billing.unknown_price', userId, { stripeEvent: event.id, type: event.type, price: priceId ?? null });
       return 'unknown_price';
     }
-    const deleted = event.type === 'customer.subscription.deleted';
-    const status = deleted ? 'canceled' : STATUS[subscription.status] ?? 'past_due';
-    const periodEnd = item.current_period_end ?? (subscription as { current_period_end?: number }).current_period_end;
-    const applied = await this.subscriptions.apply(userId, {
-      plan,
-      status,
-      currentPeriodEnd: periodEnd ? new Date(periodEnd * 1000) : null,
-      mrrCents: status === 'canceled' ? 0 : monthlyRevenueCents(subscription),
-      stripeSubscriptionId: subscription.id,
-      stripePriceId: priceId,
-      eventAt: at,
-      source: `stripe:${event.type}`,
-    });
+    const applied = await this.subscriptions.apply(userId, { ...subscriptionState(subscription, plan, deleted), eventAt: at, source: `stripe:${event.type}` });
     if (!applied) this.log.info({ stripeEvent: event.id, userId }, 'older Stripe event ignored: a newer state is already applied');
     return applied ? 'applied' : 'stale';
   }
