@@ -101,7 +101,7 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
   await ensureAccountClient(clients, config.issuer, log);
   const plans = Plans.fromFile(config.plansFile, (await clients.list()).map((client) => client.id));
   const subscriptions = new Subscriptions(prisma, plans);
-  const entitlements = new PlanEntitlements(plans, subscriptions);
+  const entitlements = new PlanEntitlements(plans, subscriptions, access);
   const stripe = config.stripe.secretKey
     ? new StripeGateway({ secretKey: config.stripe.secretKey, webhookSecret: config.stripe.webhookSecret, apiUrl: config.stripe.apiUrl })
     : undefined;

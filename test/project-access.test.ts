@@ -119,3 +119,25 @@ describe('disabling a user', () => {
     expect(login.status).toBe(401);
   });
 });
+
+describe('a plan-governed project (liminal: pro and above)', () => {
+  it('gives staff admitted by an administrator the project scopes, even on the free plan', async () => {
+    await t.hub.users.create({ email: 'staff@example.com', password: PASSWORD });
+    const staff = await t.hub.users.findByEmail('staff@example.com');
+    const callback = 'http://localhost:3003/auth/callback';
+    const signInLiminal = () => authorize(new Browser(t.url), {
+      clientId: 'liminal', redirectUri: callback, email: 'staff@example.com', password: PASSWORD, scope: 'openid liminal:read liminal:write',
+    });
+
+    // Free plan, no grant: liminal is not for them.
+    expect((await signInLiminal()).response.status).toBe(403);
+
+    await access.grant(staff!.id, 'liminal', 'user');
+    const result = await signInLiminal();
+    const tokens = await postForm(t, '/token', 'liminal', {
+      grant_type: 'authorization_code', code: result.code!, code_verifier: result.verifier, redirect_uri: callback,
+    });
+    const { payload } = await jwtVerify(tokens.body.access_token, jwks, { issuer: t.url, audience: 'urn:nexus:liminal' });
+    expect(payload).toMatchObject({ plan: 'free', role: 'user', scope: 'liminal:read liminal:write', entitlements: {} });
+  });
+});

@@ -38,6 +38,12 @@ export class ProjectAccess {
     return project.access === 'open' ? project.defaultRole : undefined;
   }
 
+  /** Whether an administrator (not a plan) gave the user access to the project. */
+  async hasAdminGrant(userId: string, project: string): Promise<boolean> {
+    const row = await this.prisma.projectAccess.findUnique({ where: { userId_project: { userId, project } } });
+    return row?.source === 'admin';
+  }
+
   async grant(userId: string, project: string, role: string, source: GrantSource = 'admin'): Promise<AccessEntry> {
     if (!(ROLES as readonly string[]).includes(role)) throw new AccessError('invalid_role', `role must be one of ${ROLES.join(', ')}`);
     const row = await this.prisma.projectAccess.upsert({

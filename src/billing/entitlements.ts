@@ -1,5 +1,7 @@
 // What a user's plan gives them in one project: the scopes it allows and the entitlements that
-// go into their access tokens. Projects no plan lists are not governed by plans.
+// go into their access tokens. Projects no plan lists are not governed by plans, and neither is
+// a user an administrator admitted to a project (staff): they get all of its scopes.
+import type { ProjectAccess } from '../accounts/access.js';
 import type { Entitlements, PlanId, Plans } from './plans.js';
 import type { Subscriptions } from './subscriptions.js';
 
@@ -13,7 +15,7 @@ export interface ProjectEntitlements {
 export class PlanEntitlements {
   private readonly governed: Set<string>;
 
-  constructor(private readonly plans: Plans, private readonly subscriptions: Subscriptions) {
+  constructor(private readonly plans: Plans, private readonly subscriptions: Subscriptions, private readonly access: ProjectAccess) {
     this.governed = new Set(plans.all().flatMap((plan) => Object.keys(plan.projects)));
   }
 
@@ -24,9 +26,10 @@ export class PlanEntitlements {
   async forUser(userId: string, project: string): Promise<ProjectEntitlements> {
     const plan = await this.subscriptions.planOf(userId);
     const granted = this.plans.forProject(plan, project);
+    const restricted = this.governed.has(project) && !(await this.access.hasAdminGrant(userId, project));
     return {
       plan,
-      scopes: this.governed.has(project) ? granted?.scopes ?? [] : undefined,
+      scopes: restricted ? granted?.scopes ?? [] : undefined,
       entitlements: granted?.entitlements ?? {},
     };
   }
