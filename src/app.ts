@@ -15,7 +15,6 @@ import { userinfoRoutes } from './oidc/userinfo.js';
 import { Plans } from './billing/plans.js';
 import { Subscriptions } from './billing/subscriptions.js';
 import { PlanEntitlements } from './billing/entitlements.js';
-import { StripeGateway } from './billing/stripe-gateway.js';
 import { Billing } from './billing/billing.js';
 import { StripeWebhooks } from './billing/webhooks.js';
 import { billingRoutes } from './billing/routes.js';
@@ -102,8 +101,11 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
   const plans = Plans.fromFile(config.plansFile, (await clients.list()).map((client) => client.id));
   const subscriptions = new Subscriptions(prisma, plans);
   const entitlements = new PlanEntitlements(plans, subscriptions, access);
+  // Loaded only when billing is on: the Stripe library is a fair share of the hub's memory.
   const stripe = config.stripe.secretKey
-    ? new StripeGateway({ secretKey: config.stripe.secretKey, webhookSecret: config.stripe.webhookSecret, apiUrl: config.stripe.apiUrl })
+    ? new (await import('./billing/stripe-gateway.js')).StripeGateway({
+      secretKey: config.stripe.secretKey, webhookSecret: config.stripe.webhookSecret, apiUrl: config.stripe.apiUrl,
+    })
     : undefined;
   const billing = new Billing(users, subscriptions, plans, stripe, config.issuer);
   const webhooks = stripe ? new StripeWebhooks(prisma, subscriptions, plans, stripe, log) : undefined;

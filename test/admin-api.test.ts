@@ -14,7 +14,8 @@ const SALES_CALLBACK = 'http://localhost:3001/auth/callback';
 const HUB_AUDIENCE = 'urn:nexus:hub';
 const PASSWORD = 'correct horse battery';
 const ADMIN = 'root@example.com';
-const CLIENT_IDS = ['agi-safety', 'dream-people', 'liminal', 'nexus-console', 'resonance', 'sales', 'shelter', 'testing'];
+// clients.json, plus the hub-internal nexus-account client the hub registers for its own pages.
+const CLIENT_IDS = ['agi-safety', 'dream-people', 'liminal', 'nexus-account', 'nexus-console', 'resonance', 'sales', 'shelter', 'testing'];
 const API_KEY_PATTERN = /^nxk_(live|test)_[A-Za-z0-9_-]{43}$/;
 const ERROR_CODE = /^[a-z][a-z_]*$/;
 

@@ -2,7 +2,8 @@
 // operation answers `not_configured`, and plans are set by an operator (`nexus plans set`).
 import type { Users } from '../accounts/users.js';
 import type { Plans } from './plans.js';
-import { subscriptionState, type StripeGateway } from './stripe-gateway.js';
+import type { StripeGateway } from './stripe-gateway.js';
+import { subscriptionState } from './subscription-state.js';
 import type { Subscriptions } from './subscriptions.js';
 
 export class BillingUnavailable extends Error {

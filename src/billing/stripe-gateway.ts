@@ -1,7 +1,7 @@
 // The Stripe calls the hub makes, in one place: customers, Checkout, the customer portal,
 // subscriptions, and webhook signature checks (on the raw body, with the stripe library).
 import Stripe from 'stripe';
-import type { Plan, PlanId } from './plans.js';
+import type { Plan } from './plans.js';
 
 export interface StripeSettings {
   secretKey: string;
@@ -83,44 +83,4 @@ export class StripeGateway {
     if (!this.settings.webhookSecret) throw new Error('STRIPE_WEBHOOK_SECRET is not set');
     return this.stripe.webhooks.constructEvent(rawBody, signature, this.settings.webhookSecret, 300);
   }
-}
-
-const STATUS: Record<string, 'active' | 'past_due' | 'canceled'> = {
-  active: 'active',
-  trialing: 'active',
-  past_due: 'past_due',
-  unpaid: 'past_due',
-  incomplete: 'past_due',
-  canceled: 'canceled',
-  incomplete_expired: 'canceled',
-  paused: 'canceled',
-};
-
-/** Our view of a Stripe subscription that is on `plan`'s price. */
-export function subscriptionState(subscription: StripeSubscription, plan: PlanId, deleted = false) {
-  const status = deleted ? 'canceled' : STATUS[subscription.status] ?? 'past_due';
-  const item = subscription.items.data[0];
-  const periodEnd = item?.current_period_end ?? (subscription as { current_period_end?: number }).current_period_end;
-  return {
-    plan,
-    status,
-    currentPeriodEnd: periodEnd ? new Date(periodEnd * 1000) : null,
-    mrrCents: status === 'canceled' ? 0 : monthlyRevenueCents(subscription),
-    stripeSubscriptionId: subscription.id,
-    stripePriceId: item?.price.id ?? null,
-  } as const;
-}
-
-/** Monthly recurring revenue of a subscription, in cents. */
-export function monthlyRevenueCents(subscription: StripeSubscription): number {
-  let total = 0;
-  for (const item of subscription.items.data) {
-    const { unit_amount: amount, recurring } = item.price;
-    if (amount === null || !recurring) continue;
-    const perInterval = amount * (item.quantity ?? 1);
-    const monthsPerInterval: Record<string, number> = { day: 12 / 365, week: 12 / 52, month: 1, year: 12 };
-    const months = (monthsPerInterval[recurring.interval] ?? 1) * (recurring.interval_count || 1);
-    total += perInterval / months;
-  }
-  return Math.round(total);
 }

@@ -5,7 +5,8 @@ import type { PrismaClient } from '../generated/prisma/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { Logger } from '../logger.js';
 import type { Plans } from './plans.js';
-import { subscriptionState, type StripeEvent, type StripeGateway, type StripeSubscription } from './stripe-gateway.js';
+import type { StripeEvent, StripeGateway, StripeSubscription } from './stripe-gateway.js';
+import { subscriptionState } from './subscription-state.js';
 import type { SubscriptionStatus, Subscriptions } from './subscriptions.js';
 
 export type WebhookOutcome =

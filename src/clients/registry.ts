@@ -61,7 +61,8 @@ export function toOidcMetadata(client: ClientDefinition, secret: string | undefi
 
 interface CachedEntry {
   client: RegisteredClient;
-  secret: string | undefined;
+  /** oidc-provider metadata, built once per load: it is read on every token request. */
+  metadata: ReturnType<typeof toOidcMetadata>;
 }
 
 export class ClientRegistry {
@@ -87,10 +88,9 @@ export class ClientRegistry {
     const rows = await this.prisma.oAuthClient.findMany({ where: { enabled: true } });
     const map = new Map<string, CachedEntry>();
     for (const row of rows) {
-      map.set(row.id, {
-        client: toClient(row),
-        secret: row.secretEncrypted ? this.box.open(row.secretEncrypted, `client:${row.id}`) : undefined,
-      });
+      const client = toClient(row);
+      const secret = row.secretEncrypted ? this.box.open(row.secretEncrypted, `client:${row.id}`) : undefined;
+      map.set(row.id, { client, metadata: toOidcMetadata(client, secret) });
     }
     this.cache = map;
     this.cachedAt = Date.now();
@@ -99,8 +99,7 @@ export class ClientRegistry {
 
   /** An enabled client, as oidc-provider metadata (secret included). */
   async findOidcMetadata(id: string) {
-    const entry = (await this.entries()).get(id);
-    return entry ? toOidcMetadata(entry.client, entry.secret) : undefined;
+    return (await this.entries()).get(id)?.metadata;
   }
 
   async findEnabled(id: string): Promise<RegisteredClient | undefined> {

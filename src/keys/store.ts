@@ -32,7 +32,10 @@ export interface LoadedKeys {
 async function newSigningKey() {
   const { privateKey } = await generateRsa('rsa', { modulusLength: 2048 });
   const jwk = privateKey.export({ format: 'jwk' }) as JWK;
-  const kid = await calculateJwkThumbprint(jwk);
+  // The creation date tells operators which key is which; 96 bits of the RFC 7638 thumbprint
+  // keep kids unique. Never starts with "-", so it is safe as a command-line argument.
+  const day = new Date().toISOString().slice(0, 10).replaceAll('-', '');
+  const kid = `${day}-${(await calculateJwkThumbprint(jwk)).slice(0, 16)}`;
   const { kty, n, e } = jwk;
   return { kid, privateJwk: { ...jwk, kid, alg: SIGNING_ALG, use: 'sig' }, publicJwk: { kty, n, e, kid, alg: SIGNING_ALG, use: 'sig' } };
 }

@@ -181,7 +181,8 @@ describe.skipIf(missing !== undefined)('Apache mod_auth_openidc against the hub'
       expect(browser.hops.slice(hopsBefore).map((hop) => new URL(hop.url).origin)).toEqual([apache!.url]);
 
       // Apache's own log attributes the request to the signed-in user.
-      expect(apache!.accessLog()).toContain(`"GET /protected/again HTTP/1.1" 200 user=${EMAIL}`);
+      // Apache writes its access log after answering: allow it a moment on a busy machine.
+      await expect.poll(() => apache!.accessLog(), { timeout: 5_000 }).toContain(`"GET /protected/again HTTP/1.1" 200 user=${EMAIL}`);
     });
     // Nothing else went wrong on Apache's side (issuer, nonce, signature, token endpoint...).
     expect(problems, context(browser)).toEqual([]);
