@@ -4,7 +4,9 @@
 // minimal login page: HTML form with an HMAC CSRF field, one bcrypt (cost 11, bcryptjs, the
 // hub's library and cost) comparison per login, first-party consent granted without a page.
 //
-// Started by bench/run.ts as a child process:  node --import tsx bench/bare-provider.ts
+// Started by bench/run.ts as a child process without any loader, like the hub (`node dist/server.js`):
+// run.ts transpiles this file to a scratch .mjs (typescript's transpileModule) and runs `node <that>`.
+// By hand:  node --import tsx bench/bare-provider.ts
 // Env: BARE_PORT, BARE_CLIENT_SECRET, BARE_USER_EMAIL, BARE_USER_PASSWORD.
 // A second account, "nobcrypt+<email>", checks the same password without bcrypt, so the report
 // can show the cost of the login protocol itself.

@@ -9,6 +9,8 @@ export interface Target {
   port: number;
   /** Issuer URL the server announces (absolute redirects start with it). */
   issuer: string;
+  /** Host header: the issuer's host and port (the connection itself goes to 127.0.0.1). */
+  host: string;
   /** Process whose CPU and memory the report reads. */
   pid: number;
   /** Keep-alive connections, at most `maxSockets` of them. */
@@ -36,7 +38,8 @@ export interface RequestOptions {
 /** One request to 127.0.0.1:<target.port>; resolves with the whole body as text. */
 export function send(target: Target, path: string, options: RequestOptions = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const headers: http.OutgoingHttpHeaders = { ...options.headers };
+    // Browsers address the server by the issuer's host name (absolute redirects are built from it).
+    const headers: http.OutgoingHttpHeaders = { host: target.host, ...options.headers };
     if (options.body !== undefined) headers['content-length'] = Buffer.byteLength(options.body);
     const req = http.request(
       { host: '127.0.0.1', port: target.port, method: options.method ?? 'GET', path, headers, agent: target.agent },

@@ -5,6 +5,8 @@
 //   npx tsx bench/sdk-verify.ts --quick         3 rounds of 0.3 s (smoke test)
 //   npx tsx bench/sdk-verify.ts --profile       also CPU-profile the SDK loop and list the hottest functions
 //   npx tsx bench/sdk-verify.ts --strict        exit 2 when a target is missed (for CI)
+// `npm run bench` runs it too (its "sdk" part) and puts the medians into its summary table;
+// it reads them from $SDK_BENCH_RESULT_FILE (JSON), written at the end when that is set.
 //
 // One core: the script re-executes itself under `taskset -c 0` (when available) with
 // UV_THREADPOOL_SIZE=1, and every contender is a sequential loop (one verification at a time).
@@ -211,4 +213,11 @@ console.log(`| (reference) SDK verifications per CPU-second | ${fmt(median(perCp
 console.log(`| JWKS fetched once | ${jwksRequests} | ${jwksPass ? 'PASS' : 'FAIL'} |`);
 const keyObjectCpu = median(perCpuSecond['jose-keyobj']) / median(perCpuSecond['jose-crypto']);
 if (Math.abs(keyObjectCpu - 1) > 0.1) console.log(`\nnote: KeyObject vs CryptoKey differ by ${((keyObjectCpu - 1) * 100).toFixed(1)}% in CPU time`);
+if (process.env.SDK_BENCH_RESULT_FILE) {
+  await writeFile(process.env.SDK_BENCH_RESULT_FILE, JSON.stringify({
+    sdk, raw, keyObject: median(results['jose-keyobj']), ratio,
+    sdkPerCpuSecond: median(perCpuSecond.sdk), rawPerCpuSecond: median(perCpuSecond['jose-crypto']),
+    rounds: ROUNDS, roundMs: ROUND_MS, jwksRequests, pinning: process.env.SDK_BENCH_PINNED, loadavg: os.loadavg(),
+  }));
+}
 if (STRICT && !(ratioPass && opsPass && jwksPass)) process.exit(2);
