@@ -69,6 +69,10 @@ def device_sign_in(session, metadata, scope, show_code):
         try:
             return session.fetch_token(metadata['token_endpoint'], grant_type=DEVICE_CODE_GRANT,
                                        device_code=device['device_code'], timeout=TIMEOUT)
+        except requests.ConnectionError:
+            # Between polls a server or proxy may close the idle keep-alive connection just as
+            # it is reused; a poll is safe to repeat, so try again at the next interval.
+            continue
         except OAuthError as error:
             if error.error == 'authorization_pending':
                 continue
