@@ -130,10 +130,6 @@ export class Subscriptions {
   async recordEvent(type: string, userId: string | null, data: object): Promise<void> {
     await this.prisma.event.create({ data: { type, userId, data: data as Prisma.InputJsonValue } });
   }
-
-  events(userId: string) {
-    return this.prisma.event.findMany({ where: { userId }, orderBy: { createdAt: 'asc' } });
-  }
 }
 
 function toState(row: Subscription): PlanState {
