@@ -1,7 +1,6 @@
 // Starts a real hub (real PostgreSQL, real Redis, real HTTP on a loopback port) for a test file.
 import fs from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -9,6 +8,7 @@ import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createHub, type Hub } from '../../src/app.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
+import { freePort } from './process.js';
 
 export interface TestHub {
   url: string;
@@ -22,14 +22,6 @@ export interface TestHub {
   /** Stops the HTTP server and the hub, then starts them again on the same port and data. */
   restart(): Promise<void>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 export async function startTestHub(extraEnv: Record<string, string> = {}): Promise<TestHub> {
