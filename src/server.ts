@@ -48,7 +48,8 @@ async function main() {
     server.closeIdleConnections();
     await hub.close();
     log.info('stopped');
-    process.exit(0);
+    // Exit only once the log lines are written: stdout may be a pipe with writes pending.
+    log.flush(() => process.exit(0));
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -6,6 +6,7 @@ import type { ProjectAccess } from '../accounts/access.js';
 import type { ClientRegistry } from '../clients/registry.js';
 import type { createProjectAccessCheck } from './project-access.js';
 import type { PlanEntitlements } from '../billing/entitlements.js';
+import { perRequest } from './request-memo.js';
 
 export const CLAIMS = {
   openid: ['sub', 'plan'],
@@ -27,7 +28,7 @@ export function userClaims(user: User, plan: string): Record<string, unknown> {
 
 export function createFindAccount(users: Users, roleIn: ReturnType<typeof createProjectAccessCheck>, entitlements: PlanEntitlements): FindAccount {
   return async (ctx, sub) => {
-    const user = await users.findById(sub);
+    const user = await perRequest(ctx, `user:${sub}`, () => users.findById(sub));
     // Disabled or deleted users have no account: their refresh tokens and sessions stop working.
     if (!user || user.disabledAt) return undefined;
     // At the token endpoint the account exists only for projects the user may use: a refresh
@@ -36,7 +37,7 @@ export function createFindAccount(users: Users, roleIn: ReturnType<typeof create
     const account: Account = {
       accountId: user.id,
       async claims() {
-        return userClaims(user, await entitlements.planOf(user.id)) as { sub: string };
+        return userClaims(user, await perRequest(ctx, `plan:${user.id}`, () => entitlements.planOf(user.id))) as { sub: string };
       },
     };
     return account;
@@ -47,13 +48,17 @@ type IssuedToken = Parameters<NonNullable<import('oidc-provider').Configuration[
 
 /** Access tokens for a project carry the user's email, role, plan and the plan's entitlements there. */
 export function createExtraTokenClaims(users: Users, access: ProjectAccess, clients: ClientRegistry, entitlements: PlanEntitlements) {
-  return async (_ctx: KoaContextWithOIDC, token: IssuedToken) => {
+  return async (ctx: KoaContextWithOIDC, token: IssuedToken) => {
     if (!('accountId' in token) || !token.accountId) return undefined;
     const audience = token.resourceServer?.audience;
     if (typeof audience !== 'string') return undefined;
-    const [user, project] = await Promise.all([users.findById(token.accountId), clients.findByAudience(audience)]);
+    const accountId = token.accountId;
+    const [user, project] = await Promise.all([perRequest(ctx, `user:${accountId}`, () => users.findById(accountId)), clients.findByAudience(audience)]);
     if (!user || !project) return undefined;
-    const [role, granted] = await Promise.all([access.roleFor(user.id, project), entitlements.forUser(user.id, project.id)]);
+    const [role, granted] = await Promise.all([
+      perRequest(ctx, `role:${project.id}:${user.id}`, () => access.roleFor(user.id, project)),
+      perRequest(ctx, `entitlements:${project.id}:${user.id}`, () => entitlements.forUser(user.id, project.id)),
+    ]);
     // gid lets the userinfo endpoint find the grant, and refuse once it is revoked.
     const gid = token.grantId && !token.grantId.startsWith('apikey-') ? { gid: token.grantId } : {};
     return { email: user.email, role: role ?? null, plan: granted.plan, entitlements: granted.entitlements, ...gid };

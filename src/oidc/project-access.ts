@@ -6,13 +6,14 @@ import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { ProjectAccess } from '../accounts/access.js';
 import type { ClientRegistry } from '../clients/registry.js';
 import type { Role } from '../clients/definition.js';
+import { perRequest } from './request-memo.js';
 
 export const NO_PROJECT_ACCESS = 'project_access_required';
 
 export function createProjectAccessCheck(access: ProjectAccess, clients: ClientRegistry) {
   return async function roleInRequestingProject(ctx: KoaContextWithOIDC, accountId: string): Promise<Role | undefined> {
     const project = ctx.oidc.client && (await clients.findEnabled(ctx.oidc.client.clientId));
-    return project ? access.roleFor(accountId, project) : undefined;
+    return project ? perRequest(ctx, `role:${project.id}:${accountId}`, () => access.roleFor(accountId, project)) : undefined;
   };
 }
 

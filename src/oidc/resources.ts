@@ -4,6 +4,7 @@
 import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import type { ClientRegistry } from '../clients/registry.js';
 import type { PlanEntitlements } from '../billing/entitlements.js';
+import { perRequest } from './request-memo.js';
 import { SIGNING_ALG } from '../keys/store.js';
 
 type Client = NonNullable<KoaContextWithOIDC['oidc']['client']>;
@@ -32,7 +33,9 @@ export function createResourceIndicators(clients: ClientRegistry, entitlements: 
         throw new errors.InvalidTarget(`client "${client.clientId}" may only request tokens for its own API (${project?.audience ?? 'none'})`);
       }
       const accountId = accountIdOf(ctx);
-      const allowed = accountId ? (await entitlements.forUser(accountId, project.id)).scopes : undefined;
+      const allowed = accountId
+        ? (await perRequest(ctx, `entitlements:${project.id}:${accountId}`, () => entitlements.forUser(accountId, project.id))).scopes
+        : undefined;
       return {
         scope: (allowed ? project.scopes.filter((scope) => allowed.includes(scope)) : project.scopes).join(' '),
         audience: project.audience,
