@@ -9,5 +9,7 @@ export { TOKEN_COOKIE, extractToken, type ProtectOptions } from './middleware/sh
 export { nexusKoa } from './middleware/koa.js';
 export { nexusExpress, nexusErrors } from './middleware/express.js';
 export { nexusNext, type NextOptions } from './middleware/next.js';
-export { SignIn, SignInError, SESSION_COOKIE, type SignInOptions, type SessionUser, type CookieToSet } from './sign-in.js';
-export { signInKoa, type SignInRoutes } from './middleware/sign-in-koa.js';
+export { SignIn, SignInError, SESSION_COOKIE, serializeCookie, type SignInOptions, type SessionUser, type CookieToSet } from './sign-in.js';
+export { routeSignIn, type SignInRoutes, type SignInRequest, type SignInAnswer } from './middleware/sign-in-routes.js';
+export { signInKoa } from './middleware/sign-in-koa.js';
+export { signInExpress } from './middleware/sign-in-express.js';

@@ -39,6 +39,15 @@ export interface CookieToSet {
   path: '/';
 }
 
+/** A Set-Cookie header value for a cookie of the sign-in. */
+export function serializeCookie({ name, value, maxAge, httpOnly, secure, sameSite, path }: CookieToSet): string {
+  const parts = [`${name}=${encodeURIComponent(value)}`, `Path=${path}`, `Max-Age=${maxAge}`, `SameSite=${sameSite[0].toUpperCase()}${sameSite.slice(1)}`];
+  if (maxAge === 0) parts.push('Expires=Thu, 01 Jan 1970 00:00:00 GMT');
+  if (httpOnly) parts.push('HttpOnly');
+  if (secure) parts.push('Secure');
+  return parts.join('; ');
+}
+
 export interface SessionUser {
   sub: string;
   email?: string;

@@ -13,6 +13,8 @@ interface ExpressLikeRequest {
   method: string;
   headers: Record<string, string | string[] | undefined>;
   nexus?: Principal;
+  /** Set by signInExpress: newer than the cookie when the session was just refreshed. */
+  nexusAccessToken?: string;
 }
 interface ExpressLikeResponse {
   status(code: number): ExpressLikeResponse;
@@ -38,7 +40,8 @@ function answer(error: NexusAuthError, req: ExpressLikeRequest, res: ExpressLike
 export function nexusExpress(verifier: VerifierInput, options: ProtectOptions = {}) {
   const v = toVerifier(verifier);
   return function nexusAuth(req: ExpressLikeRequest, res: ExpressLikeResponse, next: Next) {
-    v.verify(extractToken(header(req, 'authorization'), header(req, 'cookie')) ?? '').then(
+    const token = extractToken(header(req, 'authorization'), undefined) ?? req.nexusAccessToken ?? extractToken(undefined, header(req, 'cookie'));
+    v.verify(token ?? '').then(
       (principal) => { req.nexus = principal; next(); },
       (error) => (error instanceof NexusAuthError ? answer(error, req, res, options) : next(error)),
     );
