@@ -33,6 +33,7 @@ import { sweepExpired } from './oidc/adapter.js';
 import { Csrf } from './interactions/csrf.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { requestLog } from './http/request-log.js';
+import { transportSecurity } from './http/transport-security.js';
 import { errorHandler } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
 import { assetRoutes } from './http/assets.js';
@@ -122,6 +123,7 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
   app.proxy = config.trustProxy;
   app.silent = true; // errors are logged by requestLog/errorHandler, never printed with stacks
   app.use(requestLog(log));
+  app.use(transportSecurity(config.issuer));
   app.use(errorHandler());
   app.use(healthRoutes(prisma).routes());
   app.use(assetRoutes().routes());

@@ -100,6 +100,7 @@ describe('behind a TLS-terminating proxy, on an external PostgreSQL', () => {
     expect(cookies.length).toBeGreaterThan(0);
     for (const cookie of cookies) expect(cookie.toLowerCase()).toContain('; secure');
     expect(auth.headers.get('x-request-id')).toBe('trace-1234abcd');
+    expect(auth.headers.get('strict-transport-security')).toBe('max-age=31536000; includeSubDomains');
 
     const secrets = JSON.parse(await fs.readFile(path.join(dataDir, 'client-secrets.json'), 'utf8'));
     await fetch(`${local}/token`, {
