@@ -125,7 +125,7 @@ export function runNode(args: string[], options: { cwd: string; env: NodeJS.Proc
     child.stdout.on('data', (chunk: Buffer) => { stdout += chunk; options.onOutput?.(chunk.toString('utf8')); });
     child.stderr.on('data', (chunk: Buffer) => { stderr += chunk; options.onOutput?.(chunk.toString('utf8')); });
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`node ${args.join(' ')} exited ${code}:\n${stdout}${stderr}`))));
+    child.once('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`node ${args.join(' ')} exited ${code}:\n${stdout}${stderr}`))));
   });
 }
 
