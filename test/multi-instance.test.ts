@@ -6,7 +6,7 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet
 import { startTestHub, type TestHub } from './support/hub.js';
 import { authorize, Browser, parseForm, pkcePair } from './support/browser.js';
 import { basicAuth } from './support/oauth.js';
-import { freePort } from './support/process.js';
+import { closeServer, freePort } from './support/process.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { createHub, type Hub } from '../src/app.js';
@@ -29,8 +29,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   if (b) {
-    b.server.closeAllConnections();
-    await new Promise((resolve) => b.server.close(resolve));
+    await closeServer(b.server);
     await b.hub.close();
   }
   await a?.stop();

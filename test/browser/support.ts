@@ -78,8 +78,4 @@ export async function listenOnRegisteredPort(handler: http.RequestListener, port
   return server;
 }
 
-export async function closeServer(server: http.Server | undefined) {
-  if (!server?.listening) return;
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-}
+export { closeServer } from '../support/process.js';

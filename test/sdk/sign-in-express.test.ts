@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import express from 'express';
 import { nexusErrors, nexusExpress, requireScope, SESSION_COOKIE, SignIn, signInExpress, TOKEN_COOKIE, type Principal } from '../../src/sdk/index.js';
 import { startTestHub, type TestHub } from '../support/hub.js';
+import { closeServer } from '../support/process.js';
 import { parseForm } from '../support/browser.js';
 import { CookieJar, freePort } from './helpers.js';
 
@@ -42,10 +43,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (server) {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
+  await closeServer(server);
   await t?.stop();
 });
 

@@ -10,6 +10,7 @@ import {
   createVerifier, nexusKoa, requireScope, SESSION_COOKIE, SignIn, signInKoa, TOKEN_COOKIE, type Principal, type SessionUser,
 } from '../../src/sdk/index.js';
 import { startTestHub, type TestHub } from '../support/hub.js';
+import { closeServer } from '../support/process.js';
 import { parseForm } from '../support/browser.js';
 import { CookieJar, expectAuthError, freePort } from './helpers.js';
 
@@ -56,10 +57,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (server) {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
+  await closeServer(server);
   await t?.stop();
 });
 
