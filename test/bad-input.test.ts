@@ -235,3 +235,19 @@ describe('login security', () => {
     expect(status).toBe(429);
   });
 });
+
+describe('login limits without Redis', () => {
+  it('keep working (per process) when Redis is unreachable', async () => {
+    const offline = await startTestHub({ REDIS_URL: 'redis://127.0.0.1:1', LOGIN_MAX_FAILURES_PER_ACCOUNT: '2' });
+    try {
+      await offline.hub.users.create({ email: 'eve@example.com', password: PASSWORD });
+      const browser = new Browser(offline.url);
+      const page = await browser.follow(await browser.get(authUrl({})));
+      const { action, fields } = parseForm(page.body, '/login');
+      for (let i = 0; i < 2; i++) expect((await browser.post(action, { ...fields, email: 'eve@example.com', password: `nope ${i} nope` })).status).toBe(401);
+      expect((await browser.post(action, { ...fields, email: 'eve@example.com', password: PASSWORD })).status).toBe(429);
+    } finally {
+      await offline.stop();
+    }
+  });
+});

@@ -2,7 +2,7 @@
 // hub instance counts the same requests. Built on rate-limiter-flexible.
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { RateLimiterPostgres, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
 export type LimiterStore = { redis: Redis; prefix: string } | { pool: pg.Pool };
 
@@ -16,6 +16,10 @@ export interface LimiterOptions {
 export function createLimiter(store: LimiterStore, { name, points, durationSeconds, blockSeconds = 0 }: LimiterOptions): RateLimiterAbstract {
   const options = { points, duration: durationSeconds, blockDuration: blockSeconds };
   return 'redis' in store
-    ? new RateLimiterRedis({ ...options, keyPrefix: `${store.prefix}${name}`, storeClient: store.redis, useRedisPackage: false })
+    ? new RateLimiterRedis({
+      ...options, keyPrefix: `${store.prefix}${name}`, storeClient: store.redis, useRedisPackage: false,
+      // While Redis is unreachable, count in this process rather than failing the login.
+      insuranceLimiter: new RateLimiterMemory({ ...options, keyPrefix: name }),
+    })
     : new RateLimiterPostgres({ ...options, keyPrefix: name, storeClient: store.pool, storeType: 'pool', tableName: 'rate_limits', tableCreated: true });
 }
