@@ -96,7 +96,7 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
   const redis = config.redisUrl ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 }) : undefined;
   redis?.on('error', (error) => log.warn({ err: error.message }, 'redis error'));
   const limiterStore: LimiterStore = redis ? { redis, prefix: config.redisPrefix } : { pool: db.pool };
-  const throttle = new LoginThrottle(limiterStore, config.loginLimits);
+  const throttle = new LoginThrottle(limiterStore, config.loginLimits, config.signupsPerIpPerHour);
   const apiKeys = new ApiKeys(prisma);
   await ensureAccountClient(clients, config.issuer, log);
   const plans = Plans.fromFile(config.plansFile, (await clients.list()).map((client) => client.id));

@@ -35,6 +35,8 @@ export interface Config {
   ttl: { accessToken: number; idToken: number; refreshToken: number; session: number };
   /** Failed logins allowed per account and per IP within `loginWindowSeconds`. */
   loginLimits: { perAccount: number; perIp: number; windowSeconds: number };
+  /** Accounts that one IP may create per hour. */
+  signupsPerIpPerHour: number;
 }
 
 export class ConfigError extends Error {
@@ -139,6 +141,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       refreshToken: integer('REFRESH_TOKEN_TTL', 30 * 24 * 3600, 3600, 365 * 24 * 3600),
       session: integer('SESSION_TTL', 14 * 24 * 3600, 600, 365 * 24 * 3600),
     },
+    signupsPerIpPerHour: integer('SIGNUPS_PER_IP_PER_HOUR', 20, 1, 100000),
     loginLimits: {
       perAccount: integer('LOGIN_MAX_FAILURES_PER_ACCOUNT', 5, 1, 1000),
       perIp: integer('LOGIN_MAX_FAILURES_PER_IP', 50, 1, 100000),

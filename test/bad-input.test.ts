@@ -9,7 +9,7 @@ const CALLBACK = 'http://localhost:3001/auth/callback';
 const PASSWORD = 'correct horse battery';
 
 beforeAll(async () => {
-  t = await startTestHub({ LOGIN_MAX_FAILURES_PER_ACCOUNT: '3', LOGIN_MAX_FAILURES_PER_IP: '12' });
+  t = await startTestHub({ LOGIN_MAX_FAILURES_PER_ACCOUNT: '3', LOGIN_MAX_FAILURES_PER_IP: '12', SIGNUPS_PER_IP_PER_HOUR: '2' });
   await t.hub.users.create({ email: 'ada@example.com', password: PASSWORD });
   await t.hub.users.create({ email: 'bob@example.com', password: PASSWORD });
   await t.hub.users.create({ email: 'carol@example.com', password: PASSWORD });
@@ -233,6 +233,25 @@ describe('login security', () => {
       status = (await browser.post(action, { ...fields, email: `spray${i}@example.com`, password: 'guess guess guess' })).status;
     }
     expect(status).toBe(429);
+  });
+});
+
+describe('sign-up limits', () => {
+  it('limit account creation attempts per IP', async () => {
+    const signUp = async (n: number) => {
+      const browser = new Browser(t.url);
+      const login = await loginPage(browser);
+      const page = await browser.follow(await browser.get(login.action.replace('/login', '/signup')));
+      const { action, fields } = parseForm(page.body, '/signup');
+      return browser.post(action, { ...fields, name: `Person ${n}`, email: `person${n}@example.com`, password: 'a long enough password' });
+    };
+    expect((await signUp(1)).status).toBe(303);
+    expect((await signUp(2)).status).toBe(303);
+    const third = await signUp(3);
+    expect(third.status).toBe(429);
+    expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await third.text()).toContain('Too many accounts');
+    expect(await t.hub.users.findByEmail('person3@example.com')).toBeNull();
   });
 });
 

@@ -186,6 +186,12 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf }: 
     const email = field(ctx, 'email').trim().slice(0, 254);
     const name = field(ctx, 'name').trim().slice(0, 200);
     const password = field(ctx, 'password');
+    const wait = await throttle.signupWait(ctx.ip);
+    if (wait > 0) {
+      ctx.set('Retry-After', String(wait));
+      await renderSignup(ctx, client, { email, name, error: `Too many accounts were created from your network. Try again in ${Math.ceil(wait / 60)} minute(s).` }, 429);
+      return;
+    }
     try {
       const user = await users.create({ email, password, fullName: name });
       ctx.state.log.info({ event: 'signup', accountId: user.id }, 'account created');

@@ -1,5 +1,5 @@
-// Failed-login limits per account and per IP. Only failures count; a success clears the
-// account's counter.
+// Failed-login limits per account and per IP (only failures count; a success clears the
+// account's counter), and a limit on accounts created per IP.
 import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import { sha256Hex } from '../secrets/tokens.js';
 import { createLimiter, type LimiterStore } from './limiter.js';
@@ -13,11 +13,24 @@ export interface ThrottleLimits {
 export class LoginThrottle {
   private readonly byAccount: RateLimiterAbstract;
   private readonly byIp: RateLimiterAbstract;
+  private readonly signups: RateLimiterAbstract;
 
-  constructor(store: LimiterStore, limits: ThrottleLimits) {
+  constructor(store: LimiterStore, limits: ThrottleLimits, signupsPerIpPerHour: number) {
     const window = { durationSeconds: limits.windowSeconds, blockSeconds: limits.windowSeconds };
     this.byAccount = createLimiter(store, { name: 'login_account', points: limits.perAccount, ...window });
     this.byIp = createLimiter(store, { name: 'login_ip', points: limits.perIp, ...window });
+    this.signups = createLimiter(store, { name: 'signup_ip', points: signupsPerIpPerHour, durationSeconds: 3600 });
+  }
+
+  /** Counts an account creation from `ip`; seconds to wait when the hourly limit is reached, else 0. */
+  async signupWait(ip: string): Promise<number> {
+    try {
+      await this.signups.consume(ip);
+      return 0;
+    } catch (rejected) {
+      if (rejected instanceof Error) throw rejected;
+      return Math.ceil((rejected as RateLimiterRes).msBeforeNext / 1000);
+    }
   }
 
   // Emails are hashed in keys: a dump of the store must not list who tried to sign in.
