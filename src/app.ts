@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Database } from './db/database.js';
+import type { SecretBox } from './secrets/box.js';
 import { openCore } from './core.js';
 import { listenForChanges, publishChange, RELOAD_INTERVAL_MS, type ChangeListener } from './db/changes.js';
 import { AdminOperations } from './admin/operations.js';
@@ -83,22 +84,23 @@ async function seedClients(config: Config, clients: ClientRegistry, log: Logger)
   }
 }
 
-export async function createHub(config: Config, log: Logger): Promise<Hub> {
-  const { db, box, masterKey } = await openCore(config, log);
+/** The libraries, on one database: everything the routes and oidc-provider ask. */
+async function createServices(config: Config, db: Database, box: SecretBox, log: Logger) {
   const { prisma } = db;
-
   const keys = new KeyStore(prisma, box);
   await keys.ensure();
   const clients = new ClientRegistry(prisma, box);
   await seedClients(config, clients, log);
+  await ensureAccountClient(clients, config.issuer, log);
   const users = new Users(prisma);
   const access = new ProjectAccess(prisma);
+  const apiKeys = new ApiKeys(prisma);
+
   const redis = config.redisUrl ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 }) : undefined;
   redis?.on('error', (error) => log.warn({ err: error.message }, 'redis error'));
   const limiterStore: LimiterStore = redis ? { redis, prefix: config.redisPrefix } : { pool: db.pool };
   const throttle = new LoginThrottle(limiterStore, config.loginLimits, config.signupsPerIpPerHour);
-  const apiKeys = new ApiKeys(prisma);
-  await ensureAccountClient(clients, config.issuer, log);
+
   const plans = Plans.fromFile(config.plansFile, (await clients.list()).map((client) => client.id));
   const subscriptions = new Subscriptions(prisma, plans);
   const entitlements = new PlanEntitlements(plans, subscriptions, access);
@@ -111,14 +113,21 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
   const billing = new Billing(users, subscriptions, plans, stripe, config.issuer);
   const webhooks = stripe ? new StripeWebhooks(prisma, subscriptions, plans, stripe, log) : undefined;
 
-  const app = new Koa();
-  const host = new ProviderHost(
-    keys,
-    (loaded) => createProvider({ config, prisma, users, access, clients, apiKeys, entitlements, limiterStore, log }, loaded),
-    log,
-    (loaded) => { app.keys = loaded.cookieKeys; },
-  );
-  await host.reload();
+  return { keys, clients, users, access, apiKeys, redis, limiterStore, throttle, plans, subscriptions, entitlements, stripe, billing, webhooks };
+}
+
+type Services = Awaited<ReturnType<typeof createServices>>;
+
+/** Our routes in front, oidc-provider's behind them, all in one Koa app (one context). */
+function mountRoutes(app: Koa, config: Config, db: Database, services: Services, host: ProviderHost, masterKey: Buffer, log: Logger) {
+  const { keys, clients, users, access, apiKeys, throttle, subscriptions, entitlements, stripe, billing, webhooks } = services;
+  const { prisma } = db;
+  const provider = () => host.current;
+  const verificationKeys = () => host.verificationKeys;
+  const csrf = new Csrf(masterKey);
+  const ops = new AdminOperations({
+    clients, users, access, apiKeys, keys, subscriptions: () => subscriptions, clientsFile: config.clientsFile, notify: (topic) => publishChange(prisma, topic),
+  });
 
   app.proxy = config.trustProxy;
   app.silent = true; // errors are logged by requestLog/errorHandler, never printed with stacks
@@ -127,46 +136,63 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
   app.use(errorHandler());
   app.use(healthRoutes(prisma).routes());
   app.use(assetRoutes().routes());
-  const ops = new AdminOperations({
-    clients, users, access, apiKeys, keys, subscriptions: () => subscriptions, clientsFile: config.clientsFile, notify: (topic) => publishChange(prisma, topic),
-  });
-  const adminAuth = requireHubAdmin({ issuer: config.issuer, keys: () => host.verificationKeys, clients, access, users });
-  app.use(adminRoutes(ops, adminAuth).routes());
-  app.use(userinfoRoutes({ issuer: config.issuer, provider: () => host.current, keys: () => host.verificationKeys, clients, users, entitlements }).routes());
-  const csrf = new Csrf(masterKey);
+  app.use(adminRoutes(ops, requireHubAdmin({ issuer: config.issuer, keys: verificationKeys, clients, access, users })).routes());
+  app.use(userinfoRoutes({ issuer: config.issuer, provider, keys: verificationKeys, clients, users, entitlements }).routes());
   app.use(accountSignInRoutes(config.issuer, config.issuer.startsWith('https:')).routes());
-  app.use(billingRoutes({
-    issuer: config.issuer, billing, subscriptions, webhooks, stripe, users, clients, csrf, provider: () => host.current, keys: () => host.verificationKeys,
-  }).routes());
-  app.use(interactionRoutes({ provider: () => host.current, users, clients, throttle, csrf }).routes());
+  app.use(billingRoutes({ issuer: config.issuer, billing, subscriptions, webhooks, stripe, users, clients, csrf, provider, keys: verificationKeys }).routes());
+  app.use(interactionRoutes({ provider, users, clients, throttle, csrf }).routes());
   app.use(async (ctx, next) => {
     if (ctx.path !== '/' || ctx.method !== 'GET') return next();
     await render(ctx, 'home', { title: 'Nexus', issuer: config.issuer });
   });
   app.use(host.middleware());
+}
 
+/** Keeps clients and keys fresh (notifications, and a periodic re-read) and sweeps expired rows. */
+function startBackgroundWork(db: Database, services: Services, host: ProviderHost, log: Logger) {
   const onChange = (topic: string) => {
-    if (topic === 'clients') clients.invalidate();
+    if (topic === 'clients') services.clients.invalidate();
     if (topic === 'keys') host.reload().catch((error) => log.error({ err: error }, 'key reload failed'));
   };
   const listener: ChangeListener = listenForChanges(db.url, onChange, log);
   const reloadTimer = setInterval(() => onChange('keys'), RELOAD_INTERVAL_MS);
   reloadTimer.unref();
   const sweepTimer = setInterval(() => {
-    sweepExpired(prisma).then(
+    sweepExpired(db.prisma).then(
       (count) => count && log.info({ count }, 'expired oidc records removed'),
       (error) => log.warn({ err: (error as Error).message }, 'sweep failed'),
     );
   }, SWEEP_INTERVAL_MS);
   sweepTimer.unref();
+  return async () => {
+    clearInterval(reloadTimer);
+    clearInterval(sweepTimer);
+    await listener.close();
+  };
+}
+
+export async function createHub(config: Config, log: Logger): Promise<Hub> {
+  const { db, box, masterKey } = await openCore(config, log);
+  const services = await createServices(config, db, box, log);
+  const { prisma } = db;
+  const { users, access, clients, apiKeys, entitlements, limiterStore } = services;
+
+  const app = new Koa();
+  const host = new ProviderHost(
+    services.keys,
+    (loaded) => createProvider({ config, prisma, users, access, clients, apiKeys, entitlements, limiterStore, log }, loaded),
+    log,
+    (loaded) => { app.keys = loaded.cookieKeys; },
+  );
+  await host.reload();
+  mountRoutes(app, config, db, services, host, masterKey, log);
+  const stopBackgroundWork = startBackgroundWork(db, services, host, log);
 
   return {
-    app, config, db, keys, clients, users, subscriptions, plans, host,
+    app, config, db, host, keys: services.keys, clients, users, subscriptions: services.subscriptions, plans: services.plans,
     async close() {
-      clearInterval(reloadTimer);
-      clearInterval(sweepTimer);
-      await listener.close();
-      redis?.disconnect();
+      await stopBackgroundWork();
+      services.redis?.disconnect();
       await db.close();
     },
   };
