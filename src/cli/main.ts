@@ -69,14 +69,15 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     return status;
   };
 
+  // Asked for help: standard output, status 0. Nothing asked: a usage error, standard error, 2.
   if (!groupName || groupName === '--help' || groupName === '-h' || groupName === 'help') {
-    io.out(overview());
+    (groupName ? io.out : io.err)(overview());
     return groupName ? 0 : 2;
   }
   const group = GROUPS[groupName];
   if (!group) return fail(2, `unknown group "${groupName}"; run \`nexus --help\``, 'usage');
   if (!commandName || commandName === '--help' || commandName === '-h') {
-    io.out(groupHelp(groupName, group));
+    (commandName ? io.out : io.err)(groupHelp(groupName, group));
     return commandName ? 0 : 2;
   }
   const command = group.commands[commandName];

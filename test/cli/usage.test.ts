@@ -89,13 +89,14 @@ describe('usage errors exit 2 with one line on standard error', () => {
     expect(JSON.parse(jsonMissing.stdout)).toEqual({ error: 'usage', message: 'missing KID; usage: nexus keys retire KID' });
   });
 
-  it('no group or no command prints the help with exit 2', async () => {
+  it('no group or no command prints the help on standard error with exit 2', async () => {
     const [bare, group] = await pool([[], ['apikeys']], 2, (args) => nexus(args));
     expect(bare.code).toBe(2);
-    expect(bare.stdout).toMatch(/^Usage: nexus <group> <command>/);
+    expect(bare.stdout).toBe('');
+    expect(bare.stderr).toMatch(/^Usage: nexus <group> <command>/);
     expect(group.code).toBe(2);
-    expect(group.stdout).toMatch(/^Usage: nexus apikeys <command> \[options\]\n/);
-    for (const command of EXPECTED.apikeys) expect(group.stdout).toMatch(new RegExp(`^  ${command} +\\S`, 'm'));
+    expect(group.stderr).toMatch(/^Usage: nexus apikeys <command> \[options\]\n/);
+    for (const command of EXPECTED.apikeys) expect(group.stderr).toMatch(new RegExp(`^  ${command} +\\S`, 'm'));
   });
 });
 
