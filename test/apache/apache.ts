@@ -4,8 +4,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -29,14 +27,6 @@ export function apacheMissing(): string | undefined {
     if (!existsSync(file)) return `${file} is missing (apt-get install -y apache2 libapache2-mod-auth-openidc)`;
   }
   return undefined;
-}
-
-export async function freeLoopbackPort(): Promise<number> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 export interface ApacheOptions {

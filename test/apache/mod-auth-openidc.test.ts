@@ -9,9 +9,11 @@
 // Debug: NEXUS_APACHE_OIDC_LOG_LEVEL=debug NEXUS_KEEP_APACHE=1 keeps a protocol trace in
 // /tmp/nexus-apache-*/logs/error.log.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeJwt } from 'jose';
 import { startTestHub, type TestHub } from '../support/hub.js';
 import { parseForm } from '../support/browser.js';
-import { apacheMissing, freeLoopbackPort, processesUsing, startApache, type Apache } from './apache.js';
+import { apacheMissing, processesUsing, startApache, type Apache } from './apache.js';
+import { freePort } from '../support/process.js';
 import { CookieBrowser } from './cookie-browser.js';
 
 const EMAIL = 'rosalind@example.com';
@@ -31,10 +33,6 @@ function parseReport(body: string): Record<string, string> {
     if (index > 0) report[line.slice(0, index)] = line.slice(index + 1);
   }
   return report;
-}
-
-function decodeJwtPayload(jwt: string): Record<string, unknown> {
-  return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString('utf8')) as Record<string, unknown>;
 }
 
 describe.skipIf(missing !== undefined)('Apache mod_auth_openidc against the hub', () => {
@@ -64,7 +62,7 @@ describe.skipIf(missing !== undefined)('Apache mod_auth_openidc against the hub'
 
   beforeAll(async () => {
     t = await startTestHub();
-    const port = await freeLoopbackPort();
+    const port = await freePort();
     redirectUri = `http://localhost:${port}/protected/redirect_uri`;
     loggedOutUrl = `http://localhost:${port}/logged-out.html`;
     const { secret } = await t.hub.clients.add({
@@ -170,7 +168,7 @@ describe.skipIf(missing !== undefined)('Apache mod_auth_openidc against the hub'
 
       // The access token Apache got is the hub's RFC 9068 JWT for this project's API.
       expect(report.OIDC_access_token).toBeTruthy();
-      expect(decodeJwtPayload(report.OIDC_access_token)).toMatchObject({ iss: t!.url, aud: 'urn:nexus:apache', sub: userId, client_id: CLIENT_ID });
+      expect(decodeJwt(report.OIDC_access_token)).toMatchObject({ iss: t!.url, aud: 'urn:nexus:apache', sub: userId, client_id: CLIENT_ID });
       expect(browser.cookieNames()).toContain(SESSION_COOKIE);
 
       // The session is Apache's own: the next visit is served without a trip to the hub.
@@ -201,7 +199,7 @@ describe.skipIf(missing !== undefined)('Apache mod_auth_openidc against the hub'
     expect(endSession.searchParams.get('post_logout_redirect_uri')).toBe(loggedOutUrl);
     const hint = endSession.searchParams.get('id_token_hint');
     expect(hint).toBeTruthy();
-    expect(decodeJwtPayload(hint!)).toMatchObject({ iss: t!.url, aud: CLIENT_ID, sub: userId });
+    expect(decodeJwt(hint!)).toMatchObject({ iss: t!.url, aud: CLIENT_ID, sub: userId });
     // Apache ended its own session before leaving.
     expect(browser.cookieNames()).not.toContain(SESSION_COOKIE);
 

@@ -148,11 +148,7 @@ export async function listen(callback: http.RequestListener, port = 0): Promise<
   };
 }
 
-export async function freePort(): Promise<number> {
-  const { port, close } = await listen(() => {});
-  await close();
-  return port;
-}
+export { freePort } from '../support/process.js';
 
 /**
  * A browser's cookie jar for several origins (here: the project app and the hub on two ports).
