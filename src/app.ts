@@ -13,6 +13,7 @@ import { AdminOperations } from './admin/operations.js';
 import { requireHubAdmin } from './admin/auth.js';
 import { adminRoutes } from './admin/routes.js';
 import { userinfoRoutes } from './oidc/userinfo.js';
+import { ownTokenVerifier } from './oidc/own-tokens.js';
 import { Plans } from './billing/plans.js';
 import { Subscriptions } from './billing/subscriptions.js';
 import { PlanEntitlements } from './billing/entitlements.js';
@@ -123,7 +124,7 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   const { keys, clients, users, access, apiKeys, throttle, subscriptions, entitlements, stripe, billing, webhooks } = services;
   const { prisma } = db;
   const provider = () => host.current;
-  const verificationKeys = () => host.verificationKeys;
+  const verify = ownTokenVerifier(config.issuer, () => host.verificationKeys);
   const csrf = new Csrf(masterKey);
   const ops = new AdminOperations({
     clients, users, access, apiKeys, keys, subscriptions: () => subscriptions, clientsFile: config.clientsFile, notify: (topic) => publishChange(prisma, topic),
@@ -136,10 +137,10 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   app.use(errorHandler());
   app.use(healthRoutes(prisma).routes());
   app.use(assetRoutes().routes());
-  app.use(adminRoutes(ops, requireHubAdmin({ issuer: config.issuer, keys: verificationKeys, clients, access, users })).routes());
-  app.use(userinfoRoutes({ issuer: config.issuer, provider, keys: verificationKeys, clients, users, entitlements }).routes());
+  app.use(adminRoutes(ops, requireHubAdmin({ verify, clients, access, users })).routes());
+  app.use(userinfoRoutes({ provider, verify, clients, users, entitlements }).routes());
   app.use(accountSignInRoutes(config.issuer, config.issuer.startsWith('https:')).routes());
-  app.use(billingRoutes({ issuer: config.issuer, billing, subscriptions, webhooks, stripe, users, clients, csrf, provider, keys: verificationKeys }).routes());
+  app.use(billingRoutes({ billing, subscriptions, webhooks, stripe, users, clients, csrf, provider, verify }).routes());
   app.use(interactionRoutes({ provider, users, clients, throttle, csrf }).routes());
   app.use(async (ctx, next) => {
     if (ctx.path !== '/' || ctx.method !== 'GET') return next();

@@ -3,6 +3,7 @@
 // exchanged at the token endpoint for a short-lived JWT (see oidc/token-exchange.ts).
 import type { ApiKey, PrismaClient, User } from '../generated/prisma/client.js';
 import { randomSecret, sha256Hex } from '../secrets/tokens.js';
+import { isUuid } from '../db/ids.js';
 
 export const API_KEY_ENVIRONMENTS = ['live', 'test'] as const;
 export type ApiKeyEnvironment = (typeof API_KEY_ENVIRONMENTS)[number];
@@ -87,7 +88,7 @@ export class ApiKeys {
   }
 
   async revoke(id: string): Promise<ApiKeyInfo> {
-    const existing = /^[0-9a-f-]{36}$/i.test(id) ? await this.prisma.apiKey.findUnique({ where: { id } }) : null;
+    const existing = isUuid(id) ? await this.prisma.apiKey.findUnique({ where: { id } }) : null;
     if (!existing) throw new ApiKeyError('not_found', `no API key with id ${id}`);
     const row = await this.prisma.apiKey.update({
       where: { id },

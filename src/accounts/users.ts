@@ -2,6 +2,7 @@
 import type { PrismaClient, User } from '../generated/prisma/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { hashPassword, passwordProblem, verifyPassword } from './passwords.js';
+import { isUuid } from '../db/ids.js';
 
 export type { User };
 
@@ -13,7 +14,6 @@ export class UserError extends Error {
 }
 
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
@@ -62,7 +62,7 @@ export class Users {
 
   findById(id: string): Promise<User | null> {
     // Account ids come from tokens and sessions; anything that is not a UUID cannot match.
-    if (!UUID_PATTERN.test(id)) return Promise.resolve(null);
+    if (!isUuid(id)) return Promise.resolve(null);
     return this.prisma.user.findUnique({ where: { id } });
   }
 

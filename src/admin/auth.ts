@@ -2,15 +2,14 @@
 // carrying the admin role. The role is checked again against the database on every request,
 // so revoking an administrator takes effect at once, not when their token expires.
 import type { Middleware } from 'koa';
-import { jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { HUB_AUDIENCE } from '../clients/definition.js';
+import { bearerToken, type OwnTokenVerifier } from '../oidc/own-tokens.js';
 import type { ClientRegistry } from '../clients/registry.js';
 import type { ProjectAccess } from '../accounts/access.js';
 import type { Users } from '../accounts/users.js';
 
 export interface AdminAuthDeps {
-  issuer: string;
-  keys: () => JWTVerifyGetKey;
+  verify: OwnTokenVerifier;
   clients: ClientRegistry;
   access: ProjectAccess;
   users: Users;
@@ -22,16 +21,13 @@ function deny(ctx: Parameters<Middleware>[0], status: 401 | 403, error: string, 
   ctx.body = { error, error_description: description };
 }
 
-export function requireHubAdmin({ issuer, keys, clients, access, users }: AdminAuthDeps): Middleware {
+export function requireHubAdmin({ verify, clients, access, users }: AdminAuthDeps): Middleware {
   return async (ctx, next) => {
-    // The scheme name is case-insensitive (RFC 7235 §2.1).
-    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(ctx.get('authorization'));
-    if (!match) return deny(ctx, 401, 'invalid_token', 'a Bearer access token for the hub admin API is required');
+    const token = bearerToken(ctx.get('authorization'));
+    if (!token) return deny(ctx, 401, 'invalid_token', 'a Bearer access token for the hub admin API is required');
     let payload;
     try {
-      ({ payload } = await jwtVerify(match[1], keys(), {
-        issuer, audience: HUB_AUDIENCE, algorithms: ['RS256'], typ: 'at+jwt', clockTolerance: 5, requiredClaims: ['sub', 'exp'],
-      }));
+      payload = await verify(token, { audience: HUB_AUDIENCE });
     } catch {
       return deny(ctx, 401, 'invalid_token', 'the access token is invalid, expired or not for the hub admin API');
     }

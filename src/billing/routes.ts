@@ -4,7 +4,6 @@ import Router from '@koa/router';
 import { koaBody } from 'koa-body';
 import type { Context } from 'koa';
 import getRawBody from 'raw-body';
-import { jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type Provider from 'oidc-provider';
 import type { Users } from '../accounts/users.js';
 import type { ClientRegistry } from '../clients/registry.js';
@@ -17,9 +16,9 @@ import type { StripeGateway } from './stripe-gateway.js';
 import type { StripeWebhooks } from './webhooks.js';
 import type { Subscriptions } from './subscriptions.js';
 import { PLAN_ORDER } from './plans.js';
+import { bearerToken, type OwnTokenVerifier } from '../oidc/own-tokens.js';
 
 export interface BillingRouteDeps {
-  issuer: string;
   billing: Billing;
   subscriptions: Subscriptions;
   webhooks: StripeWebhooks | undefined;
@@ -28,7 +27,7 @@ export interface BillingRouteDeps {
   clients: ClientRegistry;
   csrf: Csrf;
   provider: () => Provider;
-  keys: () => JWTVerifyGetKey;
+  verify: OwnTokenVerifier;
 }
 
 const form = koaBody({ urlencoded: true, json: true, multipart: false, text: false, formLimit: '8kb', jsonLimit: '8kb' });
@@ -44,7 +43,7 @@ function field(ctx: Context, name: string): string {
 }
 
 export function billingRoutes(deps: BillingRouteDeps) {
-  const { issuer, billing, subscriptions, webhooks, stripe, users, clients, csrf, provider, keys } = deps;
+  const { billing, subscriptions, webhooks, stripe, users, clients, csrf, provider, verify } = deps;
   const router = new Router();
   const csrfFor = (sessionId: string) => csrf.token(`account:${sessionId}`);
 
@@ -53,10 +52,10 @@ export function billingRoutes(deps: BillingRouteDeps) {
    * browser on the hub's own pages (session cookie + CSRF token, redirect answers).
    */
   const caller = async (ctx: Context): Promise<{ userId: string; api: boolean }> => {
-    const bearer = /^Bearer (\S+)$/i.exec(ctx.get('authorization'))?.[1];
+    const bearer = bearerToken(ctx.get('authorization'));
     if (bearer) {
       try {
-        const { payload } = await jwtVerify(bearer, keys(), { issuer, algorithms: ['RS256'], typ: 'at+jwt' });
+        const payload = await verify(bearer);
         const project = await clients.findByAudience(String(payload.aud));
         if (project && payload.sub && payload.sub !== payload.client_id) return { userId: payload.sub, api: true };
       } catch {
