@@ -14,6 +14,8 @@ import { requireHubAdmin } from './admin/auth.js';
 import { adminRoutes } from './admin/routes.js';
 import { userinfoRoutes } from './oidc/userinfo.js';
 import { ownTokenVerifier } from './oidc/own-tokens.js';
+import { liveTokenCheck } from './oidc/live-token.js';
+import { PlanChangeLinks } from './billing/plan-change-links.js';
 import { Plans } from './billing/plans.js';
 import { Subscriptions } from './billing/subscriptions.js';
 import { PlanEntitlements } from './billing/entitlements.js';
@@ -126,6 +128,7 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   const provider = () => host.current;
   const verify = ownTokenVerifier(config.issuer, () => host.verificationKeys);
   const csrf = new Csrf(masterKey);
+  const checkLive = liveTokenCheck({ provider, verify, clients, users });
   const ops = new AdminOperations({
     clients, users, access, apiKeys, keys, subscriptions: () => subscriptions, clientsFile: config.clientsFile, notify: (topic) => publishChange(prisma, topic),
   });
@@ -137,10 +140,10 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   app.use(errorHandler());
   app.use(healthRoutes(prisma).routes());
   app.use(assetRoutes().routes());
-  app.use(adminRoutes(ops, requireHubAdmin({ verify, clients, access, users })).routes());
-  app.use(userinfoRoutes({ provider, verify, clients, users, entitlements }).routes());
+  app.use(adminRoutes(ops, requireHubAdmin({ checkLive, access })).routes());
+  app.use(userinfoRoutes({ checkLive, entitlements }).routes());
   app.use(accountSignInRoutes(config.issuer, config.issuer.startsWith('https:')).routes());
-  app.use(billingRoutes({ billing, subscriptions, webhooks, stripe, users, clients, csrf, provider, verify }).routes());
+  app.use(billingRoutes({ billing, subscriptions, webhooks, stripe, users, clients, csrf, provider, checkLive, links: new PlanChangeLinks(csrf, config.issuer) }).routes());
   app.use(interactionRoutes({ provider, users, clients, throttle, csrf }).routes());
   app.use(async (ctx, next) => {
     if (ctx.path !== '/' || ctx.method !== 'GET') return next();

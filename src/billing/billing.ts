@@ -1,7 +1,7 @@
 // Checkout and the customer portal for a signed-in user. Without STRIPE_SECRET_KEY every
 // operation answers `not_configured`, and plans are set by an operator (`nexus plans set`).
 import type { Users } from '../accounts/users.js';
-import type { Plans } from './plans.js';
+import type { PlanId, Plans } from './plans.js';
 import type { StripeGateway } from './stripe-gateway.js';
 import { subscriptionState } from './subscription-state.js';
 import type { Subscriptions } from './subscriptions.js';
@@ -45,15 +45,18 @@ export class Billing {
   /**
    * Where to send the user to get `planId`: Stripe Checkout for a first subscription; for a user
    * who already has a live subscription, its price is changed in place (prorated) and the
-   * answer is the account page.
+   * answer is the account page — unless `confirmFirst` is given: then nothing changes and the
+   * answer is its URL (a project's call, which the user confirms on the hub before anything
+   * changes).
    */
-  async checkoutUrl(userId: string, planId: string): Promise<string> {
+  async checkoutUrl(userId: string, planId: string, confirmFirst?: (plan: PlanId) => string): Promise<string> {
     const gateway = this.gateway();
     const plan = this.plans.get(planId);
     if (!plan || plan.stripePriceIds.length === 0) {
       throw new BillingUnavailable('not_purchasable', `the ${planId} plan cannot be bought online${planId === 'enterprise' ? ': contact sales' : ''}`);
     }
     const live = await this.subscriptions.liveStripeSubscription(userId);
+    if (live && confirmFirst) return confirmFirst(plan.id);
     if (live) {
       const updated = await gateway.changePrice(live, plan);
       await this.subscriptions.apply(userId, { ...subscriptionState(updated, plan.id), source: 'checkout:change-plan' });

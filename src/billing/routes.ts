@@ -16,7 +16,10 @@ import type { StripeGateway } from './stripe-gateway.js';
 import type { StripeWebhooks } from './webhooks.js';
 import type { Subscriptions } from './subscriptions.js';
 import { PLAN_ORDER } from './plans.js';
-import { bearerToken, type OwnTokenVerifier } from '../oidc/own-tokens.js';
+import { bearerToken } from '../oidc/own-tokens.js';
+import { TokenRefused, type LiveTokenCheck } from '../oidc/live-token.js';
+import { BILLING_SCOPE, mayManageBilling } from './scopes.js';
+import { CONFIRM_PATH, type PlanChangeLinks } from './plan-change-links.js';
 
 export interface BillingRouteDeps {
   billing: Billing;
@@ -27,7 +30,8 @@ export interface BillingRouteDeps {
   clients: ClientRegistry;
   csrf: Csrf;
   provider: () => Provider;
-  verify: OwnTokenVerifier;
+  checkLive: LiveTokenCheck;
+  links: PlanChangeLinks;
 }
 
 const form = koaBody({ urlencoded: true, json: true, multipart: false, text: false, formLimit: '8kb', jsonLimit: '8kb' });
@@ -43,31 +47,45 @@ function field(ctx: Context, name: string): string {
 }
 
 export function billingRoutes(deps: BillingRouteDeps) {
-  const { billing, subscriptions, webhooks, stripe, users, clients, csrf, provider, verify } = deps;
+  const { billing, subscriptions, webhooks, stripe, users, clients, csrf, provider, checkLive, links } = deps;
   const router = new Router();
   const csrfFor = (sessionId: string) => csrf.token(`account:${sessionId}`);
 
+  const signedInUser = async (ctx: Context) => {
+    const sessionId = hubSessionId(ctx);
+    const userId = sessionId ? await hubAccountId(ctx, provider()) : undefined;
+    return sessionId && userId ? { sessionId, userId } : undefined;
+  };
+
+  /** A form of the hub's own pages: the signed-in user, with the page's CSRF token. */
+  const formCaller = async (ctx: Context): Promise<string> => {
+    const signedIn = await signedInUser(ctx);
+    if (!signedIn) throw new HttpError(401, 'login_required', 'Sign in to your Nexus account first.', 'Sign-in required');
+    if (!csrf.verify(`account:${signedIn.sessionId}`, field(ctx, 'csrf'))) throw new HttpError(403, 'invalid_csrf', 'This form has expired. Go back and try again.', 'Form expired');
+    return signedIn.userId;
+  };
+
   /**
-   * Who is asking: a project calling with the user's access token (JSON answers), or the user's
-   * browser on the hub's own pages (session cookie + CSRF token, redirect answers).
+   * Who is asking: a first-party project calling with the user's access token carrying
+   * billing:manage, from a sign-in that is still alive (JSON answers), or the user's browser on
+   * the hub's own pages (session cookie + CSRF token, redirect answers).
    */
   const caller = async (ctx: Context): Promise<{ userId: string; api: boolean }> => {
     const bearer = bearerToken(ctx.get('authorization'));
-    if (bearer) {
-      try {
-        const payload = await verify(bearer);
-        const project = await clients.findByAudience(String(payload.aud));
-        if (project && payload.sub && payload.sub !== payload.client_id) return { userId: payload.sub, api: true };
-      } catch {
-        // fall through to the 401
-      }
+    if (!bearer) return { userId: await formCaller(ctx), api: false };
+    let live;
+    try {
+      live = await checkLive(bearer);
+    } catch (error) {
+      if (!(error instanceof TokenRefused)) throw error;
+      ctx.set('WWW-Authenticate', 'Bearer error="invalid_token"');
       throw new HttpError(401, 'invalid_token', 'A valid access token of a signed-in user is required.', 'Sign-in required');
     }
-    const sessionId = hubSessionId(ctx);
-    const userId = sessionId ? await hubAccountId(ctx, provider()) : undefined;
-    if (!sessionId || !userId) throw new HttpError(401, 'login_required', 'Sign in to your Nexus account first.', 'Sign-in required');
-    if (!csrf.verify(`account:${sessionId}`, field(ctx, 'csrf'))) throw new HttpError(403, 'invalid_csrf', 'This form has expired. Go back and try again.', 'Form expired');
-    return { userId, api: false };
+    if (!mayManageBilling(live.project, live.scopes)) {
+      ctx.set('WWW-Authenticate', `Bearer error="insufficient_scope", scope="${BILLING_SCOPE}"`);
+      throw new HttpError(403, 'insufficient_scope', `Billing needs an access token of a Nexus project with the ${BILLING_SCOPE} scope.`, 'Not allowed');
+    }
+    return { userId: live.user.id, api: true };
   };
 
   const answer = (ctx: Context, api: boolean, url: string) => {
@@ -89,7 +107,9 @@ export function billingRoutes(deps: BillingRouteDeps) {
     const plan = field(ctx, 'plan');
     if (!(PLAN_ORDER as readonly string[]).includes(plan)) throw new HttpError(400, 'invalid_plan', `Choose one of the plans: ${PLAN_ORDER.join(', ')}.`, 'Billing');
     try {
-      answer(ctx, api, await billing.checkoutUrl(userId, plan));
+      // A project may start a first purchase (Stripe Checkout asks the user anyway), but a change
+      // of a live subscription is confirmed by the user on the hub: the project gets that page.
+      answer(ctx, api, await billing.checkoutUrl(userId, plan, api ? (to) => links.url(userId, to) : undefined));
     } catch (error) {
       throw asHttpError(error);
     }
@@ -99,6 +119,35 @@ export function billingRoutes(deps: BillingRouteDeps) {
     const { userId, api } = await caller(ctx);
     try {
       answer(ctx, api, await billing.portalUrl(userId));
+    } catch (error) {
+      throw asHttpError(error);
+    }
+  });
+
+  // The user confirms a plan change a project asked for: old and new plan and price, one button.
+  router.get(CONFIRM_PATH, async (ctx) => {
+    const signedIn = await signedInUser(ctx);
+    if (!signedIn) {
+      ctx.redirect(`/account/login?returnTo=${encodeURIComponent(ctx.url)}`);
+      return;
+    }
+    const to = links.verify(signedIn.userId, ctx.query);
+    if (!to) throw new HttpError(400, 'invalid_link', 'This confirmation link is invalid or has expired. Start the change again from the application.', 'Link expired');
+    const current = billing.plans.get((await subscriptions.stateOf(signedIn.userId)).plan)!;
+    const next = billing.plans.get(to)!;
+    const plan = (p: typeof current) => ({ name: p.name, price: money(p.monthlyPriceCents), period: p.monthlyPriceCents === null ? '' : '/month' });
+    await render(ctx, 'billing-confirm', {
+      title: 'Change your plan', from: plan(current), to: plan(next), action: CONFIRM_PATH, csrfToken: csrfFor(signedIn.sessionId),
+      link: { plan: to, expires: String(ctx.query.expires), sig: String(ctx.query.sig) }, cancelUrl: '/account',
+    });
+  });
+
+  router.post(CONFIRM_PATH, form, async (ctx) => {
+    const userId = await formCaller(ctx);
+    const to = links.verify(userId, { plan: field(ctx, 'plan'), expires: field(ctx, 'expires'), sig: field(ctx, 'sig') });
+    if (!to) throw new HttpError(400, 'invalid_link', 'This confirmation link is invalid or has expired. Start the change again from the application.', 'Link expired');
+    try {
+      answer(ctx, false, await billing.checkoutUrl(userId, to));
     } catch (error) {
       throw asHttpError(error);
     }

@@ -14,6 +14,7 @@ import { HttpError } from '../http/errors.js';
 import type { Csrf } from './csrf.js';
 import { describeScope } from './scopes.js';
 import { NO_PROJECT_ACCESS } from '../oidc/project-access.js';
+import { apiScopesOf } from '../billing/scopes.js';
 
 export interface InteractionDeps {
   provider: () => Provider;
@@ -106,7 +107,7 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf }: 
     // allows today: the plan is applied when each token is issued, so an upgrade shows at the
     // next refresh without asking again.
     const project = await clients.findEnabled(String(params.client_id));
-    const requested = String(params.scope ?? '').split(' ').filter((scope) => project?.scopes.includes(scope));
+    const requested = project ? String(params.scope ?? '').split(' ').filter((scope) => apiScopesOf(project).includes(scope)) : [];
     if (project && requested.length) grant.addResourceScope(project.audience, requested.join(' '));
     const savedId = await grant.save();
     await finish(ctx, { consent: { grantId: savedId } });

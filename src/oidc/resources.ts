@@ -6,6 +6,8 @@ import type { ClientRegistry } from '../clients/registry.js';
 import type { PlanEntitlements } from '../billing/entitlements.js';
 import { perRequest } from './request-memo.js';
 import { SIGNING_ALG } from '../keys/store.js';
+import { apiScopesOf } from '../billing/scopes.js';
+import { TOKEN_EXCHANGE_GRANT } from '../clients/definition.js';
 
 type Client = NonNullable<KoaContextWithOIDC['oidc']['client']>;
 
@@ -36,8 +38,10 @@ export function createResourceIndicators(clients: ClientRegistry, entitlements: 
       const allowed = accountId
         ? (await perRequest(ctx, `entitlements:${project.id}:${accountId}`, () => entitlements.forUser(accountId, project.id))).scopes
         : undefined;
+      // billing:manage goes only with a user's own sign-in, not with client credentials or API keys.
+      const signedIn = accountId !== undefined && ctx.oidc.params?.grant_type !== TOKEN_EXCHANGE_GRANT;
       return {
-        scope: (allowed ? project.scopes.filter((scope) => allowed.includes(scope)) : project.scopes).join(' '),
+        scope: apiScopesOf(project, { planAllowed: allowed, billing: signedIn }).join(' '),
         audience: project.audience,
         accessTokenTTL: accessTokenTtl,
         accessTokenFormat: 'jwt',

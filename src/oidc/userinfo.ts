@@ -1,22 +1,17 @@
 // The UserInfo endpoint (OpenID Connect Core §5.3) for the hub's own access tokens. They are
 // audience-bound RS256 JWTs, which oidc-provider's userinfo refuses; relying parties such as
-// mod_auth_openidc still call userinfo with exactly that token. We verify it offline, require
-// the grant it was issued under to be alive, and answer the claims of its OpenID scopes.
+// mod_auth_openidc still call userinfo with exactly that token. We accept it only while its
+// sign-in is alive (live-token.ts) and answer the claims of its OpenID scopes.
 import Router from '@koa/router';
 import { koaBody } from 'koa-body';
 import type { Context } from 'koa';
-import type Provider from 'oidc-provider';
-import type { ClientRegistry } from '../clients/registry.js';
-import type { Users } from '../accounts/users.js';
 import { CLAIMS, userClaims } from './account.js';
-import { bearerToken, type OwnTokenVerifier } from './own-tokens.js';
+import { bearerToken } from './own-tokens.js';
+import { TokenRefused, type LiveTokenCheck } from './live-token.js';
 import type { PlanEntitlements } from '../billing/entitlements.js';
 
 export interface UserinfoDeps {
-  provider: () => Provider;
-  verify: OwnTokenVerifier;
-  clients: ClientRegistry;
-  users: Users;
+  checkLive: LiveTokenCheck;
   entitlements: PlanEntitlements;
 }
 
@@ -27,7 +22,7 @@ function refuse(ctx: Context, status: 401 | 403, error: string, description: str
   ctx.body = { error, error_description: description };
 }
 
-export function userinfoRoutes({ provider, verify, clients, users, entitlements }: UserinfoDeps) {
+export function userinfoRoutes({ checkLive, entitlements }: UserinfoDeps) {
   const router = new Router();
   const handler = async (ctx: Context) => {
     const header = bearerToken(ctx.get('authorization'));
@@ -39,22 +34,16 @@ export function userinfoRoutes({ provider, verify, clients, users, entitlements 
       ctx.body = { error: 'invalid_request', error_description: 'no access token provided' };
       return;
     }
-    let payload;
+    let live;
     try {
-      payload = await verify(token, { requiredClaims: ['sub', 'exp', 'client_id', 'gid'] });
-    } catch {
-      return refuse(ctx, 401, 'invalid_token', 'invalid token provided');
+      live = await checkLive(token);
+    } catch (error) {
+      if (error instanceof TokenRefused) return refuse(ctx, error.status, error.code, error.message);
+      throw error;
     }
-    const project = await clients.findEnabled(String(payload.client_id));
-    const grant = project && project.audience === payload.aud ? await provider().Grant.find(String(payload.gid)) : undefined;
-    if (!grant || grant.clientId !== payload.client_id || grant.accountId !== payload.sub) {
-      return refuse(ctx, 401, 'invalid_token', 'the grant of this token is no longer valid');
-    }
-    const scopes = (grant.getOIDCScope() ?? '').split(' ');
+    const scopes = live.oidcScopes;
     if (!scopes.includes('openid')) return refuse(ctx, 403, 'insufficient_scope', 'the openid scope was not granted');
-
-    const user = await users.findById(String(payload.sub));
-    if (!user || user.disabledAt) return refuse(ctx, 401, 'invalid_token', 'the account no longer exists');
+    const { user } = live;
     const all = userClaims(user, await entitlements.planOf(user.id));
     const allowed = new Set(scopes.flatMap((scope) => CLAIMS[scope as keyof typeof CLAIMS] ?? []));
     ctx.set('Cache-Control', 'no-store');
