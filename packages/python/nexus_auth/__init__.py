@@ -1,0 +1,25 @@
+"""nexus_auth: verify the Nexus hub's access tokens and get tokens from Python.
+
+    from nexus_auth import Verifier, exchange_api_key, device_login
+
+    verifier = Verifier('https://id.nexus.example', 'urn:nexus:agi-safety')
+    claims = verifier.verify(token)            # or raises InvalidToken(reason)
+
+    token = exchange_api_key(issuer, 'agi-safety', client_secret, api_key, 'research:read')
+    tokens = device_login(issuer, 'agi-safety', 'openid email research:read', client_secret)
+"""
+from .device import device_login, poll_device_token, print_code, request_device_code
+from .discovery import discover
+from .errors import HubError, HubUnreachable, InvalidToken, NexusAuthError, OAuthError, SlowDown
+from .exchange import exchange_api_key, exchange_api_key_response
+from .jwks import JwksCache
+from .verifier import Verifier
+
+__version__ = '0.1.0'
+
+__all__ = [
+    'Verifier', 'JwksCache', 'discover',
+    'exchange_api_key', 'exchange_api_key_response',
+    'device_login', 'request_device_code', 'poll_device_token', 'print_code',
+    'NexusAuthError', 'InvalidToken', 'OAuthError', 'SlowDown', 'HubError', 'HubUnreachable',
+]

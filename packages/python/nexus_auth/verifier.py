@@ -1,0 +1,63 @@
+"""Offline verification of the hub's access tokens: RS256 JWTs (RFC 9068) checked against the
+cached JWKS for signature, type, issuer, audience and lifetime, as the Node SDK does."""
+import json
+import time
+
+import jwt
+from jwt.exceptions import InvalidSignatureError, PyJWTError
+
+from .claims import ALGORITHM, check_claims, check_header
+from .discovery import discover, endpoint, normalize_issuer
+from .errors import InvalidToken
+from .jwks import JwksCache
+
+ACCESS_TOKEN_TYP = 'at+jwt'
+# What every hub access token carries besides iss and aud (as the Node SDK requires).
+REQUIRED_CLAIMS = ('sub', 'exp', 'iat', 'client_id')
+WHAT = 'the access token'
+
+
+class Verifier:
+    """``Verifier(issuer, audience).verify(token)`` returns the token's claims or raises InvalidToken.
+
+    One Verifier per process (or per audience): it holds the key cache. The JWKS is fetched at
+    the first verification from ``jwks_uri`` (default ``ISSUER/jwks``; ``from_discovery`` takes
+    the one the discovery document names)."""
+
+    def __init__(self, issuer, audience, jwks_uri=None, leeway=5, cooldown=30.0, max_age=600.0, timeout=5.0):
+        if not audience:
+            raise ValueError('an audience is required, e.g. urn:nexus:agi-safety')
+        self.issuer = normalize_issuer(issuer)
+        self.audience = audience
+        self.leeway = leeway
+        self.keys = JwksCache(jwks_uri or self.issuer + '/jwks', cooldown=cooldown, max_age=max_age, timeout=timeout)
+
+    @classmethod
+    def from_discovery(cls, issuer, audience, **options):
+        """A Verifier using the ``jwks_uri`` of the hub's discovery document (fetched now)."""
+        return cls(issuer, audience, jwks_uri=endpoint(discover(issuer), 'jwks_uri'), **options)
+
+    def verify(self, token):
+        """The claims of a valid access token for this audience, as a dict."""
+        if not isinstance(token, str) or not token:
+            raise InvalidToken('no access token')
+        try:
+            header = jwt.get_unverified_header(token)
+        except PyJWTError as error:
+            raise InvalidToken('%s is malformed' % WHAT) from error
+        check_header(header, ACCESS_TOKEN_TYP, WHAT)
+        key = self.keys.get_key(header.get('kid'))
+        try:
+            payload = jwt.PyJWS().decode_complete(token, key, algorithms=[ALGORITHM])['payload']
+        except InvalidSignatureError as error:
+            raise InvalidToken('%s signature is invalid' % WHAT) from error
+        except PyJWTError as error:
+            raise InvalidToken('%s is malformed' % WHAT) from error
+        try:
+            claims = json.loads(payload)
+        except ValueError as error:
+            raise InvalidToken('%s is malformed' % WHAT) from error
+        if not isinstance(claims, dict):
+            raise InvalidToken('%s is malformed' % WHAT)
+        check_claims(claims, self.issuer, self.audience, int(time.time()), self.leeway, REQUIRED_CLAIMS, WHAT)
+        return claims
