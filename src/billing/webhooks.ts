@@ -7,10 +7,12 @@ import type { Logger } from '../logger.js';
 import type { Plans } from './plans.js';
 import type { StripeEvent, StripeGateway, StripeSubscription } from './stripe-gateway.js';
 import { subscriptionState } from './subscription-state.js';
+import { envelopeProblem, payloadProblem, subscriptionProblem } from './event-shape.js';
+import { isUuid } from '../db/ids.js';
 import type { SubscriptionStatus, Subscriptions } from './subscriptions.js';
 
 export type WebhookOutcome =
-  | 'applied' | 'duplicate' | 'stale' | 'superseded' | 'ignored' | 'unknown_customer' | 'unknown_price';
+  | 'applied' | 'duplicate' | 'stale' | 'superseded' | 'ignored' | 'unknown_customer' | 'unknown_price' | 'malformed';
 
 const idOf = (value: string | { id: string } | null | undefined) => (typeof value === 'string' ? value : value?.id);
 
@@ -25,6 +27,9 @@ export class StripeWebhooks {
 
   /** Handles a verified event once. Returns what happened, for the response and the log. */
   async handle(event: StripeEvent): Promise<WebhookOutcome> {
+    // Without a usable id, type and time the event cannot even be claimed: recorded only.
+    const envelope = envelopeProblem(event);
+    if (envelope) return this.malformed(event, envelope);
     // Claim the event id first: of two concurrent deliveries only one gets past this insert.
     try {
       await this.prisma.stripeEvent.create({
@@ -36,7 +41,8 @@ export class StripeWebhooks {
     }
     let outcome: WebhookOutcome;
     try {
-      outcome = await this.process(event);
+      const problem = payloadProblem(event.type, event.data);
+      outcome = problem ? await this.malformed(event, problem) : await this.process(event);
     } catch (error) {
       // Let Stripe's retry process it again.
       await this.prisma.stripeEvent.delete({ where: { id: event.id } }).catch(() => {});
@@ -54,13 +60,16 @@ export class StripeWebhooks {
         const session = event.data.object;
         const userId = session.client_reference_id ?? session.metadata?.nexus_user_id;
         const customerId = idOf(session.customer);
-        if (!userId || !customerId || !(await this.prisma.user.findUnique({ where: { id: userId } }))) {
+        if (!userId || !isUuid(userId) || !customerId || !(await this.prisma.user.findUnique({ where: { id: userId } }))) {
           return this.unknownCustomer(event, customerId);
         }
         await this.subscriptions.linkCustomer(userId, customerId);
         const subscriptionId = idOf(session.subscription);
         if (!subscriptionId) return 'applied';
-        return this.applySubscription(event, await this.stripe.retrieveSubscription(subscriptionId), at, userId);
+        const retrieved = await this.stripe.retrieveSubscription(subscriptionId);
+        const problem = subscriptionProblem(retrieved);
+        if (problem) return this.malformed(event, `the subscription Stripe returned: ${problem}`);
+        return this.applySubscription(event, retrieved, at, userId);
       }
       case 'customer.subscription.created':
       case 'customer.subscription.updated':
@@ -113,6 +122,16 @@ export class StripeWebhooks {
     const applied = await this.subscriptions.apply(userId, { ...subscriptionState(subscription, plan, deleted), eventAt: at, source: `stripe:${event.type}` });
     if (!applied) this.log.info({ stripeEvent: event.id, userId }, 'older Stripe event ignored: a newer state is already applied');
     return applied ? 'applied' : 'stale';
+  }
+
+  /** An event whose shape the handler cannot use: recorded with why, answered 200 (no retries). */
+  private async malformed(event: StripeEvent, problem: string): Promise<WebhookOutcome> {
+    // Only values that passed the envelope check are stored: anything else may be any JSON.
+    const id = envelopeProblem(event) ? null : event.id;
+    const type = id ? event.type : null;
+    this.log.warn({ stripeEvent: id, type, problem }, 'Stripe event with an unexpected shape; recorded, not applied');
+    await this.subscriptions.recordEvent('billing.malformed_event', null, { stripeEvent: id, type, problem });
+    return 'malformed';
   }
 
   private async unknownCustomer(event: StripeEvent, customerId: string | undefined): Promise<WebhookOutcome> {
