@@ -5,7 +5,8 @@ A script on a server or a laptop without a browser signs its user in with the de
 authorization grant (RFC 8628), gets a token of its own with client credentials, calls a
 project API with both, and verifies every access token offline against the hub's JWKS.
 
-Run with Debian's Python, where python3-authlib and python3-requests are installed:
+It uses the nexus_auth package (packages/python: `pip install packages/python`, or run from the
+repository as is). Run with Debian's Python, where python3-jwt and python3-requests are installed:
 
     NEXUS_ISSUER=http://localhost:3000 NEXUS_CLIENT_SECRET=... \\
     RESEARCH_API_URL=http://localhost:3005/api/papers /usr/bin/python3 examples/research.py
@@ -27,14 +28,17 @@ import argparse
 import json
 import os
 import sys
-import time
 
 import requests
-from authlib.integrations.base_client import OAuthError
-from authlib.integrations.requests_client import OAuth2Session
-from authlib.jose import JsonWebKey, JsonWebToken
 
-DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
+# Run from the repository without installing: the package sits in packages/python.
+PACKAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, 'packages', 'python')
+if os.path.isdir(PACKAGE):
+    sys.path.insert(0, os.path.normpath(PACKAGE))
+
+from nexus_auth import (HubUnreachable, NexusAuthError, OAuthError, Verifier, client_credentials, discover,  # noqa: E402
+                        poll_device_token, request_device_code)
+
 TIMEOUT = 15  # seconds, for every HTTP request
 
 
@@ -42,69 +46,19 @@ class Failure(Exception):
     pass
 
 
-def discover(issuer):
-    """OpenID Connect discovery: the endpoints, and the issuer must match exactly."""
-    response = requests.get(issuer + '/.well-known/openid-configuration', timeout=TIMEOUT)
-    if response.status_code != 200:
-        raise Failure('discovery at %s answered HTTP %s' % (issuer, response.status_code))
-    metadata = response.json()
-    if metadata.get('issuer') != issuer:
-        raise Failure('the hub calls itself %r, not %r' % (metadata.get('issuer'), issuer))
-    return metadata
-
-
-def device_sign_in(session, metadata, scope, show_code):
+def device_sign_in(metadata, client_id, client_secret, scope, show_code):
     """RFC 8628: ask for a code, let the user approve it elsewhere, poll for the tokens."""
-    response = session.post(metadata['device_authorization_endpoint'], data={'scope': scope},
-                            auth=session.client_auth('client_secret_basic'), withhold_token=True, timeout=TIMEOUT)
-    if response.status_code != 200:
-        raise Failure('device authorization answered HTTP %s: %s' % (response.status_code, response.text[:300]))
-    device = response.json()
-    show_code(device)
-
-    interval = device.get('interval', 5)
-    deadline = time.monotonic() + device['expires_in']
-    while time.monotonic() < deadline:
-        time.sleep(interval)
-        try:
-            return session.fetch_token(metadata['token_endpoint'], grant_type=DEVICE_CODE_GRANT,
-                                       device_code=device['device_code'], timeout=TIMEOUT)
-        except requests.ConnectionError:
-            # Between polls a server or proxy may close the idle keep-alive connection just as
-            # it is reused; a poll is safe to repeat, so try again at the next interval.
-            continue
-        except OAuthError as error:
-            if error.error == 'authorization_pending':
-                continue
-            if error.error == 'slow_down':  # §3.5: wait 5 seconds longer from now on
-                interval += 5
-                continue
-            raise Failure('device sign-in failed: %s (%s)' % (error.error, error.description))
-    raise Failure('the code expired before it was approved; run the script again')
-
-
-def client_credentials(client_id, client_secret, token_endpoint):
-    """A token for the client itself (no user), limited to research:read."""
-    session = OAuth2Session(client_id, client_secret, scope='research:read')
     try:
-        return session.fetch_token(token_endpoint, grant_type='client_credentials', timeout=TIMEOUT)
+        device = request_device_code(metadata, client_id, scope, client_secret, timeout=TIMEOUT)
     except OAuthError as error:
-        raise Failure('client credentials failed: %s (%s)' % (error.error, error.description))
-
-
-def verify(token, jwks, issuer, audience):
-    """Checks an access token offline: RS256 signature, iss, aud, exp, and typ at+jwt (RFC 9068)."""
-    claims = JsonWebToken(['RS256']).decode(token, jwks, claims_options={
-        'iss': {'essential': True, 'value': issuer},
-        'aud': {'essential': True, 'value': audience},
-        'exp': {'essential': True},
-        'sub': {'essential': True},
-    })
-    claims.validate(leeway=5)
-    typ = str(claims.header.get('typ', '')).lower()
-    if typ not in ('at+jwt', 'application/at+jwt'):
-        raise Failure('not an access token: typ is %r' % claims.header.get('typ'))
-    return dict(claims)
+        raise Failure('device authorization answered HTTP %s: %s' % (error.status, error))
+    show_code(device)
+    try:
+        return poll_device_token(metadata, device, client_id, client_secret, timeout=TIMEOUT)
+    except OAuthError as error:
+        if error.error == 'expired_token':
+            raise Failure('the code expired before it was approved; run the script again')
+        raise Failure('device sign-in failed: %s (%s)' % (error.error, error.description))
 
 
 def call_api(url, access_token):
@@ -139,8 +93,11 @@ def main():
         raise Failure('set NEXUS_ISSUER and NEXUS_CLIENT_SECRET')
 
     try:
-        metadata = discover(issuer)
-        jwks = JsonWebKey.import_key_set(requests.get(metadata['jwks_uri'], timeout=TIMEOUT).json())
+        metadata = discover(issuer, timeout=TIMEOUT)
+        # RS256, typ at+jwt, iss, aud, exp/nbf; the keys are fetched now (so a broken JWKS
+        # shows before the user is bothered) and kept.
+        verifier = Verifier(issuer, audience, jwks_uri=metadata['jwks_uri'])
+        verifier.keys.refresh()
 
         # (a) The user signs in on another device.
         def show_code(device):
@@ -152,14 +109,16 @@ def main():
                 progress('(or open %s)' % device['verification_uri_complete'])
             progress('Waiting for approval...')
 
-        device_session = OAuth2Session(client_id, client_secret)
-        user_token = device_sign_in(device_session, metadata, scope, show_code)
-        user = verify(user_token['access_token'], jwks, issuer, audience)
+        user_token = device_sign_in(metadata, client_id, client_secret, scope, show_code)
+        user = verifier.verify(user_token['access_token'])
         progress('Signed in as %s (%s), scope %s' % (user.get('email'), user['sub'], user.get('scope')))
 
         # (b) The client's own token.
-        machine_token = client_credentials(client_id, client_secret, metadata['token_endpoint'])
-        machine = verify(machine_token['access_token'], jwks, issuer, audience)
+        try:
+            machine_token = client_credentials(issuer, client_id, client_secret, 'research:read', timeout=TIMEOUT)
+        except OAuthError as error:
+            raise Failure('client credentials failed: %s (%s)' % (error.error, error.description))
+        machine = verifier.verify(machine_token['access_token'])
         progress('Client credentials token for %s, scope %s' % (machine['sub'], machine.get('scope')))
 
         # (c) The project API, once as the user and once as the client.
@@ -168,8 +127,10 @@ def main():
             api = {'user': call_api(api_url, user_token['access_token']),
                    'client': call_api(api_url, machine_token['access_token'])}
             progress('%s: HTTP %s as the user, HTTP %s as the client' % (api_url, api['user']['status'], api['client']['status']))
-    except requests.RequestException as error:
-        raise Failure('cannot reach %s: %s' % (error.request.url if error.request else issuer, error))
+    except HubUnreachable as error:
+        raise Failure(str(error))
+    except requests.RequestException as error:  # the project API
+        raise Failure('cannot reach %s: %s' % (error.request.url if error.request else api_url, error))
 
     result = {
         'issuer': issuer,
@@ -187,8 +148,8 @@ if __name__ == '__main__':
         main()
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as error:  # Failure, authlib.jose errors (bad signature, expired, wrong aud...)
-        message = str(error) if isinstance(error, Failure) else '%s: %s' % (type(error).__name__, error)
+    except Exception as error:  # Failure, nexus_auth errors (InvalidToken: expired, wrong aud...)
+        message = str(error) if isinstance(error, (Failure, NexusAuthError)) else '%s: %s' % (type(error).__name__, error)
         if '--json' in sys.argv[1:]:
             print(json.dumps({'event': 'error', 'message': message}), flush=True)
         print('research.py: error: ' + message, file=sys.stderr)

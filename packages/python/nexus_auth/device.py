@@ -7,7 +7,7 @@ import time
 
 from .discovery import discover, endpoint
 from .errors import HubError, HubUnreachable, OAuthError, SlowDown
-from .oauth import client_request
+from .oauth import client_request, token_request
 from .transport import TIMEOUT
 
 DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
@@ -57,7 +57,7 @@ def poll_device_token(metadata, device, client_id, client_secret=None, timeout=T
     while time.monotonic() + interval < deadline:
         time.sleep(interval)
         try:
-            tokens = client_request(token_endpoint, form, client_id, client_secret, timeout=timeout)
+            return token_request(token_endpoint, form, client_id, client_secret, timeout=timeout)
         except HubUnreachable:
             # Between polls a server or proxy may close the idle keep-alive connection just as
             # it is reused, or the hub may be restarting; a poll is safe to repeat.
@@ -69,7 +69,4 @@ def poll_device_token(metadata, device, client_id, client_secret=None, timeout=T
             if error.error == 'authorization_pending':
                 continue
             raise
-        if not isinstance(tokens.get('access_token'), str):
-            raise HubError('the token endpoint answered no access_token')
-        return tokens
     raise OAuthError('expired_token', 'the code expired before it was approved')

@@ -1,7 +1,7 @@
 """API keys for scripts: RFC 8693 token exchange of a Nexus API key for a project's access token."""
 from .discovery import discover, endpoint
 from .errors import HubError
-from .oauth import client_request
+from .oauth import token_request
 from .transport import TIMEOUT
 
 TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange'
@@ -33,9 +33,7 @@ def exchange_api_key_response(issuer, client_id, client_secret, api_key, scope=N
     if scope:
         form['scope'] = scope
     token_endpoint = endpoint(discover(issuer, timeout=timeout), 'token_endpoint')
-    answer = client_request(token_endpoint, form, client_id, client_secret, timeout=timeout)
-    if not isinstance(answer.get('access_token'), str) or not answer['access_token']:
-        raise HubError('the token exchange answered no access_token')
+    answer = token_request(token_endpoint, form, client_id, client_secret, timeout=timeout)
     if answer.get('issued_token_type') != ACCESS_TOKEN_TYPE or str(answer.get('token_type', '')).lower() != 'bearer':
         raise HubError('the token exchange answered a %r %r, not a Bearer access token'
                        % (answer.get('token_type'), answer.get('issued_token_type')))

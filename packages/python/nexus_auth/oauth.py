@@ -28,6 +28,14 @@ def client_request(url, form, client_id, client_secret=None, timeout=TIMEOUT):
     raise HubError('%s answered HTTP %s: %s' % (url, response.status_code, response.text[:300]))
 
 
+def token_request(token_endpoint, form, client_id, client_secret=None, timeout=TIMEOUT):
+    """A grant at the token endpoint: the token response, which must carry an access_token."""
+    answer = client_request(token_endpoint, form, client_id, client_secret, timeout=timeout)
+    if not isinstance(answer.get('access_token'), str) or not answer['access_token']:
+        raise HubError('%s answered no access_token' % token_endpoint)
+    return answer
+
+
 def retry_after_seconds(value):
     """Retry-After as whole seconds (the hub sends delta-seconds); None when absent or a date."""
     if value is None:
