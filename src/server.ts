@@ -55,7 +55,13 @@ async function main() {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
-main().catch((error) => {
-  process.stderr.write(`Nexus failed to start: ${(error as Error).message}\n`);
+// One line whatever was thrown: some libraries reject with a string, or with nothing at all.
+function reason(error: unknown) {
+  const text = error instanceof Error ? error.message : String(error ?? '');
+  return text.replace(/\s+/g, ' ').trim() || 'unknown error (no reason given)';
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`Nexus failed to start: ${reason(error)}\n`);
   process.exit(1);
 });

@@ -1,7 +1,8 @@
-// Password hashing with bcrypt. Verification of an unknown account still spends a full bcrypt
+// Password hashing with bcrypt, in the process's worker pool (password-pool.ts) so that it never
+// blocks the event loop. Verification of an unknown account still spends a full bcrypt
 // comparison, so response time does not reveal which emails are registered.
 import { randomBytes } from 'node:crypto';
-import bcrypt from 'bcryptjs';
+import { passwordPool } from './password-pool.js';
 
 const COST = 11;
 export const MIN_PASSWORD_LENGTH = 10;
@@ -18,12 +19,18 @@ export function passwordProblem(password: string): string | undefined {
   return undefined;
 }
 
+/** A bcrypt (`$2b$`, cost 11) hash; rejects with PasswordPoolBusy when the pool's queue is full. */
 export function hashPassword(password: string): Promise<string> {
-  return bcrypt.hash(password, COST);
+  return passwordPool().hash(password, COST);
 }
 
+/** Whether the password matches; rejects with PasswordPoolBusy when the pool's queue is full. */
 export async function verifyPassword(password: string, hash: string | null | undefined): Promise<boolean> {
-  dummyHash ??= bcrypt.hash(`dummy-${randomBytes(16).toString('hex')}`, COST);
-  const matches = await bcrypt.compare(password, hash ?? (await dummyHash));
+  // A failed attempt to make the dummy (a full queue) is not kept: the next call tries again.
+  dummyHash ??= hashPassword(`dummy-${randomBytes(16).toString('hex')}`).catch((error: unknown) => {
+    dummyHash = undefined;
+    throw error;
+  });
+  const matches = await passwordPool().compare(password, hash ?? (await dummyHash));
   return matches && Boolean(hash);
 }

@@ -21,7 +21,28 @@ function text(ctx: Context, name: string, required = false) {
   const value = body(ctx)[name];
   if (value === undefined && !required) return undefined;
   if (typeof value !== 'string' || value === '') throw new BadRequest(`"${name}" must be a non-empty string`);
+  if (value.includes('\u0000')) throw new BadRequest(`"${name}" must not contain a NUL character`);
   return value;
+}
+
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
+/**
+ * Path segments (emails, ids, kids) and query values with control characters name nothing the
+ * hub stores, and PostgreSQL cannot even compare text with a NUL byte: 400 before any lookup.
+ */
+function refuseControlCharacters(): Middleware {
+  return async (ctx, next) => {
+    let path: string;
+    try {
+      path = decodeURIComponent(ctx.path);
+    } catch {
+      throw new BadRequest('the path is not valid percent-encoded UTF-8');
+    }
+    const values = [path, ...Object.values(ctx.query).flat()].filter((value): value is string => typeof value === 'string');
+    if (values.some((value) => CONTROL_CHARACTER.test(value))) throw new BadRequest('the path and query must not contain control characters');
+    return next();
+  };
 }
 
 function query(ctx: Context, name: string): string | undefined {
@@ -54,7 +75,7 @@ function adminErrors(): Middleware {
 
 export function adminRoutes(ops: AdminOperations, auth: Middleware) {
   const router = new Router({ prefix: '/api/admin' });
-  router.use(adminErrors(), auth, jsonBody);
+  router.use(adminErrors(), auth, refuseControlCharacters(), jsonBody);
 
   router.get('/clients', async (ctx) => { ctx.body = await ops.listClients(); });
   router.post('/clients', async (ctx) => {
