@@ -27,6 +27,7 @@ import { KeyStore } from './keys/store.js';
 import { ClientRegistry } from './clients/registry.js';
 import { readClientsFile, syncClients } from './clients/sync.js';
 import { Users } from './accounts/users.js';
+import { holdPasswordPool } from './accounts/password-pool.js';
 import { ProjectAccess } from './accounts/access.js';
 import { LoginThrottle } from './security/login-throttle.js';
 import type { LimiterStore } from './security/limiter.js';
@@ -201,3 +202,5 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
     },
   };
 }
+  const releasePasswordPool = holdPasswordPool(config.passwordHashing);
+      await releasePasswordPool(); // the logins in progress finish their bcrypt first

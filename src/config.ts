@@ -1,5 +1,6 @@
 // Every environment variable the hub reads, validated once at start-up. Problems are collected
 // and reported together, one line each, so an operator fixes them in a single pass.
+import os from 'node:os';
 import path from 'node:path';
 
 export interface Config {
@@ -43,6 +44,8 @@ export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
+  /** bcrypt worker threads, and hashes that may wait for one before logins get 503 + Retry-After. */
+  passwordHashing: { workers: number; queueMax: number };
   }
 }
 
@@ -103,6 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
 
   const logLevel = (read('LOG_LEVEL') ?? 'info') as Config['logLevel'];
+  const passwordWorkers = integer('PASSWORD_WORKERS', os.availableParallelism(), 1, 256);
   if (!LOG_LEVELS.includes(logLevel)) {
     problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
   }
@@ -152,3 +156,4 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
+    passwordHashing: { workers: passwordWorkers, queueMax: integer('PASSWORD_QUEUE_MAX', 64 * passwordWorkers, 0, 1_000_000) },

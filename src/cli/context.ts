@@ -6,6 +6,7 @@ import { openCore } from '../core.js';
 import { publishChange } from '../db/changes.js';
 import { ClientRegistry } from '../clients/registry.js';
 import { Users } from '../accounts/users.js';
+import { holdPasswordPool } from '../accounts/password-pool.js';
 import { ProjectAccess } from '../accounts/access.js';
 import { ApiKeys } from '../accounts/api-keys.js';
 import { KeyStore } from '../keys/store.js';
@@ -39,5 +40,6 @@ export async function openContext(env: NodeJS.ProcessEnv, stdin: () => Promise<s
     notify: (topic) => publishChange(db.prisma, topic),
     clientsFile: config.clientsFile,
   });
-  return { config, ops, stdin, interactive, close: () => db.close() };
+  const releasePasswordPool = holdPasswordPool(config.passwordHashing);
+  return { config, ops, stdin, interactive, close: () => releasePasswordPool().then(() => db.close()) };
 }
