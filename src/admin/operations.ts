@@ -1,12 +1,12 @@
 // Every administrative operation, once. The `nexus` CLI and the /api/admin routes are thin
 // layers over this: they parse input and format output, nothing more. Changes to clients and
 // keys are announced so that running hubs reload them at once.
-import type { ClientRegistry } from '../clients/registry.js';
+import { ClientError, type ClientRegistry } from '../clients/registry.js';
 import { readClientsFile, syncClients } from '../clients/sync.js';
 import { HUB_AUDIENCE } from '../clients/definition.js';
 import type { Users, User } from '../accounts/users.js';
 import type { ProjectAccess } from '../accounts/access.js';
-import type { ApiKeys } from '../accounts/api-keys.js';
+import { ApiKeyError, parseDuration, type ApiKeys } from '../accounts/api-keys.js';
 import type { KeyStore } from '../keys/store.js';
 import type { ChangeTopic } from '../db/changes.js';
 import type { Subscriptions } from '../billing/subscriptions.js';
@@ -28,6 +28,17 @@ export interface AdminDeps {
   clientsFile: string;
   /** Lazy: only the plan operations need plans.json. */
   subscriptions: () => Subscriptions;
+}
+
+/** `24h`, `30m`, `7d`…, or `0` (the default): how long a replaced client secret keeps working. */
+export function parseGrace(text: string | undefined): number {
+  if (text === undefined || /^\s*0+[smhd]?\s*$/.test(text)) return 0;
+  try {
+    return parseDuration(text);
+  } catch (error) {
+    if (error instanceof ApiKeyError) throw new ClientError('invalid_grace', `grace: ${error.message}`);
+    throw error;
+  }
 }
 
 /** A user as administrators see it: never the password hash. */
@@ -61,10 +72,11 @@ export class AdminOperations {
     return result;
   }
 
-  async rotateClientSecret(id: string) {
-    const secret = await this.deps.clients.rotateSecret(id);
+  /** `grace`: how long the replaced secret keeps working (see parseGrace); none by default. */
+  async rotateClientSecret(id: string, grace?: string) {
+    const { secret, previousSecretExpiresAt } = await this.deps.clients.rotateSecret(id, parseGrace(grace));
     await this.deps.notify('clients');
-    return { id, secret };
+    return { id, secret, previousSecretExpiresAt };
   }
 
   async setClientEnabled(id: string, enabled: boolean) {

@@ -89,7 +89,7 @@ export function adminRoutes(ops: AdminOperations, auth: Middleware) {
     const { client, secret } = await ops.updateClient(ctx.params.id, body(ctx));
     ctx.body = { client, secret: secret ?? null };
   });
-  router.post('/clients/:id/rotate-secret', async (ctx) => { ctx.body = await ops.rotateClientSecret(ctx.params.id); });
+  router.post('/clients/:id/rotate-secret', async (ctx) => { ctx.body = await ops.rotateClientSecret(ctx.params.id, text(ctx, 'grace')); });
   router.post('/clients/:id/disable', async (ctx) => { ctx.body = await ops.setClientEnabled(ctx.params.id, false); });
   router.post('/clients/:id/enable', async (ctx) => { ctx.body = await ops.setClientEnabled(ctx.params.id, true); });
   router.delete('/clients/:id', async (ctx) => {

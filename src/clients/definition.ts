@@ -25,6 +25,14 @@ export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exch
 export const ROLES = ['admin', 'user', 'read_only'] as const;
 export type Role = (typeof ROLES)[number];
 
+/**
+ * `required` (the default): every authorization code request carries a PKCE S256 challenge.
+ * `optional`: a confidential client may leave it out, for libraries without PKCE
+ * (passport-openidconnect); weaker, as a stolen code is then protected by the secret alone.
+ */
+export const PKCE_MODES = ['required', 'optional'] as const;
+export type PkceMode = (typeof PKCE_MODES)[number];
+
 export interface ClientDefinition {
   id: string;
   name: string;
@@ -41,6 +49,7 @@ export interface ClientDefinition {
   access: 'open' | 'granted';
   /** Role given to users of an `open` project who have no explicit grant. */
   defaultRole: Role;
+  pkce: PkceMode;
 }
 
 export class ClientValidationError extends Error {
@@ -128,6 +137,10 @@ export function parseClientDefinition(input: unknown): ClientDefinition {
   if (access !== 'open' && access !== 'granted') problems.push(`${where}access must be "open" or "granted"`);
   const defaultRole = raw.defaultRole ?? 'user';
   if (!(ROLES as readonly unknown[]).includes(defaultRole)) problems.push(`${where}defaultRole must be one of ${ROLES.join(', ')}`);
+  const pkce = raw.pkce ?? 'required';
+  if (!(PKCE_MODES as readonly unknown[]).includes(pkce)) problems.push(`${where}pkce must be "required" or "optional"`);
+  // A public client has no secret: PKCE is all that binds its code to it.
+  else if (isPublic && pkce === 'optional') problems.push(`${where}a public client must use PKCE: pkce "optional" is only for confidential clients`);
 
   if (problems.length) throw new ClientValidationError(problems);
   return {
@@ -142,5 +155,6 @@ export function parseClientDefinition(input: unknown): ClientDefinition {
     scopes,
     access: access as ClientDefinition['access'],
     defaultRole: defaultRole as Role,
+    pkce: pkce as PkceMode,
   };
 }

@@ -3,19 +3,24 @@
 import type { PrismaClient } from '../generated/prisma/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { SecretBox } from '../secrets/box.js';
-import { randomSecret } from '../secrets/tokens.js';
+import { constantTimeEqual, randomSecret } from '../secrets/tokens.js';
 import { parseClientDefinition, TOKEN_EXCHANGE_GRANT, type ClientDefinition } from './definition.js';
 
 export const CACHE_TTL_MS = 30_000;
 
+/** The longest grace period a replaced secret may keep working. */
+export const MAX_SECRET_GRACE_MS = 30 * 86_400_000;
+
 export interface RegisteredClient extends ClientDefinition {
   enabled: boolean;
+  /** Until when the secret replaced by the last rotation still works; null when it does not. */
+  previousSecretExpiresAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
 
 export class ClientError extends Error {
-  constructor(readonly code: 'not_found' | 'already_exists' | 'public_client', message: string) {
+  constructor(readonly code: 'not_found' | 'already_exists' | 'public_client' | 'invalid_grace', message: string) {
     super(message);
     this.name = 'ClientError';
   }
@@ -26,6 +31,8 @@ type Row = {
   audience: string;
   definition: Prisma.JsonValue;
   secretEncrypted: string | null;
+  previousSecretEncrypted: string | null;
+  previousSecretExpiresAt: Date | null;
   enabled: boolean;
   createdAt: Date;
   updatedAt: Date;
@@ -36,9 +43,28 @@ function uniqueViolation(error: unknown, message: string): unknown {
   return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002' ? new ClientError('already_exists', message) : error;
 }
 
+const sealContext = (id: string) => `client:${id}`;
+
+/** The replaced secret, while its grace period lasts. */
+function previousSecret(row: Row, now = Date.now()) {
+  return row.previousSecretEncrypted && row.previousSecretExpiresAt && row.previousSecretExpiresAt.getTime() > now
+    ? { sealed: row.previousSecretEncrypted, expiresAt: row.previousSecretExpiresAt }
+    : undefined;
+}
+
 function toClient(row: Row): RegisteredClient {
   const definition = row.definition as Omit<ClientDefinition, 'id' | 'audience'>;
-  return { ...definition, id: row.id, audience: row.audience, enabled: row.enabled, createdAt: row.createdAt, updatedAt: row.updatedAt };
+  return {
+    ...definition,
+    // Registered before PKCE became a per-client setting: those all required it.
+    pkce: definition.pkce ?? 'required',
+    id: row.id,
+    audience: row.audience,
+    enabled: row.enabled,
+    previousSecretExpiresAt: previousSecret(row)?.expiresAt ?? null,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
 }
 
 function storedDefinition({ id: _id, audience: _audience, ...rest }: ClientDefinition) {
@@ -63,6 +89,8 @@ interface CachedEntry {
   client: RegisteredClient;
   /** oidc-provider metadata, built once per load: it is read on every token request. */
   metadata: ReturnType<typeof toOidcMetadata>;
+  /** The secret replaced with a grace period; oidc-provider knows only the current one. */
+  previous?: { secret: string; expiresAt: number };
 }
 
 export class ClientRegistry {
@@ -89,8 +117,13 @@ export class ClientRegistry {
     const map = new Map<string, CachedEntry>();
     for (const row of rows) {
       const client = toClient(row);
-      const secret = row.secretEncrypted ? this.box.open(row.secretEncrypted, `client:${row.id}`) : undefined;
-      map.set(row.id, { client, metadata: toOidcMetadata(client, secret) });
+      const secret = row.secretEncrypted ? this.box.open(row.secretEncrypted, sealContext(row.id)) : undefined;
+      const previous = client.public ? undefined : previousSecret(row);
+      map.set(row.id, {
+        client,
+        metadata: toOidcMetadata(client, secret),
+        ...(previous ? { previous: { secret: this.box.open(previous.sealed, sealContext(row.id)), expiresAt: previous.expiresAt.getTime() } } : {}),
+      });
     }
     this.cache = map;
     this.cachedAt = Date.now();
@@ -104,6 +137,26 @@ export class ClientRegistry {
 
   async findEnabled(id: string): Promise<RegisteredClient | undefined> {
     return (await this.entries()).get(id)?.client;
+  }
+
+  /**
+   * Whether `presented` is the enabled client's replaced secret and its grace period lasts
+   * (checked now, not at load: it ends on time without a reload). Constant time.
+   */
+  async matchesPreviousSecret(id: string, presented: string): Promise<boolean> {
+    const previous = (await this.entries()).get(id)?.previous;
+    if (!previous || previous.expiresAt <= Date.now()) return false;
+    return constantTimeEqual(previous.secret, presented);
+  }
+
+  /**
+   * Whether an authorization request of this client must carry PKCE. Synchronous, as
+   * oidc-provider's pkce.required is: the client was just loaded through this cache by the
+   * request itself. Unknown and public clients always need it.
+   */
+  requiresPkce(id: string): boolean {
+    const client = this.cache?.get(id)?.client;
+    return !client || client.public || client.pkce !== 'optional';
   }
 
   async findByAudience(audience: string): Promise<RegisteredClient | undefined> {
@@ -133,7 +186,7 @@ export class ClientRegistry {
           id: definition.id,
           audience: definition.audience,
           definition: storedDefinition(definition),
-          secretEncrypted: secret ? this.box.seal(secret, `client:${definition.id}`) : null,
+          secretEncrypted: secret ? this.box.seal(secret, sealContext(definition.id)) : null,
         },
       });
       this.invalidate();
@@ -155,8 +208,8 @@ export class ClientRegistry {
         data: {
           audience: definition.audience,
           definition: storedDefinition(definition),
-          ...(definition.public ? { secretEncrypted: null } : {}),
-          ...(secret ? { secretEncrypted: this.box.seal(secret, `client:${id}`) } : {}),
+          ...(definition.public ? { secretEncrypted: null, previousSecretEncrypted: null, previousSecretExpiresAt: null } : {}),
+          ...(secret ? { secretEncrypted: this.box.seal(secret, sealContext(id)) } : {}),
         },
       });
       this.invalidate();
@@ -166,13 +219,30 @@ export class ClientRegistry {
     }
   }
 
-  async rotateSecret(id: string): Promise<string> {
-    const client = await this.get(id);
-    if (client.public) throw new ClientError('public_client', `client "${id}" is public and has no secret`);
+  /**
+   * A new secret. With a grace period the secret it replaces keeps working until then; without,
+   * it stops at once. Only one replaced secret is kept: a rotation during a grace period ends
+   * the older one at once. Concurrent rotations are serialised on the row, so each moves the
+   * secret it really replaced, and one of them ends up current.
+   */
+  async rotateSecret(id: string, graceMs = 0): Promise<{ secret: string; previousSecretExpiresAt: Date | null }> {
+    if (!Number.isSafeInteger(graceMs) || graceMs < 0 || graceMs > MAX_SECRET_GRACE_MS) {
+      throw new ClientError('invalid_grace', `the grace period must be between 0 and ${MAX_SECRET_GRACE_MS / 86_400_000}d`);
+    }
     const secret = randomSecret(32);
-    await this.prisma.oAuthClient.update({ where: { id }, data: { secretEncrypted: this.box.seal(secret, `client:${id}`) } });
+    const sealed = this.box.seal(secret, sealContext(id));
+    const previousSecretExpiresAt = graceMs > 0 ? new Date(Date.now() + graceMs) : null;
+    await this.prisma.$transaction(async (tx) => {
+      const [locked] = await tx.$queryRaw<Array<{ secret_encrypted: string | null }>>`SELECT secret_encrypted FROM oauth_clients WHERE id = ${id} FOR UPDATE`;
+      if (!locked) throw new ClientError('not_found', `no client with id "${id}"`);
+      if (!locked.secret_encrypted) throw new ClientError('public_client', `client "${id}" is public and has no secret`);
+      await tx.oAuthClient.update({
+        where: { id },
+        data: { secretEncrypted: sealed, previousSecretEncrypted: previousSecretExpiresAt ? locked.secret_encrypted : null, previousSecretExpiresAt },
+      });
+    });
     this.invalidate();
-    return secret;
+    return { secret, previousSecretExpiresAt };
   }
 
   async setEnabled(id: string, enabled: boolean): Promise<RegisteredClient> {

@@ -2,9 +2,15 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { render } from '../http/render.js';
 import { describeError } from '../http/error-messages.js';
+import { missingVerifierHelp } from './pkce.js';
 
-export async function renderError(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }) {
-  const { title, message } = describeError(out.error, out.error_description);
+export async function renderError(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }, error?: Error) {
+  const client = ctx.oidc?.client;
+  const reason = missingVerifierHelp(error) ?? out.error_description;
+  // The page speaks to a person; the log keeps oidc-provider's exact reason for the operator
+  // (its descriptions name parameters and rules, never tokens or secrets).
+  ctx.state.log?.info({ route: ctx.oidc?.route, client: client?.clientId, error: out.error, reason }, 'oidc request refused');
+  const { title, message } = describeError(out.error, reason, client ? client.clientName ?? client.clientId : undefined);
   await render(ctx, 'error', { title, message, requestId: ctx.state.requestId }, ctx.status >= 400 ? ctx.status : 400);
 }
 

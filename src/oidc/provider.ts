@@ -13,6 +13,8 @@ import { createResourceIndicators } from './resources.js';
 import { deviceFlowPages, logoutSource, postLogoutSuccessSource, renderError } from './pages.js';
 import { createInteractionPolicy, createProjectAccessCheck } from './project-access.js';
 import { registerTokenExchange } from './token-exchange.js';
+import { explainMissingVerifier, pkceOption } from './pkce.js';
+import { acceptPreviousSecrets } from './client-secrets.js';
 import type { ApiKeys } from '../accounts/api-keys.js';
 import type { LimiterStore } from '../security/limiter.js';
 import type { PlanEntitlements } from '../billing/entitlements.js';
@@ -50,8 +52,9 @@ export function createProvider({ config, prisma, users, access, clients, apiKeys
     // Code flow returns the ID token next to an audience-bound access token that userinfo
     // cannot accept, so the ID token itself carries the claims its scopes ask for.
     conformIdTokenClaims: false,
-    // OAuth 2.1: PKCE (S256) on every authorization code request, public or confidential.
-    pkce: { required: () => true },
+    // OAuth 2.1: PKCE (S256) on every authorization code request, unless a confidential client
+    // is registered with `pkce: optional` (for libraries without PKCE).
+    pkce: pkceOption(clients),
     // Authorization code only: no implicit or hybrid flows (OAuth 2.1).
     responseTypes: ['code'],
     interactions: {
@@ -93,6 +96,8 @@ export function createProvider({ config, prisma, users, access, clients, apiKeys
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
+  acceptPreviousSecrets(provider, clients);
+  explainMissingVerifier(provider);
   registerTokenExchange(provider, { apiKeys, access, clients, resources: resourceIndicators, limiterStore });
   // oidc-provider answers these with a generic error; the cause belongs in our log.
   provider.on('server_error', (ctx, error) => (ctx.state.log ?? log).error({ err: error }, 'oidc-provider server error'));

@@ -12,6 +12,7 @@ const DEFINITION_OPTIONS = {
   audience: { type: 'string' },
   access: { type: 'string' },
   'default-role': { type: 'string' },
+  pkce: { type: 'string' },
   'first-party': { type: 'boolean' },
 } as const;
 
@@ -27,6 +28,7 @@ function definitionFromFlags(values: Values) {
   set('audience', optionalString(values, 'audience'));
   set('access', optionalString(values, 'access'));
   set('defaultRole', optionalString(values, 'default-role'));
+  set('pkce', optionalString(values, 'pkce'));
   if (values['first-party']) fields.firstParty = true;
   if (values['third-party']) fields.firstParty = false;
   if (values.public) fields.public = true;
@@ -39,6 +41,7 @@ function describe(client: RegisteredClient) {
     `id:            ${client.id}`,
     `name:          ${client.name}`,
     `type:          ${client.public ? 'public (PKCE, no secret)' : 'confidential'}${client.firstParty ? ', first-party' : ''}`,
+    `pkce:          ${client.pkce === 'optional' ? 'optional (weaker: a code is protected by the secret alone)' : 'required (S256)'}`,
     `enabled:       ${client.enabled}`,
     `audience:      ${client.audience}`,
     `access:        ${client.access} (default role ${client.defaultRole})`,
@@ -46,6 +49,7 @@ function describe(client: RegisteredClient) {
     `scopes:        ${client.scopes.join(' ') || '-'}`,
     `redirect URIs: ${client.redirectUris.join(' ') || '-'}`,
     `logout URIs:   ${client.postLogoutRedirectUris.join(' ') || '-'}`,
+    ...(client.previousSecretExpiresAt ? [`old secret:    works until ${client.previousSecretExpiresAt.toISOString()}`] : []),
   ].join('\n');
 }
 
@@ -75,7 +79,7 @@ export const clients: CommandGroup = {
     },
     add: {
       summary: 'register a project; prints its secret once',
-      usage: '--id ID --name NAME --redirect-uri URL... [--post-logout-uri URL...] [--public] [--grant TYPE...] [--first-party] [--scope S...] [--audience URI] [--access open|granted] [--default-role ROLE]',
+      usage: '--id ID --name NAME --redirect-uri URL... [--post-logout-uri URL...] [--public] [--grant TYPE...] [--first-party] [--scope S...] [--audience URI] [--access open|granted] [--default-role ROLE] [--pkce required|optional]',
       options: { ...DEFINITION_OPTIONS, id: { type: 'string' }, public: { type: 'boolean' } },
       async run(ctx, values) {
         const id = requireString(values, 'id');
@@ -89,7 +93,7 @@ export const clients: CommandGroup = {
     },
     update: {
       summary: 'change a client (only the flags given)',
-      usage: 'ID [--name NAME] [--redirect-uri URL...] [--post-logout-uri URL...] [--grant TYPE...] [--scope S...] [--public|--confidential] [--first-party|--third-party] [--audience URI] [--access open|granted] [--default-role ROLE]',
+      usage: 'ID [--name NAME] [--redirect-uri URL...] [--post-logout-uri URL...] [--grant TYPE...] [--scope S...] [--public|--confidential] [--first-party|--third-party] [--audience URI] [--access open|granted] [--default-role ROLE] [--pkce required|optional]',
       args: ['ID'],
       options: { ...DEFINITION_OPTIONS, public: { type: 'boolean' }, confidential: { type: 'boolean' }, 'third-party': { type: 'boolean' } },
       async run(ctx, values, [id]) {
@@ -100,12 +104,16 @@ export const clients: CommandGroup = {
       },
     },
     'rotate-secret': {
-      summary: 'replace a client secret; prints the new one once',
-      usage: 'ID',
+      summary: 'replace a client secret; prints the new one once (--grace: the old one keeps working that long)',
+      usage: 'ID [--grace 0|30m|24h|7d]',
       args: ['ID'],
-      async run(ctx, _values, [id]) {
-        const { secret } = await ctx.ops.rotateClientSecret(id);
-        return { data: { id, secret }, text: `${secretNotice(id, secret)}\nThe old secret no longer works.` };
+      options: { grace: { type: 'string' } },
+      async run(ctx, values, [id]) {
+        const rotated = await ctx.ops.rotateClientSecret(id, optionalString(values, 'grace'));
+        const old = rotated.previousSecretExpiresAt
+          ? `The old secret keeps working until ${rotated.previousSecretExpiresAt.toISOString()}; an older one, if any, no longer works.`
+          : 'The old secret no longer works.';
+        return { data: rotated, text: `${secretNotice(id, rotated.secret)}\n${old}` };
       },
     },
     disable: {
