@@ -3,6 +3,7 @@
 import type { Context, Middleware } from 'koa';
 import { render } from './render.js';
 import { describeError } from './error-messages.js';
+import { databaseInputErrorCode } from './database-input-errors.js';
 
 export class HttpError extends Error {
   constructor(readonly status: number, readonly code: string, message: string, readonly title = 'Something went wrong') {
@@ -53,6 +54,14 @@ export function errorHandler(): Middleware {
       if (err.status && err.status >= 400 && err.status < 500) {
         const message = err.status === 413 ? 'The request body is too large.' : 'The request could not be understood.';
         await respondWithError(ctx, err.status, 'invalid_request', 'Bad request', message);
+        return;
+      }
+      // Input the database cannot take (a NUL byte, a malformed UUID, ...) is the caller's fault.
+      const inputError = databaseInputErrorCode(error);
+      if (inputError) {
+        // Only the code: the driver's message may quote the input.
+        ctx.state.log?.info({ event: 'database_input_refused', code: inputError }, 'request refused: input the database cannot store');
+        await respondWithError(ctx, 400, 'invalid_request', 'Bad request', 'The request contains characters or values that are not accepted.');
         return;
       }
       ctx.state.log?.error({ err }, 'unhandled error');
