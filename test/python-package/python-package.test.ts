@@ -2,10 +2,14 @@
 // with Debian's /usr/bin/python3 and the package on PYTHONPATH. What Python cannot do itself —
 // sign a token with the hub's own signing key, rotate keys, create an API key, approve a device
 // code in the hub's pages like a person — it asks this file through a small control server.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importJWK, SignJWT, type JWTHeaderParameters } from 'jose';
 import { startTestHub, type TestHub } from '../support/hub.js';
@@ -45,14 +49,24 @@ async function jwksKids() {
   return keys.map((key) => key.kid);
 }
 
-/** A new signing key, published: running hubs see it at once through LISTEN/NOTIFY. */
-async function rotate() {
-  const { kid } = await t.hub.keys.rotate();
+/** Announces a key change (running hubs see it at once through LISTEN/NOTIFY) and waits until the JWKS shows it. */
+async function publishKeys(done: (kids: string[]) => boolean) {
   await publishChange(t.hub.db.prisma, 'keys');
-  for (let waited = 0; !(await jwksKids()).includes(kid); waited += 100) {
-    if (waited > 10_000) throw new Error(`key ${kid} not published in time`);
+  for (let waited = 0; !done(await jwksKids()); waited += 100) {
+    if (waited > 10_000) throw new Error('the JWKS did not change in time');
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+async function rotate() {
+  const { kid } = await t.hub.keys.rotate();
+  await publishKeys((kids) => kids.includes(kid));
+  return { kid };
+}
+
+async function retire(kid: string) {
+  await t.hub.keys.retire(kid);
+  await publishKeys((kids) => !kids.includes(kid));
   return { kid };
 }
 
@@ -78,6 +92,7 @@ async function approveDevice(verificationUriComplete: string) {
 const actions: Record<string, (body: Record<string, any>) => Promise<unknown>> = {
   '/sign': async (body) => ({ token: await sign(body.claims, body.header) }),
   '/keys/rotate': rotate,
+  '/keys/retire': async (body) => retire(body.kid),
   '/apikeys': async (body) => apiKeys.create({ userId: ownerId, name: `python ${randomBytes(3).toString('hex')}`, env: 'live', rateLimit: body.rateLimit }),
   '/device/approve': async (body) => approveDevice(body.verification_uri_complete),
 };
@@ -98,13 +113,13 @@ function startControl() {
   return new Promise<http.Server>((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-/** Runs one unittest module; resolves with its exit code and its whole report. */
-function unittest(module: string) {
+/** Runs one unittest module with nexus_auth from `packagePath`; resolves with its exit code and whole report. */
+function unittest(module: string, packagePath = PACKAGE) {
   const child = spawn(PYTHON, ['-m', 'unittest', '-v', module], {
     cwd: HERE,
     // Only what the tests need: no proxy settings leak into loopback requests.
     env: {
-      PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', PYTHONPATH: PACKAGE, PYTHONDONTWRITEBYTECODE: '1',
+      PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', PYTHONPATH: packagePath, PYTHONDONTWRITEBYTECODE: '1',
       NEXUS_ISSUER: t.url, NEXUS_TEST_CONTROL: controlUrl, NEXUS_TEST_OWNER_ID: ownerId, NEXUS_TEST_EMAIL: EMAIL,
       NEXUS_AGI_SAFETY_SECRET: t.secrets['agi-safety'], NEXUS_SALES_SECRET: t.secrets.sales,
     },
@@ -119,8 +134,8 @@ function unittest(module: string) {
   }));
 }
 
-async function expectPasses(module: string, minimumTests: number) {
-  const { code, output } = await unittest(module);
+async function expectPasses(module: string, minimumTests: number, packagePath = PACKAGE) {
+  const { code, output } = await unittest(module, packagePath);
   expect(code, output).toBe(0);
   const ran = Number(output.match(/^Ran (\d+) tests? in /m)?.[1] ?? 0);
   expect(ran, output).toBeGreaterThanOrEqual(minimumTests);
@@ -147,6 +162,28 @@ describe('nexus_auth (Python) against a real hub', () => {
 
   it('exchange_api_key: a real key for a token; invalid_grant, invalid_client, 429 slow_down with retry_after', { timeout: 60_000 }, async () => {
     await expectPasses('test_exchange', 5);
+  });
+
+  it('pip installs packages/python offline (setuptools backend) and the installed copy works', { timeout: 60_000 }, async () => {
+    // A copy, so pip's build/ and *.egg-info never land in the working tree.
+    const work = await fs.mkdtemp(path.join(os.tmpdir(), 'nexus-pip-'));
+    try {
+      const source = path.join(work, 'source');
+      const target = path.join(work, 'site');
+      await fs.cp(PACKAGE, source, { recursive: true, filter: (file) => !/(__pycache__|\.egg-info|[\\/]build)$/.test(file) });
+      // No index: only the setuptools Debian ships; the dependencies are Debian's too (--no-deps).
+      await promisify(execFile)(PYTHON, ['-m', 'pip', 'install', '--no-deps', '--no-build-isolation', '--no-index', '--disable-pip-version-check', '--target', target, source], {
+        env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', PIP_ROOT_USER_ACTION: 'ignore', HOME: work }, timeout: 50_000,
+      });
+      const metadata = await fs.readFile(path.join(target, 'nexus_auth-0.1.0.dist-info', 'METADATA'), 'utf8');
+      expect(metadata).toMatch(/^Name: nexus-auth$/m);
+      expect(metadata.match(/^Requires-Dist: .*$/gm)?.sort()).toEqual(['Requires-Dist: PyJWT[crypto] (>=2.4)', 'Requires-Dist: requests (>=2.25)']);
+      const { stdout } = await promisify(execFile)(PYTHON, ['-c', 'import nexus_auth; print(nexus_auth.__file__)'], { env: { PATH: '/usr/bin:/bin', PYTHONPATH: target } });
+      expect(stdout.trim()).toBe(path.join(target, 'nexus_auth', '__init__.py'));
+      await expectPasses('test_exchange', 5, target);
+    } finally {
+      await fs.rm(work, { recursive: true, force: true });
+    }
   });
 
   it('device_login: the user approves on the hub\'s device page, confidential and public clients', { timeout: 60_000 }, async () => {

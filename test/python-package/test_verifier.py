@@ -120,6 +120,30 @@ class KeyCache(unittest.TestCase):
                 verifier.verify(sign(header={'kid': kid}))
             self.assertEqual(caught.exception.reason, "no key with kid %s in the hub's JWKS" % kid)
         self.assertEqual(relay.requests, 2)
+
+        # A key the hub retires stops verifying at the next refresh.
+        control('/keys/retire', {'kid': parts(before)[0]['kid']})
+        time.sleep(1.0)
+        with self.assertRaises(InvalidToken):
+            verifier.verify(sign(header={'kid': 'forged-4'}))
+        self.assertEqual(relay.requests, 3)
+        with self.assertRaises(InvalidToken) as caught:
+            verifier.verify(before)
+        self.assertEqual(caught.exception.reason, "no key with kid %s in the hub's JWKS" % parts(before)[0]['kid'])
+        self.assertEqual(verifier.verify(after)['sub'], 'agi-safety')
+        relay.down()
+
+    def test_keys_older_than_max_age_are_refreshed_in_the_background(self):
+        relay = JwksRelay()
+        verifier = Verifier(ISSUER, AUDIENCE, jwks_uri=relay.jwks_uri, cooldown=0.1, max_age=0.2)
+        token = client_credentials()
+        verifier.verify(token)
+        time.sleep(0.3)
+        self.assertEqual(verifier.verify(token)['sub'], 'agi-safety', 'stale keys still verify at once')
+        deadline = time.monotonic() + 5
+        while relay.requests < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(relay.requests, 2)
         relay.down()
 
     def test_the_default_cooldown_is_thirty_seconds(self):
