@@ -1,7 +1,8 @@
 """The JWT rules the Node SDK applies (jose's jwtVerify), for any token the hub signs.
 
 Separate from the access-token verifier so other token kinds (gateway assertions, signed
-webhooks) apply the same header and registered-claim rules with their own ``typ``.
+webhooks) apply the same header and registered-claim rules with their own ``typ`` (see
+signed.py for the signature).
 """
 import numbers
 

@@ -11,10 +11,9 @@ import time
 from jwt.algorithms import RSAAlgorithm
 from jwt.exceptions import PyJWTError
 
+from .claims import ALGORITHM
 from .errors import HubError, InvalidToken, NexusAuthError
 from .transport import get_json
-
-ALGORITHM = 'RS256'
 
 
 class JwksCache:
