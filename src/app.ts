@@ -35,6 +35,10 @@ import { ApiKeys } from './accounts/api-keys.js';
 import { createProvider } from './oidc/provider.js';
 import { ProviderHost } from './oidc/provider-host.js';
 import { sweepExpired } from './oidc/adapter.js';
+import { postOnlyEndpoints } from './oidc/endpoint-methods.js';
+import { authorizationGuard } from './oidc/authorization-guard.js';
+import { deviceCodeGuard } from './oidc/device-code-guard.js';
+import { issuerHostOnly } from './http/issuer-host.js';
 import { Csrf } from './interactions/csrf.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { requestLog } from './http/request-log.js';
@@ -140,6 +144,8 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   app.use(transportSecurity(config.issuer));
   app.use(errorHandler());
   app.use(healthRoutes(prisma).routes());
+  // Load balancers probe the health routes by IP; everything after them answers only at ISSUER.
+  app.use(issuerHostOnly(config.issuer));
   app.use(assetRoutes().routes());
   app.use(adminRoutes(ops, requireHubAdmin({ checkLive, access })).routes());
   app.use(userinfoRoutes({ checkLive, entitlements }).routes());
@@ -150,6 +156,9 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
     if (ctx.path !== '/' || ctx.method !== 'GET') return next();
     await render(ctx, 'home', { title: 'Nexus', issuer: config.issuer });
   });
+  app.use(postOnlyEndpoints());
+  app.use(authorizationGuard(services.limiterStore, config.authorizationsPerIpPerMinute));
+  app.use(deviceCodeGuard(services.limiterStore, config.deviceCodeLimits));
   app.use(host.middleware());
 }
 

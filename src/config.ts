@@ -38,6 +38,10 @@ export interface Config {
   loginLimits: { perAccount: number; perIp: number; windowSeconds: number };
   /** Accounts that one IP may create per hour. */
   signupsPerIpPerHour: number;
+  /** Sign-in interactions (login pages) that one IP may start per minute at /auth. */
+  authorizationsPerIpPerMinute: number;
+  /** Wrong user codes that one IP may type on the device page per DEVICE_CODE_FAILURE_WINDOW seconds. */
+  deviceCodeLimits: { wrongCodesPerIp: number; windowSeconds: number };
 }
 
 export class ConfigError extends Error {
@@ -146,6 +150,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       session: integer('SESSION_TTL', 14 * 24 * 3600, 600, 365 * 24 * 3600),
     },
     signupsPerIpPerHour: integer('SIGNUPS_PER_IP_PER_HOUR', 20, 1, 100000),
+    authorizationsPerIpPerMinute: integer('AUTHORIZATIONS_PER_IP_PER_MINUTE', 60, 1, 1_000_000),
+    deviceCodeLimits: {
+      wrongCodesPerIp: integer('DEVICE_CODE_FAILURES_PER_IP', 10, 1, 100000),
+      windowSeconds: integer('DEVICE_CODE_FAILURE_WINDOW', 15 * 60, 10, 24 * 3600),
+    },
     loginLimits: {
       perAccount: integer('LOGIN_MAX_FAILURES_PER_ACCOUNT', 5, 1, 1000),
       perIp: integer('LOGIN_MAX_FAILURES_PER_IP', 50, 1, 100000),

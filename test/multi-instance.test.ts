@@ -22,7 +22,13 @@ beforeAll(async () => {
   // Instance B: same database, master key (same DATA_DIR), Redis prefix and public issuer.
   const port = await freePort();
   const hub = await createHub(loadConfig({ ...a.env, PORT: String(port) }), createLogger('silent'));
-  const server = http.createServer(hub.app.callback());
+  // A load balancer passes the public Host on to whichever instance it picks; the hub answers
+  // only for its issuer's host.
+  const callback = hub.app.callback();
+  const server = http.createServer((req, res) => {
+    req.headers.host = new URL(a.url).host;
+    return callback(req, res);
+  });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   b = { hub, server, url: `http://127.0.0.1:${port}` };
   await a.hub.users.create({ email: 'ada@example.com', password: PASSWORD });

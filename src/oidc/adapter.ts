@@ -1,12 +1,20 @@
 // oidc-provider storage in PostgreSQL: every model in one table keyed by (model, id), with
 // indexed grant_id / user_code / uid for the adapter's lookups. Clients are not stored here:
 // they come from the client registry. Expired rows are ignored on read and swept periodically.
-import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { ClientRegistry } from '../clients/registry.js';
 
 const notExpired = () => ({ OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] });
+
+// The ids, uids and user codes oidc-provider makes are 8–64 characters. Anything a caller sends
+// that is longer, or that holds a NUL byte (which PostgreSQL refuses in text and would turn into
+// a 500), cannot name a record: it is simply not found.
+const MAX_KEY_LENGTH = 512;
+function isLookupKey(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_KEY_LENGTH && !value.includes('\0');
+}
 
 function toPayload(row: { payload: Prisma.JsonValue; consumedAt: Date | null } | null): AdapterPayload | undefined {
   if (!row) return undefined;
@@ -17,6 +25,7 @@ function toPayload(row: { payload: Prisma.JsonValue; consumedAt: Date | null } |
 export function createAdapterFactory(prisma: PrismaClient, clients: ClientRegistry) {
   class ClientAdapter implements Adapter {
     async find(id: string) {
+      if (!isLookupKey(id)) return undefined;
       return (await clients.findOidcMetadata(id)) as AdapterPayload | undefined;
     }
     async upsert() { throw new Error('clients are managed by the client registry'); }
@@ -25,6 +34,11 @@ export function createAdapterFactory(prisma: PrismaClient, clients: ClientRegist
     async consume() {}
     async destroy() {}
     async revokeByGrantId() {}
+  }
+
+  /** Deletes every record issued under a grant, and the grant itself. */
+  async function revokeGrant(grantId: string) {
+    await prisma.oidcPayload.deleteMany({ where: { OR: [{ grantId }, { model: 'Grant', id: grantId }] } });
   }
 
   class PrismaAdapter implements Adapter {
@@ -47,27 +61,46 @@ export function createAdapterFactory(prisma: PrismaClient, clients: ClientRegist
     }
 
     async find(id: string) {
+      if (!isLookupKey(id)) return undefined;
       return toPayload(await prisma.oidcPayload.findFirst({ where: { model: this.model, id, ...notExpired() } }));
     }
 
     async findByUserCode(userCode: string) {
+      if (!isLookupKey(userCode)) return undefined;
       return toPayload(await prisma.oidcPayload.findFirst({ where: { model: this.model, userCode, ...notExpired() } }));
     }
 
     async findByUid(uid: string) {
+      if (!isLookupKey(uid)) return undefined;
       return toPayload(await prisma.oidcPayload.findFirst({ where: { model: this.model, uid, ...notExpired() } }));
     }
 
+    /**
+     * Marks a code or token spent, as a compare-and-set: of concurrent redemptions that all read
+     * it unspent, exactly one wins. oidc-provider checks `consumed` on the payload it read earlier
+     * and treats a consumed one as reuse; a loser here is the same reuse, caught a moment later,
+     * so it gets the same answer: invalid_grant, and the grant with every token issued under it
+     * is revoked (the winner's new tokens die with it: one of the two parties is an attacker).
+     */
     async consume(id: string) {
-      await prisma.oidcPayload.updateMany({ where: { model: this.model, id }, data: { consumedAt: new Date() } });
+      const { count } = await prisma.oidcPayload.updateMany({
+        where: { model: this.model, id, consumedAt: null },
+        data: { consumedAt: new Date() },
+      });
+      if (count === 1) return;
+      const spent = await prisma.oidcPayload.findUnique({ where: { model_id: { model: this.model, id } }, select: { grantId: true } });
+      if (spent?.grantId) await revokeGrant(spent.grantId);
+      throw new errors.InvalidGrant(`${this.model} already used`);
     }
 
     async destroy(id: string) {
+      if (!isLookupKey(id)) return;
       await prisma.oidcPayload.deleteMany({ where: { model: this.model, id } });
     }
 
     // A grant's codes, tokens and sessions share its grantId; all of them go.
     async revokeByGrantId(grantId: string) {
+      if (!isLookupKey(grantId)) return;
       await prisma.oidcPayload.deleteMany({ where: { grantId } });
     }
   }

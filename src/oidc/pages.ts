@@ -2,6 +2,7 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { render } from '../http/render.js';
 import { describeError } from '../http/error-messages.js';
+import { noteWrongUserCode } from './device-code-guard.js';
 import { missingVerifierHelp } from './pkce.js';
 
 export async function renderError(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }, error?: Error) {
@@ -38,9 +39,26 @@ function deviceErrorMessage(error: Error | undefined) {
   return 'The code could not be checked. Please try again.';
 }
 
+/**
+ * oidc-provider answers a failed device-page request by drawing a fresh form into the request's
+ * session, then stores that session as an existing one, which fails (a 500) when the request came
+ * without one (no cookie: a form not from us, or an expired session). Such a session is left
+ * unstored, as its own middleware would for an untouched one, and the page offers a form that
+ * starts over with a GET, which makes a session properly.
+ */
+function formWithoutStoredSession(ctx: KoaContextWithOIDC): string | undefined {
+  const session = ctx.oidc.session as (typeof ctx.oidc.session & { exp?: number; touched?: boolean }) | undefined;
+  if (!session || typeof session.exp === 'number') return undefined;
+  session.touched = false;
+  return `<form id="op.deviceInputForm" method="get" action="${ctx.oidc.urlFor('code_verification')}"></form>`;
+}
+
 export const deviceFlowPages = {
   async userCodeInputSource(ctx: KoaContextWithOIDC, form: string, _out: unknown, error?: Error) {
-    await render(ctx, 'device-input', { title: 'Connect a device', form: withoutUserCodeField(form), error: deviceErrorMessage(error) });
+    if (error?.name === 'NotFoundError') noteWrongUserCode(ctx);
+    const restart = error ? formWithoutStoredSession(ctx) : undefined;
+    const message = restart ? 'This page has expired. Enter the code again.' : deviceErrorMessage(error);
+    await render(ctx, 'device-input', { title: 'Connect a device', form: restart ?? withoutUserCodeField(form), error: message }, error && ctx.status >= 400 ? ctx.status : 200);
   },
   async userCodeConfirmSource(ctx: KoaContextWithOIDC, form: string, client: { clientName?: string; clientId: string }, _info: unknown, userCode: string) {
     await render(ctx, 'device-confirm', { title: 'Confirm this device', form, clientName: client.clientName ?? client.clientId, userCode });

@@ -9,7 +9,7 @@ import type { PrismaClient } from '../generated/prisma/client.js';
 import type { Logger } from '../logger.js';
 import { createAdapterFactory } from './adapter.js';
 import { CLAIMS, createExtraTokenClaims, createFindAccount } from './account.js';
-import { createResourceIndicators } from './resources.js';
+import { createResourceIndicators, refuseUnusableResource } from './resources.js';
 import { deviceFlowPages, logoutSource, postLogoutSuccessSource, renderError } from './pages.js';
 import { createInteractionPolicy, createProjectAccessCheck } from './project-access.js';
 import { registerTokenExchange } from './token-exchange.js';
@@ -30,6 +30,9 @@ export interface ProviderDeps {
   limiterStore: LimiterStore;
   log: Logger;
 }
+
+/** Seconds an interaction or session that no one has signed in to yet is kept. */
+export const ANONYMOUS_TTL = 10 * 60;
 
 export function createProvider({ config, prisma, users, access, clients, apiKeys, entitlements, limiterStore, log }: ProviderDeps, keys: LoadedKeys): Provider {
   const roleIn = createProjectAccessCheck(access, clients);
@@ -61,8 +64,13 @@ export function createProvider({ config, prisma, users, access, clients, apiKeys
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
       policy: createInteractionPolicy(roleIn),
     },
-    // Refresh tokens rotate on every use; reuse of a rotated one revokes the whole grant.
-    rotateRefreshToken: true,
+    // Refresh tokens rotate on every use; reuse of a rotated one revokes the whole grant. This
+    // hook runs after the refresh token's checks and before it is spent: a resource that will be
+    // refused is refused here, while the refresh token is still good.
+    rotateRefreshToken: async (ctx) => {
+      await refuseUnusableResource(ctx, clients);
+      return true;
+    },
     issueRefreshToken: async (_ctx, client, code) =>
       client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     features: {
@@ -86,9 +94,11 @@ export function createProvider({ config, prisma, users, access, clients, apiKeys
       AuthorizationCode: 60,
       DeviceCode: 10 * 60,
       IdToken: config.ttl.idToken,
-      Interaction: 60 * 60,
+      // Anyone can start an interaction (an unauthenticated GET /auth) or an anonymous session
+      // (the device page's form): they live minutes, not the hour or weeks a signed-in user's do.
+      Interaction: (_ctx, interaction) => (interaction.session?.accountId ? 60 * 60 : ANONYMOUS_TTL),
       RefreshToken: config.ttl.refreshToken,
-      Session: config.ttl.session,
+      Session: (_ctx, session) => (session.accountId ? config.ttl.session : ANONYMOUS_TTL),
       Grant: config.ttl.refreshToken,
     },
     renderError,

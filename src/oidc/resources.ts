@@ -19,6 +19,30 @@ function accountIdOf(ctx: KoaContextWithOIDC): string | undefined {
   return ctx.oidc.account?.accountId ?? ctx.oidc.session?.accountId;
 }
 
+/** The API a client may get tokens for: its own project's audience, and nothing else. */
+async function ownProjectFor(clients: ClientRegistry, client: Client, resource: string) {
+  const project = await clients.findEnabled(client.clientId);
+  if (!project || project.audience !== resource) {
+    throw new errors.InvalidTarget(`client "${client.clientId}" may only request tokens for its own API (${project?.audience ?? 'none'})`);
+  }
+  return project;
+}
+
+/**
+ * Refuses a refresh whose `resource` would be refused. oidc-provider resolves the resource only
+ * after it has rotated (spent) the refresh token, so a refused request would leave the client
+ * with a spent token and its next, normal refresh would be taken for reuse and revoke the grant.
+ * Runs before the rotation (from `rotateRefreshToken`) with the same rules applied later.
+ */
+export async function refuseUnusableResource(ctx: KoaContextWithOIDC, clients: ClientRegistry) {
+  const requested = ctx.oidc.params?.resource as string | string[] | undefined;
+  if (requested === undefined) return;
+  const [resource, ...others] = Array.isArray(requested) ? requested : [requested];
+  if (others.length) throw new errors.InvalidTarget('only a single resource indicator value must be requested/resolved during Access Token Request');
+  await ownProjectFor(clients, ctx.oidc.client!, resource);
+  if (!ctx.oidc.entities.RefreshToken?.resourceIndicators.has(resource)) throw new errors.InvalidTarget('resource indicator not granted');
+}
+
 export function createResourceIndicators(clients: ClientRegistry, entitlements: PlanEntitlements, accessTokenTtl: number) {
   return {
     enabled: true,
@@ -30,10 +54,7 @@ export function createResourceIndicators(clients: ClientRegistry, entitlements: 
     // A user's tokens carry only the scopes their plan allows in the project (for projects
     // governed by plans); a client acting for itself gets all of its API's scopes.
     getResourceServerInfo: async (ctx: KoaContextWithOIDC, resource: string, client: Client): Promise<ResourceServer> => {
-      const project = await clients.findEnabled(client.clientId);
-      if (!project || project.audience !== resource) {
-        throw new errors.InvalidTarget(`client "${client.clientId}" may only request tokens for its own API (${project?.audience ?? 'none'})`);
-      }
+      const project = await ownProjectFor(clients, client, resource);
       const accountId = accountIdOf(ctx);
       const allowed = accountId
         ? (await perRequest(ctx, `entitlements:${project.id}:${accountId}`, () => entitlements.forUser(accountId, project.id))).scopes
