@@ -70,14 +70,16 @@ async function retire(kid: string) {
   return { kid };
 }
 
-/** The person: opens the link, confirms the code, signs in, consents if asked. */
-async function approveDevice(verificationUriComplete: string) {
+/** The person: opens the link, confirms the code (or cancels), signs in, consents if asked. */
+async function approveDevice(verificationUriComplete: string, cancel = false) {
   const browser = new Browser(t.url);
   let page = await browser.follow(await browser.get(verificationUriComplete));
   // oidc-provider's self-submitting form with the code, then the hub's "confirm this device".
   for (let step = 0; step < 3 && !page.body.includes('/login"'); step++) {
     const form = parseForm(page.body, '/device');
-    page = await browser.follow(await browser.post(form.action, form.fields));
+    const confirming = page.body.includes('name="abort"');
+    page = await browser.follow(await browser.post(form.action, { ...form.fields, ...(cancel && confirming ? { abort: 'yes' } : {}) }));
+    if (cancel && confirming) return { title: page.body.match(/<title>([^<]*)<\/title>/)?.[1] ?? '' };
   }
   const login = parseForm(page.body, '/login');
   page = await browser.follow(await browser.post(login.action, { ...login.fields, email: EMAIL, password: PASSWORD }));
@@ -95,6 +97,7 @@ const actions: Record<string, (body: Record<string, any>) => Promise<unknown>> =
   '/keys/retire': async (body) => retire(body.kid),
   '/apikeys': async (body) => apiKeys.create({ userId: ownerId, name: `python ${randomBytes(3).toString('hex')}`, env: 'live', rateLimit: body.rateLimit }),
   '/device/approve': async (body) => approveDevice(body.verification_uri_complete),
+  '/device/cancel': async (body) => approveDevice(body.verification_uri_complete, true),
 };
 
 function startControl() {
@@ -186,7 +189,7 @@ describe('nexus_auth (Python) against a real hub', () => {
     }
   });
 
-  it('device_login: the user approves on the hub\'s device page, confidential and public clients', { timeout: 60_000 }, async () => {
-    await expectPasses('test_device', 3);
+  it('device_login: the user approves (or cancels) on the hub\'s device page; confidential and public clients', { timeout: 60_000 }, async () => {
+    await expectPasses('test_device', 5);
   });
 });
