@@ -7,7 +7,8 @@
 //
 //   npm run bench                        everything
 //   npm run bench -- --quick             shorter windows (about 1.5 minutes), for a smoke test
-//   npm run bench -- --only=cc,memory    a subset: cc, login, jwks, discovery, memory, sdk
+//   npm run bench -- --only=cc,memory    a subset: cc, login, jwks, discovery, memory, sdk, storm
+//   npm run bench -- --only=storm        tokens during a login storm, logins/s against bcrypt's limit
 //   npm run bench -- --profile           CPU-profile the hub (with --only=cc unless --only is given)
 //   npm run bench -- --mem-detail        also print each server's memory breakdown at the idle reading
 //   npm run bench -- --strict            exit with status 2 when a target is missed (for CI)
@@ -30,6 +31,7 @@ import { closedLoop, memoryMb, summarize, type Operation, type Stats, type Windo
 import { clientCredentialsGrant, getOk, loginFlow, verifyJwt, type Account, type ClientCredentials } from './flows.js';
 import { childOutputs, cleanUp, freePort, makeTempDir, onCleanUp, runNode, startNode, waitUntilReady, type Child } from './processes.js';
 import { summarizeProfile } from './profile.js';
+import { loginStorm, measureBcrypt } from './storm.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
@@ -40,11 +42,11 @@ const QUICK = flag('quick');
 const PROFILE = flag('profile');
 const MEM_DETAIL = flag('mem-detail');
 const STRICT = flag('strict');
-const ALL = ['memory', 'cc', 'login', 'jwks', 'discovery', 'sdk'];
+const ALL = ['memory', 'cc', 'login', 'jwks', 'discovery', 'sdk', 'storm'];
 const ONLY = new Set((option('only') ?? (PROFILE ? 'cc' : ALL.join(','))).split(','));
 for (const part of ONLY) if (!ALL.includes(part)) throw new Error(`--only: unknown part "${part}" (use ${ALL.join(', ')})`);
-/** Parts that need the two servers (the SDK part runs on its own). */
-const SERVER_PARTS = ALL.filter((part) => part !== 'sdk' && ONLY.has(part));
+/** Parts that need the two servers (the SDK part runs on its own, the storm on a hub of its own). */
+const SERVER_PARTS = ALL.filter((part) => part !== 'sdk' && part !== 'storm' && ONLY.has(part));
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1) * (QUICK ? 0.4 : 1);
 if (!(SCALE > 0)) throw new Error('BENCH_SCALE must be a positive number');
@@ -57,6 +59,7 @@ const timing = (warmupS: number, durationS: number): Timing => ({ warmupMs: warm
 const CC_TIMING = timing(4, 10);
 const LOGIN_TIMING = timing(3, 10);
 const DOC_TIMING = timing(1.5, 5);
+const STORM_TIMING = timing(3, 10);
 
 const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -71,6 +74,10 @@ const MEMORY_TARGET_MB = 150;
 const CC_TARGET_RATIO = 0.7;
 const SDK_TARGET_RATIO = 0.9; // as bench/sdk-verify.ts
 const SDK_TARGET_OPS = 15_000;
+const STORM_TOKEN_CONCURRENCY = 8;
+const STORM_LOGIN_CONCURRENCY = 8;
+const STORM_P99_TARGET_MS = 50;
+const BCRYPT_LIMIT_TARGET_RATIO = 0.9;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 /** Problems seen while measuring (failed operations): printed with the results. */
@@ -133,10 +140,10 @@ interface Started { target: Target; child: Child; client: ClientCredentials; acc
 
 interface HubSetup { databaseUrl: string; dataDir: string; redisPrefix: string; probeDir: string }
 
-async function prepareHub(tmp: string): Promise<HubSetup> {
+async function prepareHub(tmp: string, dataDirName = 'hub-data'): Promise<HubSetup> {
   const redisPrefix = `nexus-bench-${randomBytes(4).toString('hex')}:`;
   registerRedisCleanUp(redisPrefix);
-  return { databaseUrl: await createDatabase(), dataDir: path.join(tmp, 'hub-data'), redisPrefix, probeDir: tmp };
+  return { databaseUrl: await createDatabase(), dataDir: path.join(tmp, dataDirName), redisPrefix, probeDir: tmp };
 }
 
 function hubEnv(setup: HubSetup, port: number, name: string) {
@@ -151,6 +158,11 @@ function hubEnv(setup: HubSetup, port: number, name: string) {
     CLIENTS_FILE: path.join(ROOT, 'clients.json'),
     REDIS_URL,
     REDIS_PREFIX: setup.redisPrefix,
+    // Every login of the benchmark comes from 127.0.0.1 and the storm signs one account in 8
+    // times at once (each attempt in flight holds a point of the login limits): far above the limits.
+    AUTHORIZATIONS_PER_IP_PER_MINUTE: '1000000',
+    LOGIN_MAX_FAILURES_PER_ACCOUNT: '1000',
+    LOGIN_MAX_FAILURES_PER_IP: '100000',
     BENCH_MEM_PROBE_FILE: path.join(setup.probeDir, `memory-${name}.json`),
   });
 }
@@ -375,7 +387,7 @@ async function main() {
   const facts = [
     `node ${process.version}, ${cpus.length} CPU(s) (${cpus[0]?.model.trim() ?? 'unknown'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.platform()} ${os.release()}`,
     `oidc-provider ${providerVersion}; load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
-    `parts: ${[...SERVER_PARTS, ...(ONLY.has('sdk') ? ['sdk'] : [])].join(', ')}`,
+    `parts: ${[...SERVER_PARTS, ...['storm', 'sdk'].filter((part) => ONLY.has(part))].join(', ')}`,
   ];
   if (SERVER_PARTS.length) {
     facts.push(`load generator: this process, node:http keep-alive, closed loop; per test and server ${fmt(CC_TIMING.warmupMs / 1000, 1)} s warm-up + ${fmt(CC_TIMING.durationMs / 1000, 1)} s measured ` +
@@ -520,6 +532,52 @@ async function main() {
       '- Login flow: authorization request with PKCE → login page → POST credentials → redirects → code → token exchange (7 requests); one bcrypt cost-11 check (bcryptjs) on both sides; first-party consent granted without a page on both sides.',
       '- Idle RSS: after a short warm-up, following a full GC forced through a preloaded probe (`--expose-gc`), i.e. what V8\'s memory reducer returns after ~10 s of idleness on a quiet machine.',
     );
+  }
+
+  if (ONLY.has('storm')) {
+    // Timed before the storm's hub starts and after the other servers stopped: one core, nothing else of the benchmark running.
+    log('login storm: bcryptjs comparisons at cost 11 on one core...');
+    const limit = measureBcrypt();
+    log('login storm: starting a hub of its own...');
+    const stormHub = await startHub(await prepareHub(tmp, 'storm-hub-data'), undefined);
+    await warmUp(stormHub);
+    const { target, client, account } = stormHub;
+    const { quiet, storm, loginsAlone } = await loginStorm({
+      tokens: () => clientCredentialsGrant(target, client, CC_SCOPE).then(() => undefined),
+      login: () => loginFlow(target, client, account).then(() => undefined),
+      serverPid: target.pid, tokenConcurrency: STORM_TOKEN_CONCURRENCY, loginConcurrency: STORM_LOGIN_CONCURRENCY, ...STORM_TIMING, log,
+    });
+    await stormHub.child.stop();
+
+    const p99Pass = storm.tokens.p99 < STORM_P99_TARGET_MS;
+    const limitRatio = loginsAlone.perSecond / limit.loginsPerSecond;
+    const limitPass = limitRatio >= BCRYPT_LIMIT_TARGET_RATIO;
+    if (!p99Pass) failures.push(`token p99 ${ms(storm.tokens.p99)} ms during the login storm`);
+    if (!limitPass) failures.push(`logins at ${pct(limitRatio)} of the bcrypt limit`);
+    rows.push({
+      test: `login storm: client_credentials c=${STORM_TOKEN_CONCURRENCY}, quiet → with logins at c=${STORM_LOGIN_CONCURRENCY}: tokens/s`,
+      hub: `${fmt(quiet.perSecond)} → ${fmt(storm.tokens.perSecond)}`, bare: '', ratio: pct(storm.tokens.perSecond / quiet.perSecond), target: '',
+    });
+    rows.push({
+      test: '  token latency p50 / p99, quiet → storm (ms)', hub: `${ms(quiet.p50)} / ${ms(quiet.p99)} → ${ms(storm.tokens.p50)} / ${ms(storm.tokens.p99)}`, bare: '', ratio: '',
+      target: `p99 < ${STORM_P99_TARGET_MS} ms during the storm: ${p99Pass ? 'PASS' : 'FAIL'}`,
+    });
+    rows.push({ test: '  logins/s during the storm', hub: fmt(storm.logins.perSecond, 1), bare: '', ratio: '', target: `latency p50 / p99 ${ms(storm.logins.p50)} / ${ms(storm.logins.p99)} ms` });
+    rows.push({
+      test: `logins alone, c=${STORM_LOGIN_CONCURRENCY}: logins/s vs bcrypt limit`, hub: fmt(loginsAlone.perSecond, 1), bare: '', ratio: pct(limitRatio),
+      target: `≥ ${BCRYPT_LIMIT_TARGET_RATIO * 100}% of ${limit.cores} cores × 1/${ms(limit.compareCpuMs)} ms = ${fmt(limit.loginsPerSecond, 1)}/s: ${limitPass ? 'PASS' : 'FAIL'}`,
+    });
+    rows.push({
+      test: '  hub CPU per login (ms)', hub: fmt(loginsAlone.cpuPerOp, 1), bare: '', ratio: '',
+      target: `of which bcrypt ${ms(limit.compareCpuMs)} (${ms(limit.compareWallMs)} ms wall); hub busy ${fmt(loginsAlone.cpuCores, 2)} cores`,
+    });
+    const errors = [quiet.errors, storm.tokens.errors, storm.logins.errors, loginsAlone.errors];
+    for (const [name, stats] of [['quiet tokens', quiet], ['storm tokens', storm.tokens], ['storm logins', storm.logins], ['logins alone', loginsAlone]] as const) {
+      if (stats.errors) warnings.push(`login storm / ${name}: ${stats.errors} failed operations, first: ${stats.firstError}`);
+    }
+    notes.push(`login storm: one window each (${fmt(STORM_TIMING.warmupMs / 1000, 1)} s warm-up + ${fmt(STORM_TIMING.durationMs / 1000, 1)} s), errors ${errors.join(' / ')}; bcrypt limit from the median of 6 synchronous bcryptjs comparisons at cost 11 in the load generator before the hub started`);
+    descriptions.push(`Login storm: a hub of its own (${HUB_DESCRIPTION}, default PASSWORD_WORKERS = ${limit.cores} cores); logins are the full PKCE flow above; "hub CPU per login" includes its password threads but not PostgreSQL's CPU.`);
+    summaryLines.push(`- Login storm: client_credentials at c=${STORM_TOKEN_CONCURRENCY} alone, then together with full login flows at c=${STORM_LOGIN_CONCURRENCY}, then logins alone; the bcrypt limit is cores × 1/(one bcryptjs cost-11 comparison on one core), timed in the same run.`);
   }
 
   if (ONLY.has('sdk')) {
