@@ -272,15 +272,18 @@ describe('authentication', () => {
     expect(refused.status).toBe(403);
     expect(refused.body.error).toBe('insufficient_role');
 
-    // Granted again, the same token works; disabled, it stops; deleted, it stops.
+    // Granted again, the same token works; disabled, it stops for good (disabling revokes the
+    // user's grants, so enabling does not revive it: 401); a new sign-in works until deleted.
     expect((await api('POST', '/access', { json: { email: 'second@example.com', project: CONSOLE, role: 'admin' } })).status).toBe(200);
     expect((await api('GET', '/clients', { token })).status).toBe(200);
     expect((await api('POST', '/users/second@example.com/disable')).status).toBe(200);
-    expect((await api('GET', '/clients', { token })).status).toBe(403);
+    expect((await api('GET', '/clients', { token })).status).toBe(401);
     expect((await api('POST', '/users/second@example.com/enable')).status).toBe(200);
-    expect((await api('GET', '/clients', { token })).status).toBe(200);
+    expect((await api('GET', '/clients', { token })).status).toBe(401);
+    const fresh = await tokenFor('second@example.com');
+    expect((await api('GET', '/clients', { token: fresh })).status).toBe(200);
     expect((await api('DELETE', '/users/second@example.com')).status).toBe(204);
-    expect((await api('GET', '/clients', { token })).status).toBe(403);
+    expect((await api('GET', '/clients', { token: fresh })).status).toBe(401);
   });
 });
 

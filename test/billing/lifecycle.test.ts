@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorize, Browser, parseForm } from '../support/browser.js';
 import { checkoutSession, deliver, event, invoice, subscription, type StripeTestEvent } from './events.js';
 import {
-  createUser, eventRows, page, PASSWORD, PROJECTS, refresh, Session, signIn, scopesOf, startBillingHub, textOf, type BillingHub,
+  billingToken, createUser, eventRows, page, PASSWORD, PROJECTS, refresh, Session, signIn, scopesOf, startBillingHub, textOf, type BillingHub,
 } from './support.js';
 
 let h: BillingHub;
@@ -56,7 +56,7 @@ describe('plan changes and cancelation (customer.subscription.*)', () => {
     sales = new Session(h, 'sales', signed.tokens);
     // The project starts a checkout for the user: that creates (and links) the Stripe customer.
     const checkout = await fetch(`${h.t.url}/api/billing/checkout`, {
-      method: 'POST', headers: { authorization: `Bearer ${signed.tokens.access_token}`, 'content-type': 'application/json' }, body: JSON.stringify({ plan: 'pro' }),
+      method: 'POST', headers: { authorization: `Bearer ${await billingToken(h.t, EMAIL)}`, 'content-type': 'application/json' }, body: JSON.stringify({ plan: 'pro' }),
     });
     expect(checkout.status).toBe(200);
     customer = h.stripe.requestsTo('POST', '/v1/customers').at(-1)!.response.id;

@@ -10,7 +10,7 @@ import { createRemoteJWKSet } from 'jose';
 import { startTestHub, type TestHub } from '../support/hub.js';
 import { deliver, event, subscription, WEBHOOK_SECRET } from './events.js';
 import { STRIPE_SECRET_KEY, StripeStandIn } from './stripe-stand-in.js';
-import { createUser, eventRows, page, Session, signIn, scopesOf, textOf } from './support.js';
+import { billingToken, createUser, eventRows, page, Session, signIn, scopesOf, textOf } from './support.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const NOT_CONFIGURED = 'Online billing is not configured on this hub. An administrator can set your plan.';
@@ -75,7 +75,7 @@ describe('a hub without STRIPE_SECRET_KEY', () => {
   });
 
   it('checkout and portal answer 503 not_configured; the webhook answers 503', async () => {
-    const token = sales.tokens.access_token;
+    const token = await billingToken(t, EMAIL);
     expect(await api(t, '/api/billing/checkout', token, { plan: 'pro' })).toMatchObject({ status: 503, body: { error: 'not_configured', error_description: NOT_CONFIGURED } });
     expect(await api(t, '/api/billing/portal', token, {})).toMatchObject({ status: 503, body: { error: 'not_configured' } });
     const webhook = await deliver(t.url, event('customer.subscription.updated', subscription({ id: 'sub_x', customer: 'cus_x' })));
@@ -135,8 +135,7 @@ describe('a hub with STRIPE_SECRET_KEY but no STRIPE_WEBHOOK_SECRET', () => {
     expect(webhook.body).toMatchObject({ error: 'not_configured' });
 
     await createUser(t, 'kim@example.com');
-    const signed = await signIn(t, 'sales', 'kim@example.com');
-    const checkout = await api(t, '/api/billing/checkout', signed.tokens.access_token, { plan: 'pro' });
+    const checkout = await api(t, '/api/billing/checkout', await billingToken(t, 'kim@example.com'), { plan: 'pro' });
     expect(checkout).toMatchObject({ status: 200, body: { url: expect.stringMatching(/^https:\/\/checkout\.stripe\.test\//) } });
     expect(stripe.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /v1/customers', 'POST /v1/checkout/sessions']);
     expect(textOf(await (await fetch(`${t.url}/pricing`)).text())).not.toContain(NOT_CONFIGURED);

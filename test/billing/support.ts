@@ -30,9 +30,9 @@ export interface BillingHub {
 }
 
 /** A test hub with billing on, its Stripe API calls going to a fresh local stand-in. */
-export async function startBillingHub(): Promise<BillingHub> {
+export async function startBillingHub(extraEnv: Record<string, string> = {}): Promise<BillingHub> {
   const stripe = await StripeStandIn.start();
-  const t = await startTestHub({ STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, STRIPE_API_URL: stripe.url });
+  const t = await startTestHub({ STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, STRIPE_API_URL: stripe.url, ...extraEnv });
   return {
     t, stripe, access: new ProjectAccess(t.hub.db.prisma), jwks: createRemoteJWKSet(new URL(`${t.url}/jwks`)),
     async stop() {
@@ -65,6 +65,14 @@ export async function signIn(t: TestHub, project: ProjectName, email: string, op
   expect(tokens.status, tokens.text).toBe(200);
   expect(tokens.body.refresh_token).toBeTruthy();
   return { browser, tokens: tokens.body };
+}
+
+/**
+ * A sales access token for the billing API (with billing:manage), from a sign-in in a browser of
+ * its own: a separate grant, so the scopes of the caller's other sales tokens stay as they are.
+ */
+export async function billingToken(t: TestHub, email: string): Promise<string> {
+  return (await signIn(t, 'sales', email, { scope: 'openid offline_access billing:manage' })).tokens.access_token;
 }
 
 /** A refresh at /token as the project: the raw answer (status, body). */

@@ -7,12 +7,14 @@ import { Browser, parseForm } from '../support/browser.js';
 import { postForm } from '../support/oauth.js';
 import { checkoutSession, deliver, event, subscription } from './events.js';
 import { STRIPE_SECRET_KEY } from './stripe-stand-in.js';
-import { createUser, page, Session, signIn, scopesOf, startBillingHub, textOf, type BillingHub } from './support.js';
+import { billingToken, createUser, page, Session, signIn, scopesOf, startBillingHub, textOf, type BillingHub } from './support.js';
 
 let h: BillingHub;
 let userId: string;
 let browser: Browser;
 let sales: Session;
+/** The user's token for the billing API (billing:manage), as a project calling it would hold. */
+let billing: string;
 let customerId: string;
 const EMAIL = 'ada@example.com';
 // 15 January 2031, 12:00 UTC: the renewal date the account page must show.
@@ -44,6 +46,7 @@ describe('upgrade from free to pro', () => {
     const signed = await signIn(h.t, 'sales', EMAIL);
     browser = signed.browser;
     sales = new Session(h, 'sales', signed.tokens);
+    billing = await billingToken(h.t, EMAIL);
     const claims = await sales.claims();
     expect(claims.sub).toBe(userId);
     expect(claims.plan).toBe('free');
@@ -188,17 +191,26 @@ describe('upgrade from free to pro', () => {
     expect(answer.headers.get('location')).toBe(portals[0].response.url);
     expect(answer.headers.get('location')).toMatch(/^https:\/\/billing\.stripe\.test\/p\/session\/\d+$/);
 
-    const viaApi = await api('/api/billing/portal', sales.tokens.access_token, {});
+    const viaApi = await api('/api/billing/portal', billing, {});
     expect(viaApi.status, viaApi.text).toBe(200);
     expect(viaApi.body).toEqual({ url: expect.stringMatching(/^https:\/\/billing\.stripe\.test\/p\/session\/\d+$/) });
     expect(h.stripe.requestsTo('POST', '/v1/billing_portal/sessions')).toHaveLength(2);
   });
 
-  it('a project changes the plan with the user\'s access token and JSON: the live subscription moves, no second checkout', async () => {
+  it('a project changes the plan with the user\'s access token and JSON: the user confirms on the hub, the live subscription moves, no second checkout', async () => {
     const checkouts = h.stripe.requestsTo('POST', '/v1/checkout/sessions').length;
-    const answer = await api('/api/billing/checkout', sales.tokens.access_token, { plan: 'business' });
-    expect(answer.status, answer.text).toBe(200);
-    expect(answer.body).toEqual({ url: `${h.t.url}/account?checkout=changed` });
+    /** The project's request, then the user's confirmation on the hub page it answered with. */
+    const changeTo = async (plan: string) => {
+      const answer = await api('/api/billing/checkout', billing, { plan });
+      expect(answer.status, answer.text).toBe(200);
+      expect(answer.body.url.startsWith(`${h.t.url}/billing/confirm?`)).toBe(true);
+      expect(await h.t.hub.subscriptions.planOf(userId)).not.toBe(plan);
+      const form = parseForm((await page(browser, answer.body.url)).body, '/billing/confirm');
+      const confirmed = await browser.post(form.action, form.fields);
+      expect(confirmed.status).toBe(303);
+      expect(confirmed.headers.get('location')).toBe(`${h.t.url}/account?checkout=changed`);
+    };
+    await changeTo('business');
     expect(h.stripe.requestsTo('POST', '/v1/checkout/sessions')).toHaveLength(checkouts);
     const update = h.stripe.requestsTo('POST', /^\/v1\/subscriptions\//).at(-1)!;
     expect(update.form).toMatchObject({ 'items[0][price]': 'price_business_monthly', proration_behavior: 'create_prorations', 'metadata[plan]': 'business' });
@@ -206,7 +218,7 @@ describe('upgrade from free to pro', () => {
     expect(await h.t.hub.subscriptions.planOf(userId)).toBe('business');
 
     // And back, so the next tests start from Pro again.
-    expect((await api('/api/billing/checkout', sales.tokens.access_token, { plan: 'pro' })).status).toBe(200);
+    await changeTo('pro');
     expect(await h.t.hub.subscriptions.planOf(userId)).toBe('pro');
   });
 
@@ -220,9 +232,9 @@ describe('upgrade from free to pro', () => {
     expect(await api('/api/billing/checkout', own.body.access_token, { plan: 'pro' })).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
     expect(await api('/api/billing/checkout', undefined, { plan: 'pro' })).toMatchObject({ status: 401, body: { error: 'login_required' } });
 
-    expect(await api('/api/billing/checkout', sales.tokens.access_token, { plan: 'gold' })).toMatchObject({ status: 400, body: { error: 'invalid_plan' } });
-    expect(await api('/api/billing/checkout', sales.tokens.access_token, { plan: 'enterprise' })).toMatchObject({ status: 400, body: { error: 'not_purchasable' } });
-    expect(await api('/api/billing/checkout', sales.tokens.access_token, { plan: 'free' })).toMatchObject({ status: 400, body: { error: 'not_purchasable' } });
+    expect(await api('/api/billing/checkout', billing, { plan: 'gold' })).toMatchObject({ status: 400, body: { error: 'invalid_plan' } });
+    expect(await api('/api/billing/checkout', billing, { plan: 'enterprise' })).toMatchObject({ status: 400, body: { error: 'not_purchasable' } });
+    expect(await api('/api/billing/checkout', billing, { plan: 'free' })).toMatchObject({ status: 400, body: { error: 'not_purchasable' } });
 
     // The browser path needs the page's CSRF token.
     const account = await page(browser, '/account');
@@ -238,8 +250,7 @@ describe('upgrade from free to pro', () => {
 
     // Another user with no Stripe customer has nothing to manage.
     await createUser(h.t, 'bob@example.com');
-    const bob = await signIn(h.t, 'sales', 'bob@example.com');
-    expect(await api('/api/billing/portal', bob.tokens.access_token, {})).toMatchObject({ status: 400, body: { error: 'no_customer' } });
+    expect(await api('/api/billing/portal', await billingToken(h.t, 'bob@example.com'), {})).toMatchObject({ status: 400, body: { error: 'no_customer' } });
 
     expect(h.stripe.requests.length).toBe(before);
   });
