@@ -8,5 +8,17 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     reporters: ['default'],
+    // `npm run coverage` (scripts/coverage.mjs) turns this on and adds the coverage of the
+    // server and CLI processes the tests start; `vitest run --coverage` alone counts only the
+    // code that runs inside the test workers.
+    coverage: {
+      provider: 'v8',
+      include: ['src/**/*.ts', 'packages/*/src/**/*.ts'],
+      exclude: ['src/generated/**', '**/*.d.ts', '**/*.test.ts'],
+      reporter: [['json', { file: 'coverage-final.json' }]],
+      reportsDirectory: 'coverage/in-process',
+      // The figures of a run with a failing test are still useful (and said to be incomplete).
+      reportOnFailure: true,
+    },
   },
 });

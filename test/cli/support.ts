@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import type { TestHub } from '../support/hub.js';
 import { basicAuth } from '../support/oauth.js';
+import { coverageEnv } from '../support/process.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ENTRY = path.join(ROOT, 'scripts/nexus.mjs');
@@ -28,6 +29,7 @@ function cliEnv(t: TestHub | undefined, extra: Record<string, string> = {}): Rec
   return {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '/tmp',
+    ...coverageEnv(),
     ...(t?.env ?? {}),
     LOG_LEVEL: 'silent',
     ...extra,

@@ -18,6 +18,14 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * NODE_V8_COVERAGE of this process, when set (`npm run coverage`): passed on to the processes
+ * the tests start, so their V8 coverage is written to the same directory and counted too.
+ */
+export function coverageEnv(): Record<string, string> {
+  return process.env.NODE_V8_COVERAGE ? { NODE_V8_COVERAGE: process.env.NODE_V8_COVERAGE } : {};
+}
+
 export interface ServerProcess {
   child: ChildProcess;
   output: () => string;
@@ -27,7 +35,7 @@ export interface ServerProcess {
 
 export function runServer(env: Record<string, string>): ServerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...coverageEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
