@@ -29,11 +29,6 @@ class JwksCache:
         self._attempted_at = None
         self._lock = threading.Lock()
 
-    @property
-    def kids(self):
-        """The kids of the keys held now."""
-        return sorted(self._keys)
-
     def get_key(self, kid):
         """The public key for ``kid``: from the cache, else after one refresh (if the cooldown
         allows). Raises InvalidToken when there is no such key or the JWKS cannot be fetched."""
@@ -66,8 +61,10 @@ class JwksCache:
             return True
 
     def _stale(self):
-        return (self._fetched_at is not None and time.monotonic() - self._fetched_at > self.max_age
-                and not self._lock.locked())
+        """Old keys, and a background refresh would fetch (not in the cooldown, none running)."""
+        now = time.monotonic()
+        return (self._fetched_at is not None and now - self._fetched_at > self.max_age
+                and now - self._attempted_at >= self.cooldown and not self._lock.locked())
 
     def _refresh_quietly(self):
         try:
