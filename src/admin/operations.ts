@@ -74,9 +74,9 @@ export class AdminOperations {
 
   /** `grace`: how long the replaced secret keeps working (see parseGrace); none by default. */
   async rotateClientSecret(id: string, grace?: string) {
-    const { secret, previousSecretExpiresAt } = await this.deps.clients.rotateSecret(id, parseGrace(grace));
+    const { secret, rotationGraceUntil } = await this.deps.clients.rotateSecret(id, parseGrace(grace));
     await this.deps.notify('clients');
-    return { id, secret, previousSecretExpiresAt };
+    return { id, secret, rotationGraceUntil };
   }
 
   async setClientEnabled(id: string, enabled: boolean) {

@@ -14,7 +14,7 @@ export const MAX_SECRET_GRACE_MS = 30 * 86_400_000;
 export interface RegisteredClient extends ClientDefinition {
   enabled: boolean;
   /** Until when the secret replaced by the last rotation still works; null when it does not. */
-  previousSecretExpiresAt: Date | null;
+  rotationGraceUntil: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -61,7 +61,7 @@ function toClient(row: Row): RegisteredClient {
     id: row.id,
     audience: row.audience,
     enabled: row.enabled,
-    previousSecretExpiresAt: previousSecret(row)?.expiresAt ?? null,
+    rotationGraceUntil: previousSecret(row)?.expiresAt ?? null,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -225,7 +225,7 @@ export class ClientRegistry {
    * the older one at once. Concurrent rotations are serialised on the row, so each moves the
    * secret it really replaced, and one of them ends up current.
    */
-  async rotateSecret(id: string, graceMs = 0): Promise<{ secret: string; previousSecretExpiresAt: Date | null }> {
+  async rotateSecret(id: string, graceMs = 0): Promise<{ secret: string; rotationGraceUntil: Date | null }> {
     if (!Number.isSafeInteger(graceMs) || graceMs < 0 || graceMs > MAX_SECRET_GRACE_MS) {
       throw new ClientError('invalid_grace', `the grace period must be between 0 and ${MAX_SECRET_GRACE_MS / 86_400_000}d`);
     }
@@ -242,7 +242,7 @@ export class ClientRegistry {
       });
     });
     this.invalidate();
-    return { secret, previousSecretExpiresAt };
+    return { secret, rotationGraceUntil: previousSecretExpiresAt };
   }
 
   async setEnabled(id: string, enabled: boolean): Promise<RegisteredClient> {

@@ -49,7 +49,7 @@ export async function syncClients(registry: ClientRegistry, definitions: ClientD
       result.created.push({ id: definition.id, secret });
       continue;
     }
-    const { enabled: _e, previousSecretExpiresAt: _p, createdAt: _c, updatedAt: _u, ...currentDefinition } = current;
+    const { enabled: _e, rotationGraceUntil: _g, createdAt: _c, updatedAt: _u, ...currentDefinition } = current;
     if (isDeepStrictEqual(currentDefinition, definition)) {
       result.unchanged.push(definition.id);
     } else {

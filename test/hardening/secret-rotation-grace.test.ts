@@ -24,7 +24,7 @@ async function status(id: string, secret: string) {
 async function rotate(id: string, grace?: string) {
   const answer = await adminApi(t, token, 'POST', `/clients/${id}/rotate-secret`, grace === undefined ? undefined : { grace });
   expect(answer.status, JSON.stringify(answer.body)).toBe(200);
-  return answer.body as { id: string; secret: string; previousSecretExpiresAt: string | null };
+  return answer.body as { id: string; secret: string; rotationGraceUntil: string | null };
 }
 
 /** Which of the secrets get a token (client_credentials) right now. */
@@ -68,7 +68,7 @@ describe('nexus clients rotate-secret --grace', () => {
     expect(shown.stdout).toContain(`old secret:    works until ${until}`);
     expect(shown.stdout).not.toContain(old);
     expect(shown.stdout).not.toContain(fresh);
-    expect((await nexusJson(t, 'clients', 'show', 'sales')).previousSecretExpiresAt).toBe(until);
+    expect((await nexusJson(t, 'clients', 'show', 'sales')).rotationGraceUntil).toBe(until);
     t.secrets.sales = fresh;
   });
 
@@ -87,11 +87,11 @@ describe('POST /api/admin/clients/:id/rotate-secret', () => {
   it('with a short grace: both secrets work, then the old one gets 401 invalid_client when it ends', async () => {
     const old = t.secrets.sales;
     const rotated = await rotate('sales', '2s');
-    expect(Date.parse(rotated.previousSecretExpiresAt!)).toBeGreaterThan(Date.now());
+    expect(Date.parse(rotated.rotationGraceUntil!)).toBeGreaterThan(Date.now());
     expect(await working('sales', [old, rotated.secret])).toEqual([old, rotated.secret]);
 
     // The end is checked at each request, not at the next reload of the clients.
-    await new Promise((resolve) => setTimeout(resolve, Date.parse(rotated.previousSecretExpiresAt!) - Date.now() + 100));
+    await new Promise((resolve) => setTimeout(resolve, Date.parse(rotated.rotationGraceUntil!) - Date.now() + 100));
     const refused = await clientCredentials(t, 'sales', old);
     expect(refused).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
     expect(await status('sales', rotated.secret)).toBe(200);
@@ -114,7 +114,7 @@ describe('POST /api/admin/clients/:id/rotate-secret', () => {
     const second = (await rotate('sales', '1h')).secret;
     expect(await working('sales', [first, second])).toHaveLength(2);
     const third = await rotate('sales');
-    expect(third.previousSecretExpiresAt).toBeNull();
+    expect(third.rotationGraceUntil).toBeNull();
     expect(await working('sales', [first, second, third.secret])).toEqual([third.secret]);
     const fourth = await rotate('sales', '0');
     expect(await working('sales', [third.secret, fourth.secret])).toEqual([fourth.secret]);

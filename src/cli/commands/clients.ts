@@ -49,7 +49,7 @@ function describe(client: RegisteredClient) {
     `scopes:        ${client.scopes.join(' ') || '-'}`,
     `redirect URIs: ${client.redirectUris.join(' ') || '-'}`,
     `logout URIs:   ${client.postLogoutRedirectUris.join(' ') || '-'}`,
-    ...(client.previousSecretExpiresAt ? [`old secret:    works until ${client.previousSecretExpiresAt.toISOString()}`] : []),
+    ...(client.rotationGraceUntil ? [`old secret:    works until ${client.rotationGraceUntil.toISOString()}`] : []),
   ].join('\n');
 }
 
@@ -110,8 +110,8 @@ export const clients: CommandGroup = {
       options: { grace: { type: 'string' } },
       async run(ctx, values, [id]) {
         const rotated = await ctx.ops.rotateClientSecret(id, optionalString(values, 'grace'));
-        const old = rotated.previousSecretExpiresAt
-          ? `The old secret keeps working until ${rotated.previousSecretExpiresAt.toISOString()}; an older one, if any, no longer works.`
+        const old = rotated.rotationGraceUntil
+          ? `The old secret keeps working until ${rotated.rotationGraceUntil.toISOString()}; an older one, if any, no longer works.`
           : 'The old secret no longer works.';
         return { data: rotated, text: `${secretNotice(id, rotated.secret)}\n${old}` };
       },
