@@ -139,6 +139,8 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   });
 
   app.proxy = config.trustProxy;
+  // The client is the entry the last trusted proxy appended; entries left of it are its claims.
+  app.maxIpsCount = config.trustProxyHops;
   app.silent = true; // errors are logged by requestLog/errorHandler, never printed with stacks
   app.use(requestLog(log));
   app.use(transportSecurity(config.issuer));

@@ -18,6 +18,12 @@ export interface Config {
   embeddedPgPort: number;
   /** Trust X-Forwarded-* headers from a TLS-terminating proxy. Default false. */
   trustProxy: boolean;
+  /**
+   * Proxies in front of the hub that append to X-Forwarded-For (only with trustProxy): the
+   * client is that many entries from the right; entries further left are the client's own
+   * claims. Default 1.
+   */
+  trustProxyHops: number;
   /** Redis URL for shared rate-limit counters. Unset: counters live in PostgreSQL. */
   redisUrl: string | undefined;
   /** Prefix of every Redis key the hub writes. Default nexus:. */
@@ -42,14 +48,14 @@ export interface Config {
   authorizationsPerIpPerMinute: number;
   /** Wrong user codes that one IP may type on the device page per DEVICE_CODE_FAILURE_WINDOW seconds. */
   deviceCodeLimits: { wrongCodesPerIp: number; windowSeconds: number };
+  /** bcrypt worker threads, and hashes that may wait for one before logins get 503 + Retry-After. */
+  passwordHashing: { workers: number; queueMax: number };
 }
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
-  /** bcrypt worker threads, and hashes that may wait for one before logins get 503 + Retry-After. */
-  passwordHashing: { workers: number; queueMax: number };
   }
 }
 
@@ -100,6 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 
   const port = integer('PORT', 3000, 1, 65535);
+  const passwordWorkers = integer('PASSWORD_WORKERS', os.availableParallelism(), 1, 256);
 
   let issuer = url('ISSUER', ['http:', 'https:']) ?? `http://localhost:${port}`;
   if (read('ISSUER')) {
@@ -110,7 +117,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
 
   const logLevel = (read('LOG_LEVEL') ?? 'info') as Config['logLevel'];
-  const passwordWorkers = integer('PASSWORD_WORKERS', os.availableParallelism(), 1, 256);
   if (!LOG_LEVELS.includes(logLevel)) {
     problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
   }
@@ -128,6 +134,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (webhookSecret !== undefined && !webhookSecret.startsWith('whsec_')) problems.push('STRIPE_WEBHOOK_SECRET must be a webhook signing secret (whsec_...)');
   if (webhookSecret !== undefined && stripeKey === undefined) problems.push('STRIPE_WEBHOOK_SECRET is set but STRIPE_SECRET_KEY is not');
 
+  const trustProxy = boolean('TRUST_PROXY', false);
+  if (read('TRUST_PROXY_HOPS') !== undefined && !trustProxy) problems.push('TRUST_PROXY_HOPS is set but TRUST_PROXY is not true');
+  // The hub itself speaks plain HTTP, and Koa refuses to set a Secure cookie on a request it
+  // does not know arrived over TLS: an https issuer needs the proxy's X-Forwarded-Proto.
+  if (issuer.startsWith('https:') && !trustProxy) {
+    problems.push('ISSUER is https but TRUST_PROXY is not true: the hub listens on plain HTTP, so run it behind a TLS-terminating proxy and set TRUST_PROXY=true');
+  }
+
   const config: Config = {
     port,
     host: read('HOST') ?? '0.0.0.0',
@@ -135,7 +149,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
     dataDir: path.resolve(read('DATA_DIR') ?? 'data'),
     embeddedPgPort: integer('EMBEDDED_PG_PORT', 54329, 1, 65535),
-    trustProxy: boolean('TRUST_PROXY', false),
+    trustProxy,
+    trustProxyHops: integer('TRUST_PROXY_HOPS', 1, 1, 20),
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
     redisPrefix: read('REDIS_PREFIX') ?? 'nexus:',
     masterKey,
@@ -155,6 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       wrongCodesPerIp: integer('DEVICE_CODE_FAILURES_PER_IP', 10, 1, 100000),
       windowSeconds: integer('DEVICE_CODE_FAILURE_WINDOW', 15 * 60, 10, 24 * 3600),
     },
+    passwordHashing: { workers: passwordWorkers, queueMax: integer('PASSWORD_QUEUE_MAX', 64 * passwordWorkers, 0, 1_000_000) },
     loginLimits: {
       perAccount: integer('LOGIN_MAX_FAILURES_PER_ACCOUNT', 5, 1, 1000),
       perIp: integer('LOGIN_MAX_FAILURES_PER_IP', 50, 1, 100000),
@@ -165,4 +181,3 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
-    passwordHashing: { workers: passwordWorkers, queueMax: integer('PASSWORD_QUEUE_MAX', 64 * passwordWorkers, 0, 1_000_000) },

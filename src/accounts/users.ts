@@ -1,22 +1,34 @@
-// Users: sign-up, credential checks, administration. Emails are stored lower-cased and trimmed.
+// Users: sign-up, credential checks, administration. Emails are stored normalised (see email.ts).
 import type { PrismaClient, User } from '../generated/prisma/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { hashPassword, passwordProblem, verifyPassword } from './passwords.js';
 import { isUuid } from '../db/ids.js';
+import { isUsableEmail, normalizeEmail } from './email.js';
 
 export type { User };
+export { normalizeEmail };
 
 export class UserError extends Error {
-  constructor(readonly code: 'invalid_email' | 'weak_password' | 'email_taken' | 'not_found', message: string) {
+  constructor(readonly code: 'invalid_email' | 'invalid_name' | 'weak_password' | 'email_taken' | 'not_found', message: string) {
     super(message);
     this.name = 'UserError';
   }
 }
 
-const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+export const MAX_NAME_LENGTH = 200;
+// Names may hold format characters (ZWNJ is part of Persian and Indic spelling), but not
+// controls: NUL cannot be stored and newlines would forge lines wherever the name is printed.
+const CONTROL = /\p{Cc}/u;
 
-export function normalizeEmail(email: string): string {
-  return email.trim().toLowerCase();
+function nameProblem(fullName: string): string | undefined {
+  if (fullName.length > MAX_NAME_LENGTH) return `Name must be at most ${MAX_NAME_LENGTH} characters.`;
+  if (CONTROL.test(fullName)) return 'Name must not contain control characters.';
+  return undefined;
+}
+
+/** PostgreSQL refuses NUL in text: an address holding one cannot be stored, so it matches nobody. */
+function canMatch(normalized: string): boolean {
+  return !normalized.includes('\0');
 }
 
 export interface NewUser {
@@ -31,7 +43,10 @@ export class Users {
 
   async create({ email, password, fullName, emailVerified = false }: NewUser): Promise<User> {
     const normalized = normalizeEmail(email);
-    if (!EMAIL_PATTERN.test(normalized) || normalized.length > 254) throw new UserError('invalid_email', 'Enter a valid email address.');
+    if (!isUsableEmail(normalized)) throw new UserError('invalid_email', 'Enter a valid email address.');
+    const name = fullName?.trim() ?? '';
+    const badName = nameProblem(name);
+    if (badName) throw new UserError('invalid_name', badName);
     if (password !== undefined) {
       const problem = passwordProblem(password);
       if (problem) throw new UserError('weak_password', problem);
@@ -41,7 +56,7 @@ export class Users {
         data: {
           email: normalized,
           passwordHash: password === undefined ? null : await hashPassword(password),
-          fullName: fullName?.trim() || null,
+          fullName: name || null,
           emailVerified,
         },
       });
@@ -53,9 +68,24 @@ export class Users {
     }
   }
 
+  /**
+   * Sign-up from the public page. The answer must not tell whether the address is registered,
+   * so both cases do the same work (create() hashes the password before it tries the insert)
+   * and a taken address is not an error: the new user, or undefined when the address already
+   * had an account (left untouched).
+   */
+  async register(newUser: { email: string; password: string; fullName?: string }): Promise<User | undefined> {
+    try {
+      return await this.create(newUser);
+    } catch (error) {
+      if (error instanceof UserError && error.code === 'email_taken') return undefined;
+      throw error;
+    }
+  }
+
   /** The user for these credentials, or undefined. Same work whether or not the email exists. */
   async authenticate(email: string, password: string): Promise<User | undefined> {
-    const user = await this.prisma.user.findUnique({ where: { email: normalizeEmail(email) } });
+    const user = await this.findByEmail(email);
     const valid = await verifyPassword(password, user?.passwordHash);
     return valid && user && !user.disabledAt ? user : undefined;
   }
@@ -67,7 +97,9 @@ export class Users {
   }
 
   findByEmail(email: string): Promise<User | null> {
-    return this.prisma.user.findUnique({ where: { email: normalizeEmail(email) } });
+    const normalized = normalizeEmail(email);
+    if (!canMatch(normalized)) return Promise.resolve(null);
+    return this.prisma.user.findUnique({ where: { email: normalized } });
   }
 
   async get(email: string): Promise<User> {
@@ -79,6 +111,7 @@ export class Users {
   list(search?: string): Promise<User[]> {
     // Prisma's `contains` passes % and _ through to LIKE as wildcards: escape them.
     const term = search?.trim().replace(/[\\%_]/g, (c) => `\\${c}`);
+    if (term && !canMatch(term)) return Promise.resolve([]);
     return this.prisma.user.findMany({
       where: term ? { OR: [{ email: { contains: term, mode: 'insensitive' } }, { fullName: { contains: term, mode: 'insensitive' } }] } : {},
       orderBy: { createdAt: 'asc' },

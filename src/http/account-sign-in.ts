@@ -37,9 +37,18 @@ export async function ensureAccountClient(clients: ClientRegistry, issuer: strin
   }
 }
 
+// Longer destinations are not ours (the pages' own links are short) and would make the cookie
+// too large for browsers to keep.
+const MAX_RETURN_TO = 2048;
+
 function safeReturnTo(value: unknown): string {
-  return isSafeReturnTo(value) ? value : '/account';
+  return isSafeReturnTo(value) && value.length <= MAX_RETURN_TO ? value : '/account';
 }
+
+// The destination travels in a cookie, whose value may not hold `;`, `,`, spaces or characters
+// beyond Latin-1 (the cookie library throws on them): base64url holds any path.
+const packReturnTo = (returnTo: string) => Buffer.from(returnTo).toString('base64url');
+const unpackReturnTo = (packed: string | undefined) => Buffer.from(packed ?? '', 'base64url').toString();
 
 export function accountSignInRoutes(issuer: string, secureCookies: boolean) {
   const router = new Router();
@@ -47,7 +56,7 @@ export function accountSignInRoutes(issuer: string, secureCookies: boolean) {
 
   router.get('/account/login', (ctx) => {
     const state = randomBytes(16).toString('base64url');
-    ctx.cookies.set(STATE_COOKIE, `${state}|${safeReturnTo(ctx.query.returnTo)}`, cookie);
+    ctx.cookies.set(STATE_COOKIE, `${state}|${packReturnTo(safeReturnTo(ctx.query.returnTo))}`, cookie);
     const challenge = createHash('sha256').update(randomBytes(32)).digest('base64url');
     const params = new URLSearchParams({
       client_id: ACCOUNT_CLIENT_ID, redirect_uri: `${issuer}/account/callback`, response_type: 'code', scope: 'openid',
@@ -63,7 +72,7 @@ export function accountSignInRoutes(issuer: string, secureCookies: boolean) {
       throw new HttpError(400, 'invalid_state', 'This sign-in was started elsewhere or has expired. Try again.', 'Sign-in expired');
     }
     if (ctx.query.error) throw new HttpError(403, String(ctx.query.error), 'The sign-in was not completed.', 'Not signed in');
-    ctx.redirect(safeReturnTo(returnTo));
+    ctx.redirect(safeReturnTo(unpackReturnTo(returnTo)));
   });
   return router;
 }

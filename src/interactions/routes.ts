@@ -25,6 +25,9 @@ export interface InteractionDeps {
 }
 
 const INVALID_CREDENTIALS = 'Incorrect email or password.';
+// What sign-up answers for every address, registered or not (no enumeration). Sign-up never
+// signs in by itself: an existing address cannot be signed in, so a new one is not either.
+const SIGNED_UP = 'If this address can be used, its Nexus account is ready: sign in with it below. If you already had an account with this address, sign in with your password.';
 
 const formBody = koaBody({ urlencoded: true, json: false, multipart: false, text: false, formLimit: '16kb' });
 
@@ -62,15 +65,16 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf }: 
     login: `/interaction/${uid}`,
     loginAction: `/interaction/${uid}/login`,
     signup: `/interaction/${uid}/signup`,
+    signedUp: `/interaction/${uid}/signed-up`,
     consentAction: `/interaction/${uid}/consent`,
     abort: `/interaction/${uid}/abort`,
   });
 
-  const renderLogin = (ctx: Context, client: unknown, locals: { email?: string; error?: string | null; notice?: string | null }, status = 200) => {
+  const renderLogin = (ctx: Context, client: unknown, locals: { email?: string; error?: string | null; notice?: string | null; heading?: string }, status = 200) => {
     const { uid } = ctx.params;
     const u = urls(uid);
     return render(ctx, 'login', {
-      title: 'Sign in', action: u.loginAction, csrfToken: csrf.token(uid), client, signupUrl: u.signup, abortUrl: u.abort,
+      title: locals.heading ?? 'Sign in', heading: locals.heading ?? 'Sign in', action: u.loginAction, csrfToken: csrf.token(uid), client, signupUrl: u.signup, abortUrl: u.abort,
       email: locals.email ?? '', error: locals.error ?? null, notice: locals.notice ?? null,
     }, status);
   };
@@ -157,20 +161,28 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf }: 
       await renderLogin(ctx, client, { email, error: 'Enter your email and password.' }, 400);
       return;
     }
-    const wait = await throttle.retryAfter(email, ctx.ip);
-    if (wait > 0) {
+    // The attempt is counted before the password is checked: see login-throttle.ts.
+    const admission = await throttle.admitLogin(email, ctx.ip);
+    if (!admission.admitted) {
+      const wait = admission.retryAfterSeconds;
       ctx.set('Retry-After', String(wait));
       await renderLogin(ctx, client, { email, error: `Too many failed attempts. Try again in ${Math.ceil(wait / 60)} minute(s).` }, 429);
       return;
     }
-    const user = await users.authenticate(email, password);
+    let user;
+    try {
+      user = await users.authenticate(email, password);
+    } catch (error) {
+      // Not a failed guess (e.g. the password workers are saturated): do not count it against the user.
+      await admission.withdraw();
+      throw error;
+    }
     if (!user) {
-      await throttle.recordFailure(email, ctx.ip);
       ctx.state.log.info({ event: 'login_failed' }, 'login failed');
       await renderLogin(ctx, client, { email, error: INVALID_CREDENTIALS }, 401);
       return;
     }
-    await throttle.recordSuccess(email);
+    await admission.succeeded();
     ctx.state.log.info({ event: 'login', accountId: user.id }, 'login succeeded');
     await finish(ctx, { login: { accountId: user.id } });
   });
@@ -184,8 +196,9 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf }: 
     requireCsrf(ctx);
     const { interaction, client } = await details(ctx);
     if (interaction.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'You are already signed in. Go back to the application.', 'Already signed in');
-    const email = field(ctx, 'email').trim().slice(0, 254);
-    const name = field(ctx, 'name').trim().slice(0, 200);
+    // Not truncated: an address cut short is another address. Users refuses what is too long.
+    const email = field(ctx, 'email').trim();
+    const name = field(ctx, 'name').trim();
     const password = field(ctx, 'password');
     const wait = await throttle.signupWait(ctx.ip);
     if (wait > 0) {
@@ -194,13 +207,22 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf }: 
       return;
     }
     try {
-      const user = await users.create({ email, password, fullName: name });
-      ctx.state.log.info({ event: 'signup', accountId: user.id }, 'account created');
-      await finish(ctx, { login: { accountId: user.id } });
+      const user = await users.register({ email, password, fullName: name });
+      if (user) ctx.state.log.info({ event: 'signup', accountId: user.id }, 'account created');
+      else ctx.state.log.info({ event: 'signup_existing_address' }, 'sign-up for a registered address: nothing changed');
     } catch (error) {
+      // Only problems of the form itself (address, name, password), never "already registered".
       if (!(error instanceof UserError)) throw error;
-      await renderSignup(ctx, client, { email, name, error: error.message }, error.code === 'email_taken' ? 409 : 400);
+      await renderSignup(ctx, client, { email, name, error: error.message }, 400);
+      return;
     }
+    ctx.status = 303;
+    ctx.redirect(urls(ctx.params.uid).signedUp);
+  });
+
+  router.get('/signed-up', async (ctx) => {
+    const { client } = await details(ctx);
+    await renderLogin(ctx, client, { heading: 'Now sign in', notice: SIGNED_UP });
   });
 
   router.post('/consent', formBody, async (ctx) => {

@@ -108,6 +108,7 @@ export function createProvider({ config, prisma, users, access, clients, apiKeys
   provider.proxy = config.trustProxy;
   acceptPreviousSecrets(provider, clients);
   explainMissingVerifier(provider);
+  provider.maxIpsCount = config.trustProxyHops;
   registerTokenExchange(provider, { apiKeys, access, clients, resources: resourceIndicators, limiterStore });
   // oidc-provider answers these with a generic error; the cause belongs in our log.
   provider.on('server_error', (ctx, error) => (ctx.state.log ?? log).error({ err: error }, 'oidc-provider server error'));

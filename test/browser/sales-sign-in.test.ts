@@ -39,6 +39,7 @@ describe.skipIf(!hasChromium)('Sales example in headless Chromium: sign up, API,
   const isApp = (path: string) => (url: URL) => url.origin === APP && url.pathname === path;
   const hubLoginPage = () => new RegExp(`^${escapeRegExp(t!.url)}/interaction/[^/?#]+$`);
   const hubSignupPage = () => new RegExp(`^${escapeRegExp(t!.url)}/interaction/[^/?#]+/signup$`);
+  const hubSignedUpPage = () => new RegExp(`^${escapeRegExp(t!.url)}/interaction/[^/?#]+/signed-up$`);
 
   /** Runs one step: skipped after an earlier failure, screenshot of the page if it fails. */
   function step(name: string, slug: string, body: (page: Page) => Promise<void>) {
@@ -99,6 +100,11 @@ describe.skipIf(!hasChromium)('Sales example in headless Chromium: sign up, API,
     await screenshot(page, '02-hub-signup-filled');
 
     await page.getByRole('button', { name: 'Create account' }).click();
+    // Sign-up answers every address alike (no enumeration), so it does not sign in by itself.
+    await page.waitForURL(hubSignedUpPage());
+    await page.locator('#email').fill(EMAIL);
+    await page.locator('#password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(isApp('/'));
     expect(page.url()).toBe(`${APP}/`);
     expect(await page.locator('#user-name').textContent()).toBe(NAME);

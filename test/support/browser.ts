@@ -120,15 +120,16 @@ export async function authorize(browser: Browser, options: AuthorizeOptions) {
   });
   let page = await browser.follow(await browser.get(`/auth?${params}`));
 
+  if (page.body.includes('/login"') && options.signup) {
+    const signupPage = await browser.follow(await browser.get(parseForm(page.body, '/login').action.replace('/login', '/signup')));
+    const { action, fields } = parseForm(signupPage.body, '/signup');
+    page = await browser.follow(await browser.post(action, { ...fields, name: options.signup.name, email: options.email, password: options.password }));
+  }
+  // Sign-up never signs in by itself (it answers a registered address the same way): the
+  // login form follows it.
   if (page.body.includes('/login"')) {
-    if (options.signup) {
-      const signupPage = await browser.follow(await browser.get(parseForm(page.body, '/login').action.replace('/login', '/signup')));
-      const { action, fields } = parseForm(signupPage.body, '/signup');
-      page = await browser.follow(await browser.post(action, { ...fields, name: options.signup.name, email: options.email, password: options.password }));
-    } else {
-      const { action, fields } = parseForm(page.body, '/login');
-      page = await browser.follow(await browser.post(action, { ...fields, email: options.email, password: options.password }));
-    }
+    const { action, fields } = parseForm(page.body, '/login');
+    page = await browser.follow(await browser.post(action, { ...fields, email: options.email, password: options.password }));
   }
   if (page.body.includes('/consent"') && options.consent !== false) {
     const { action, fields } = parseForm(page.body, '/consent');
