@@ -86,6 +86,8 @@ describe('pkce: optional', () => {
   it('lets a confidential client complete the code flow without PKCE through the real login page', async () => {
     const updated = await nexusJson(t, 'clients', 'update', 'sales', '--pkce', 'optional');
     expect(updated.client).toMatchObject({ id: 'sales', pkce: 'optional' });
+    const shown = await nexus(t, 'clients', 'show', 'sales');
+    expect(shown.stdout).toContain('pkce:          optional (weaker: a code is protected by the secret alone)\n');
     // The running hub picks the change up (LISTEN/NOTIFY).
     await waitFor(async () => (await authWithoutPkce('sales', CALLBACK)).headers.get('location')?.includes('error=') === false, 'sales without PKCE accepted');
 
