@@ -2,7 +2,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import Koa from 'koa';
-import { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Database } from './db/database.js';
@@ -31,6 +30,7 @@ import { holdPasswordPool } from './accounts/password-pool.js';
 import { ProjectAccess } from './accounts/access.js';
 import { LoginThrottle } from './security/login-throttle.js';
 import type { LimiterStore } from './security/limiter.js';
+import { RedisLink } from './security/redis.js';
 import { ApiKeys } from './accounts/api-keys.js';
 import { createProvider } from './oidc/provider.js';
 import { ProviderHost } from './oidc/provider-host.js';
@@ -104,8 +104,7 @@ async function createServices(config: Config, db: Database, box: SecretBox, log:
   const access = new ProjectAccess(prisma);
   const apiKeys = new ApiKeys(prisma);
 
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 }) : undefined;
-  redis?.on('error', (error) => log.warn({ err: error.message }, 'redis error'));
+  const redis = config.redisUrl ? new RedisLink(config.redisUrl, log) : undefined;
   const limiterStore: LimiterStore = redis ? { redis, prefix: config.redisPrefix } : { pool: db.pool };
   const throttle = new LoginThrottle(limiterStore, config.loginLimits, config.signupsPerIpPerHour);
 
@@ -208,7 +207,7 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
     app, config, db, host, keys: services.keys, clients, users, subscriptions: services.subscriptions, plans: services.plans,
     async close() {
       await stopBackgroundWork();
-      services.redis?.disconnect();
+      services.redis?.close();
       await db.close();
     },
   };
