@@ -58,6 +58,32 @@ describe('Prisma adapter', () => {
     expect(rowCount).toBe(0);
   });
 
+  it('consumes by compare-and-set: of parallel consumers one wins, the others revoke the grant', async () => {
+    const codes = adapterFor('AuthorizationCode');
+    await adapterFor('Grant').upsert('grant-cas', { jti: 'grant-cas' }, 60);
+    await codes.upsert('code-cas', { jti: 'code-cas', grantId: 'grant-cas' }, 60);
+    await adapterFor('RefreshToken').upsert('r-cas', { jti: 'r-cas', grantId: 'grant-cas' }, 60);
+    const results = await Promise.allSettled(Array.from({ length: 8 }, () => codes.consume('code-cas')));
+    expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
+    for (const result of results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')) {
+      expect(result.reason).toMatchObject({ error: 'invalid_grant' });
+    }
+    expect(await adapterFor('Grant').find('grant-cas')).toBeUndefined();
+    expect(await adapterFor('RefreshToken').find('r-cas')).toBeUndefined();
+    await expect(codes.consume('no-such-code')).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('finds nothing for keys with a NUL byte or of absurd length, instead of a database error', async () => {
+    for (const key of ['a\u0000b', 'k'.repeat(513)]) {
+      expect(await adapterFor('RefreshToken').find(key)).toBeUndefined();
+      expect(await adapterFor('DeviceCode').findByUserCode(key)).toBeUndefined();
+      expect(await adapterFor('Session').findByUid(key)).toBeUndefined();
+      expect(await adapterFor('Client').find(key)).toBeUndefined();
+      await adapterFor('RefreshToken').destroy(key);
+      await adapterFor('RefreshToken').revokeByGrantId(key);
+    }
+  });
+
   it('serves clients from the registry, and only enabled ones', async () => {
     const clients = adapterFor('Client');
     expect(await clients.find('sales')).toMatchObject({ client_id: 'sales', token_endpoint_auth_method: 'client_secret_basic', client_secret: t.secrets.sales });

@@ -80,3 +80,27 @@ describe('a refresh for another project API', () => {
     expect((await refresh(normal.body.refresh_token)).status).toBe(200);
   });
 });
+
+describe('codes and tokens that cannot exist', () => {
+  // A NUL byte reached PostgreSQL (which refuses it in text) and answered 500.
+  const hostile = { 'a NUL byte': 'abc\u0000def', 'ten thousand characters': 'x'.repeat(10_000) };
+
+  it.each(Object.entries(hostile))('answers %s at the token endpoints as not found', async (_name, value) => {
+    const grants = [
+      { grant_type: 'authorization_code', code: value, code_verifier: 'v'.repeat(43), redirect_uri: CALLBACK },
+      { grant_type: 'refresh_token', refresh_token: value },
+    ];
+    for (const form of grants) {
+      const answer = await postForm(t, '/token', 'sales', form);
+      expect(answer.status, form.grant_type).toBe(400);
+      expect(answer.body.error).toBe('invalid_grant');
+    }
+    const device = await postForm(t, '/token', 'agi-safety', { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: value });
+    expect(device.status).toBe(400);
+    expect(device.body.error).toBe('invalid_grant');
+    expect((await postForm(t, '/token/revocation', 'sales', { token: value })).status).toBe(200);
+    const introspection = await postForm(t, '/token/introspection', 'sales', { token: value });
+    expect(introspection.status).toBe(200);
+    expect(introspection.body.active).toBe(false);
+  });
+});
