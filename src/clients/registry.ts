@@ -9,7 +9,7 @@ import { parseClientDefinition, TOKEN_EXCHANGE_GRANT, type ClientDefinition } fr
 export const CACHE_TTL_MS = 30_000;
 
 /** The longest grace period a replaced secret may keep working. */
-export const MAX_SECRET_GRACE_MS = 30 * 86_400_000;
+const MAX_SECRET_GRACE_MS = 30 * 86_400_000;
 
 export interface RegisteredClient extends ClientDefinition {
   enabled: boolean;
@@ -46,8 +46,8 @@ function uniqueViolation(error: unknown, message: string): unknown {
 const sealContext = (id: string) => `client:${id}`;
 
 /** The replaced secret, while its grace period lasts. */
-function previousSecret(row: Row, now = Date.now()) {
-  return row.previousSecretEncrypted && row.previousSecretExpiresAt && row.previousSecretExpiresAt.getTime() > now
+function previousSecret(row: Row) {
+  return row.previousSecretEncrypted && row.previousSecretExpiresAt && row.previousSecretExpiresAt.getTime() > Date.now()
     ? { sealed: row.previousSecretEncrypted, expiresAt: row.previousSecretExpiresAt }
     : undefined;
 }
