@@ -11,7 +11,7 @@ const PER_ACCOUNT = 5;
 const PER_IP = 6;
 const BURST = 20;
 
-describe.each([
+describe.each<{ store: string; env: Record<string, string> }>([
   { store: 'Redis', env: {} },
   { store: 'PostgreSQL', env: { REDIS_URL: '' } },
 ])('login limits in $store', ({ env }) => {
