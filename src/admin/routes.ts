@@ -15,13 +15,16 @@ function body(ctx: Context): Record<string, unknown> {
   return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
+// Neither PostgreSQL (NUL) nor Prisma's query engine (half of a UTF-16 pair) can take these.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 function text(ctx: Context, name: string, required: true): string;
 function text(ctx: Context, name: string, required?: false): string | undefined;
 function text(ctx: Context, name: string, required = false) {
   const value = body(ctx)[name];
   if (value === undefined && !required) return undefined;
   if (typeof value !== 'string' || value === '') throw new BadRequest(`"${name}" must be a non-empty string`);
-  if (value.includes('\u0000')) throw new BadRequest(`"${name}" must not contain a NUL character`);
+  if (value.includes('\u0000') || LONE_SURROGATE.test(value)) throw new BadRequest(`"${name}" must not contain a NUL character or a lone surrogate`);
   return value;
 }
 

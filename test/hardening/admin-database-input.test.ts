@@ -41,6 +41,9 @@ describe('the admin API with NUL bytes and invalid UTF-8', () => {
     // Client definitions are validated as a whole and stored as JSON: PostgreSQL refuses \u0000 there.
     expect(await raw('POST', '/clients', nul('{"id":"nul-name","name":"aNULb","redirectUris":["https://a.example/cb"]}'))).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
     expect(await raw('PATCH', '/clients/sales', nul('{"name":"SalesNUL"}'))).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    // A lone UTF-16 surrogate: Prisma's query engine refuses it before PostgreSQL sees it.
+    expect(await raw('PATCH', '/clients/sales', '{"name":"Sales\\ud800"}')).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect(await raw('POST', '/access', '{"email":"root@example.com","project":"\\ud800","role":"user"}')).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
     // Nothing was stored.
     expect((await adminApi(t, token, 'GET', '/clients/sales')).body.name).toBe('Nexus Sales CRM');
     expect((await adminApi(t, token, 'GET', '/clients/nul-name')).status).toBe(404);
@@ -58,6 +61,7 @@ describe('which database errors count as input errors', () => {
     expect(databaseInputErrorCode(await failure(prisma.user.findUnique({ where: { email: 'a\u0000b' } })))).toBeDefined();
     expect(databaseInputErrorCode(await failure(prisma.user.findUnique({ where: { id: 'not-a-uuid' } })))).toBeDefined();
     expect(databaseInputErrorCode(await failure(prisma.event.create({ data: { type: 't', data: { a: 'x\u0000' } } })))).toBeDefined();
+    expect(databaseInputErrorCode(await failure(prisma.user.findUnique({ where: { email: 'a\ud800b' } })))).toBeDefined();
   });
 
   it('does not take server faults for input errors', async () => {
