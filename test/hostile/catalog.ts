@@ -1,0 +1,157 @@
+// Every route of the hub and how to exercise it: the parameters it reads with baseline values
+// (each is then replaced in turn by every hostile value), the path parameters, the body it
+// expects, and the credentials under which it takes different code paths. The suite checks this
+// list against the routes the app really has (its Koa routers and the endpoints oidc-provider
+// publishes), so a route added later without an entry here fails the suite.
+//
+// Placeholders resolved per request: $csrf (the CSRF token of the session or interaction),
+// $email (a new address), $evt (a new Stripe event id), $now (epoch seconds).
+
+export type Auth =
+  | 'none'
+  | 'admin' // Bearer token of a hub administrator
+  | 'bearer' // Bearer token of a first-party project with billing:manage
+  | 'session' // a signed-in hub session (cookie) and its CSRF token
+  | 'interaction' // a fresh sign-in interaction (cookies, uid, CSRF token)
+  | 'client' // HTTP Basic of the sales project
+  | 'device-client' // HTTP Basic of agi-safety (device flow)
+  | 'stripe'; // a valid Stripe-Signature over the body
+
+export type Body = 'form' | 'json' | 'stripe-event';
+type Params = Record<string, unknown>;
+
+export interface RouteSpec {
+  /** `METHOD path` as the router declares it; ALL for a catch-all. */
+  route: string;
+  /** How parameters travel in a request with a body; absent: in the query string. */
+  body?: Body;
+  /** Baseline parameters (one set per code path, e.g. per grant type). */
+  params?: Params[];
+  /** Baseline values of the path parameters. */
+  segments?: Record<string, string>;
+  auth: Auth[];
+  /**
+   * Credentials under which the route refuses before it reads any parameter (no token, no
+   * signature, no interaction cookie): only the baseline and the wrong bodies are sent there.
+   */
+  shallow?: Auth[];
+  /** Each request changes lasting state at some cost (a new signing key): baseline and a few bodies only. */
+  costly?: true;
+}
+
+const CALLBACK = 'http://localhost:3001/auth/callback';
+const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
+const AUTHORIZATION: Params = {
+  client_id: 'sales', redirect_uri: CALLBACK, response_type: 'code', scope: 'openid email', state: 'state-1', nonce: 'nonce-1',
+  code_challenge: CHALLENGE, code_challenge_method: 'S256', prompt: 'login', max_age: '60', resource: 'urn:nexus:sales',
+  claims: '{"id_token":{"email":null}}', request: 'e30.e30.', request_uri: 'urn:x', login_hint: 'a@b.example', ui_locales: 'en',
+  response_mode: 'query',
+};
+const EMAIL_SEGMENT = { email: 'ghost@example.com' };
+const ADMIN: Auth[] = ['admin'];
+const ANONYMOUS: Auth[] = ['none'];
+
+export const ROUTES: RouteSpec[] = [
+  // Operations and static files.
+  { route: 'GET /', auth: ['none'] },
+  { route: 'GET /healthz', auth: ['none'] },
+  { route: 'GET /readyz', auth: ['none'] },
+  { route: 'GET /assets/nexus.css', auth: ['none'] },
+
+  // oidc-provider's endpoints (discovery-listed, then the ones it does not list).
+  { route: 'GET /.well-known/openid-configuration', auth: ['none'] },
+  { route: 'GET /jwks', auth: ['none'] },
+  { route: 'GET /auth', params: [AUTHORIZATION], auth: ['none', 'session'] },
+  { route: 'POST /auth', body: 'form', params: [AUTHORIZATION], auth: ['none'] },
+  { route: 'GET /auth/:uid', segments: { uid: '$uid' }, auth: ['interaction'], shallow: ANONYMOUS },
+  { route: 'POST /request', body: 'form', params: [AUTHORIZATION], auth: ['client'] },
+  {
+    route: 'POST /token', body: 'form', auth: ['none', 'client', 'device-client'],
+    params: [
+      { grant_type: 'authorization_code', code: 'abc', redirect_uri: CALLBACK, code_verifier: 'v'.repeat(43), client_id: 'sales' },
+      { grant_type: 'refresh_token', refresh_token: 'abc', scope: 'openid', resource: 'urn:nexus:sales' },
+      { grant_type: 'client_credentials', scope: 'leads:read', resource: 'urn:nexus:sales' },
+      { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: 'abc' },
+      {
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: 'nxk_live_x', subject_token_type: 'urn:nexus:params:oauth:token-type:api-key',
+        scope: 'leads:read', resource: 'urn:nexus:sales', audience: 'urn:nexus:sales', requested_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      },
+    ],
+  },
+  { route: 'POST /token/revocation', body: 'form', params: [{ token: 'abc', token_type_hint: 'refresh_token' }], auth: ['none', 'client'] },
+  { route: 'POST /token/introspection', body: 'form', params: [{ token: 'abc', token_type_hint: 'refresh_token' }], auth: ['none', 'client'] },
+  { route: 'POST /device/auth', body: 'form', params: [{ client_id: 'agi-safety', scope: 'openid research:read' }], auth: ['none', 'device-client'] },
+  { route: 'GET /device', params: [{ user_code: 'BCDF-GHJK' }], auth: ['none', 'session'] },
+  { route: 'POST /device', body: 'form', params: [{ user_code: 'BCDF-GHJK', xsrf: 'x', confirm: 'yes', abort: 'yes' }], auth: ['none', 'session'] },
+  { route: 'GET /device/:uid', segments: { uid: 'abc' }, auth: ['none', 'session'] },
+  { route: 'GET /me', auth: ['bearer'], shallow: ANONYMOUS },
+  { route: 'POST /me', body: 'form', params: [{ access_token: 'abc' }], auth: ['none', 'bearer'] },
+  { route: 'GET /session/end', params: [{ id_token_hint: 'e30.e30.', post_logout_redirect_uri: 'http://localhost:3001/', state: 's', client_id: 'sales', logout_hint: 'x', ui_locales: 'en' }], auth: ['none', 'session'] },
+  { route: 'POST /session/end', body: 'form', params: [{ id_token_hint: 'e30.e30.', post_logout_redirect_uri: 'http://localhost:3001/', state: 's', client_id: 'sales' }], auth: ['none', 'session'] },
+  { route: 'POST /session/end/confirm', body: 'form', params: [{ xsrf: 'x', logout: 'yes' }], auth: ['none', 'session'] },
+  { route: 'GET /session/end/success', params: [{ client_id: 'sales', state: 's' }], auth: ['none', 'session'] },
+
+  // Sign-in interactions.
+  { route: 'GET /interaction/:uid', segments: { uid: '$uid' }, auth: ['interaction'], shallow: ANONYMOUS },
+  { route: 'POST /interaction/:uid/login', body: 'form', segments: { uid: '$uid' }, params: [{ csrf: '$csrf', email: 'hostile@example.com', password: 'not the password at all' }], auth: ['interaction'], shallow: ANONYMOUS },
+  { route: 'GET /interaction/:uid/signup', segments: { uid: '$uid' }, auth: ['interaction'], shallow: ANONYMOUS },
+  { route: 'POST /interaction/:uid/signup', body: 'form', segments: { uid: '$uid' }, params: [{ csrf: '$csrf', email: '$email', name: 'Hostile Newcomer', password: 'a long enough password' }], auth: ['interaction'], shallow: ANONYMOUS },
+  { route: 'GET /interaction/:uid/signed-up', segments: { uid: '$uid' }, auth: ['interaction'], shallow: ANONYMOUS },
+  { route: 'POST /interaction/:uid/consent', body: 'form', segments: { uid: '$uid' }, params: [{ csrf: '$csrf' }], auth: ['interaction'], shallow: ANONYMOUS },
+  { route: 'GET /interaction/:uid/abort', segments: { uid: '$uid' }, auth: ['interaction'], shallow: ANONYMOUS },
+
+  // The hub's own pages and billing.
+  { route: 'GET /account/login', params: [{ returnTo: '/account' }], auth: ['none'] },
+  { route: 'GET /account/callback', params: [{ state: 's', code: 'c', error: 'access_denied', iss: 'x' }], auth: ['none', 'session'] },
+  { route: 'GET /account', params: [{ checkout: 'success' }], auth: ['none', 'session'] },
+  { route: 'GET /pricing', params: [{ checkout: 'canceled' }], auth: ['none', 'session'] },
+  { route: 'POST /api/billing/checkout', body: 'form', params: [{ csrf: '$csrf', plan: 'pro' }], auth: ['bearer', 'session'], shallow: ANONYMOUS },
+  { route: 'POST /api/billing/portal', body: 'form', params: [{ csrf: '$csrf' }], auth: ['bearer', 'session'], shallow: ANONYMOUS },
+  { route: 'GET /billing/confirm', params: [{ plan: 'business', expires: '$now', sig: 'x' }], auth: ['none', 'session'] },
+  { route: 'POST /billing/confirm', body: 'form', params: [{ csrf: '$csrf', plan: 'business', expires: '$now', sig: 'x' }], auth: ['session'], shallow: ANONYMOUS },
+  {
+    route: 'POST /api/webhooks/stripe', body: 'stripe-event', auth: ['stripe'], shallow: ANONYMOUS,
+    params: [
+      { id: '$evt', object: 'event', type: 'customer.subscription.updated', created: '$now', data: { object: { id: 'sub_h', object: 'subscription', customer: 'cus_h', status: 'active', items: { data: [{ id: 'si_h', price: { id: 'price_pro_monthly', unit_amount: 4900, recurring: { interval: 'month' } } }] } } } },
+      { id: '$evt', object: 'event', type: 'checkout.session.completed', created: '$now', data: { object: { id: 'cs_h', object: 'checkout.session', client_reference_id: 'x', customer: 'cus_h', subscription: 'sub_h', metadata: {} } } },
+      { id: '$evt', object: 'event', type: 'invoice.paid', created: '$now', data: { object: { id: 'in_h', object: 'invoice', customer: 'cus_h', lines: { data: [{ period: { end: 1 } }] } } } },
+    ],
+  },
+
+  // The admin API.
+  { route: 'ALL /api/admin', auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'ALL /api/admin/{*rest}', segments: { rest: 'x/y' }, auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'GET /api/admin/clients', auth: ADMIN, shallow: ANONYMOUS },
+  {
+    route: 'POST /api/admin/clients', body: 'json', auth: ADMIN, shallow: ANONYMOUS,
+    params: [{ id: 'hostile-client', name: 'Hostile', redirectUris: ['https://hostile.example/cb'], postLogoutRedirectUris: [], grantTypes: ['authorization_code'], firstParty: false, public: false, audience: 'urn:nexus:hostile', scopes: ['h:read'], access: 'open', defaultRole: 'user', pkce: 'required' }],
+  },
+  { route: 'POST /api/admin/clients/sync', auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'GET /api/admin/clients/:id', segments: { id: 'hostile-client' }, auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'PATCH /api/admin/clients/:id', body: 'json', segments: { id: 'hostile-client' }, params: [{ name: 'Renamed', scopes: ['h:write'], redirectUris: ['https://hostile.example/cb2'], public: false, firstParty: false }], auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'POST /api/admin/clients/:id/rotate-secret', body: 'json', segments: { id: 'hostile-client' }, params: [{ grace: '1h' }], auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'POST /api/admin/clients/:id/disable', segments: { id: 'no-such-client' }, auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'POST /api/admin/clients/:id/enable', segments: { id: 'hostile-client' }, auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'DELETE /api/admin/clients/:id', segments: { id: 'no-such-client' }, auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'GET /api/admin/users', params: [{ search: 'ghost' }], auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'POST /api/admin/users', body: 'json', params: [{ email: '$email', password: 'a long enough password', name: 'New', admin: false }], auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'GET /api/admin/users/:email', segments: EMAIL_SEGMENT, auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'DELETE /api/admin/users/:email', segments: { email: 'nobody@example.com' }, auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'POST /api/admin/users/:email/disable', segments: { email: 'nobody@example.com' }, auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'POST /api/admin/users/:email/enable', segments: EMAIL_SEGMENT, auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'POST /api/admin/users/:email/password', body: 'json', segments: { email: 'nobody@example.com' }, params: [{ password: 'a long enough password' }], auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'GET /api/admin/users/:email/plan', segments: EMAIL_SEGMENT, auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'PUT /api/admin/users/:email/plan', body: 'json', segments: EMAIL_SEGMENT, params: [{ plan: 'pro' }], auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'GET /api/admin/access', params: [{ email: 'ghost@example.com', project: 'sales' }], auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'POST /api/admin/access', body: 'json', params: [{ email: 'ghost@example.com', project: 'resonance', role: 'user' }], auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'DELETE /api/admin/access', body: 'json', params: [{ email: 'ghost@example.com', project: 'shelter' }], auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'GET /api/admin/keys', auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'POST /api/admin/keys/rotate', auth: ADMIN, shallow: ANONYMOUS, costly: true },
+  { route: 'POST /api/admin/keys/:kid/retire', segments: { kid: 'no-such-kid' }, auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'GET /api/admin/apikeys', params: [{ email: 'ghost@example.com' }], auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'POST /api/admin/apikeys', body: 'json', params: [{ email: 'ghost@example.com', name: 'hostile', env: 'test', rateLimit: 10, expires: '1d' }], auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'POST /api/admin/apikeys/:id/revoke', segments: { id: '00000000-0000-4000-8000-000000000000' }, auth: ADMIN, shallow: ANONYMOUS },
+];
+
+/** Paths oidc-provider answers that discovery does not list (found in its router). */
+export const UNLISTED_PROVIDER_PATHS = ['/auth/:uid', '/device', '/device/:uid', '/session/end/confirm', '/session/end/success', '/.well-known/openid-configuration'];
