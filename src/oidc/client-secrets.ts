@@ -1,7 +1,8 @@
 // Client authentication during a secret's grace period (`nexus clients rotate-secret --grace`):
 // oidc-provider's client metadata holds one secret, the current one; the replaced one is kept by
 // the registry. compareClientSecret is the prototype hook oidc-provider exposes for custom
-// secret checks; it is used only by client_secret_basic/post, whose clients are all ours.
+// secret checks; it serves client_secret_basic and client_secret_post, the only ways our
+// confidential clients authenticate.
 import type Provider from 'oidc-provider';
 import type { ClientRegistry } from '../clients/registry.js';
 
