@@ -84,6 +84,11 @@ describe('Prisma adapter', () => {
     }
   });
 
+  it('refuses to store a payload with a NUL character as an invalid request', async () => {
+    await expect(adapterFor('Interaction').upsert('i-nul', { jti: 'i-nul', params: { state: 'a\u0000b' } }, 60)).rejects.toMatchObject({ error: 'invalid_request' });
+    expect(await adapterFor('Interaction').find('i-nul')).toBeUndefined();
+  });
+
   it('serves clients from the registry, and only enabled ones', async () => {
     const clients = adapterFor('Client');
     expect(await clients.find('sales')).toMatchObject({ client_id: 'sales', token_endpoint_auth_method: 'client_secret_basic', client_secret: t.secrets.sales });

@@ -16,6 +16,13 @@ function isLookupKey(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= MAX_KEY_LENGTH && !value.includes('\0');
 }
 
+function containsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\0');
+  if (Array.isArray(value)) return value.some(containsNul);
+  if (value && typeof value === 'object') return Object.entries(value).some(([key, inner]) => key.includes('\0') || containsNul(inner));
+  return false;
+}
+
 function toPayload(row: { payload: Prisma.JsonValue; consumedAt: Date | null } | null): AdapterPayload | undefined {
   if (!row) return undefined;
   const payload = row.payload as AdapterPayload;
@@ -45,6 +52,9 @@ export function createAdapterFactory(prisma: PrismaClient, clients: ClientRegist
     constructor(private readonly model: string) {}
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number) {
+      // PostgreSQL cannot store a NUL character in jsonb. Payloads carry request parameters
+      // (state, login_hint, ui_locales, ...), so such a request is invalid, not a server error.
+      if (containsNul(payload)) throw new errors.InvalidRequest('request parameters must not contain NUL characters');
       const data = {
         payload: payload as Prisma.InputJsonValue,
         grantId: payload.grantId ?? null,

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHub, type TestHub } from '../support/hub.js';
 import { pkcePair } from '../support/browser.js';
+import { postForm } from '../support/oauth.js';
 import { together } from './login-support.js';
 import { ANONYMOUS_TTL } from '../../src/oidc/provider.js';
 import { AUTHORIZATION_LIMITS } from '../../src/oidc/authorization-guard.js';
@@ -55,6 +56,25 @@ describe('request size', () => {
   it('accepts state and nonce at the cap', async () => {
     const answer = await open(authorizeUrl({ state: 's'.repeat(AUTHORIZATION_LIMITS.stateOrNonce), nonce: 'n'.repeat(AUTHORIZATION_LIMITS.stateOrNonce) }));
     expect(answer.status).toBe(303);
+  });
+});
+
+describe('NUL characters in parameters', () => {
+  // PostgreSQL cannot store them in the interaction's jsonb: they answered 500.
+  it.each(['state', 'nonce', 'login_hint', 'ui_locales', 'acr_values'])('in %s are refused without storing anything', async (name) => {
+    const before = await interactionRows();
+    const answer = await open(authorizeUrl({ [name]: 'a\u0000b' }));
+    expect(answer.status).toBeGreaterThanOrEqual(300);
+    expect(answer.status).toBeLessThan(500);
+    // The request is invalid: the project is told so at its redirect URI.
+    if (answer.status === 303) expect(new URL(answer.headers.get('location')!).searchParams.get('error')).toBe('invalid_request');
+    expect(await interactionRows()).toBe(before);
+  });
+
+  it('in a device authorization request are refused with 400', async () => {
+    const answer = await postForm(t, '/device/auth', 'agi-safety', { scope: 'openid', login_hint: 'a\u0000b' });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toBe('invalid_request');
   });
 });
 
