@@ -10,7 +10,6 @@ import { redirectUriProblem } from '../clients/definition.js';
 import { constantTimeEqual } from '../secrets/tokens.js';
 import type { Logger } from '../logger.js';
 import { HttpError } from './errors.js';
-import { isSafeReturnTo } from '../sdk/middleware/shared.js';
 
 export const ACCOUNT_CLIENT_ID = 'nexus-account';
 const STATE_COOKIE = 'nexus_account_signin';
@@ -41,8 +40,13 @@ export async function ensureAccountClient(clients: ClientRegistry, issuer: strin
 // too large for browsers to keep.
 const MAX_RETURN_TO = 2048;
 
+/**
+ * A destination on this site: a path, not `//host` or `/\host`, without control characters
+ * (URL parsers drop tabs and newlines, turning `/\t/evil` into `//evil`). The SDK has the same
+ * rule for projects, but the hub does not import the published package (nor it the hub).
+ */
 function safeReturnTo(value: unknown): string {
-  return isSafeReturnTo(value) && value.length <= MAX_RETURN_TO ? value : '/account';
+  return typeof value === 'string' && value.length <= MAX_RETURN_TO && /^\/(?![/\\])[^\x00-\x1f\x7f]*$/.test(value) ? value : '/account';
 }
 
 // The destination travels in a cookie, whose value may not hold `;`, `,`, spaces or characters
