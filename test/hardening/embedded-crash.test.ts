@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, expect, it } from 'vitest';
 import { freePort, runServer, waitForReady, type ServerProcess } from '../support/process.js';
 import { basicAuth } from '../support/oauth.js';
+import { run } from '../cli/support.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterAll(async () => {
@@ -132,6 +133,44 @@ it('survives SIGKILL of the hub and its PostgreSQL ten times in a row with the d
   }
   expect(await hub.current!.stop()).toBe(0);
 }, 300_000);
+
+it('waits for a process of the killed server that still holds its shared memory', async () => {
+  const hub = await embeddedHub();
+  await waitForReady(hub.url, start(hub), 120_000);
+  const code = await deviceCode(hub.url);
+  // One of the postmaster's children, stopped, cannot notice its parent is gone (as one stuck
+  // in the kernel): PostgreSQL refuses to start while it is attached to the old shared memory.
+  const [straggler] = await childrenOf((await postmasterPid(hub.dataDir))!);
+  process.kill(straggler, 'SIGSTOP');
+  await crash(hub.current, hub.dataDir, false);
+
+  // A second server beside it would corrupt the data: the hub waits (not ready, not exited).
+  const server = start(hub);
+  await new Promise((resolve) => setTimeout(resolve, 4_000));
+  expect(server.child.exitCode).toBeNull();
+  await expect(fetch(`${hub.url}/readyz`)).rejects.toThrow();
+  process.kill(straggler, 'SIGKILL');
+  await waitForReady(hub.url, server, 60_000);
+  expect(await devicePollError(hub.url, code)).toBe('authorization_pending');
+  expect(await server.stop()).toBe(0);
+}, 180_000);
+
+it('shares a PostgreSQL that outlived its hub, with the CLI and with the next start', async () => {
+  const hub = await embeddedHub();
+  await waitForReady(hub.url, start(hub), 120_000);
+  const postmaster = await postmasterPid(hub.dataDir);
+  hub.current!.child.kill('SIGKILL');
+  await hub.current!.exited;
+
+  const created = await run(undefined, ['users', 'create', '--email', 'grace@example.com', '--password-stdin'], { env: hub.env, stdin: 'correct horse battery staple' });
+  expect(created.code, created.stderr).toBe(0);
+  const server = start(hub);
+  await waitForReady(hub.url, server, 60_000);
+  expect(await postmasterPid(hub.dataDir)).toBe(postmaster);
+  const listed = await run(undefined, ['users', 'list', '--json'], { env: hub.env });
+  expect(JSON.parse(listed.stdout).map((user: { email: string }) => user.email)).toEqual(['grace@example.com']);
+  expect(await server.stop()).toBe(0);
+}, 180_000);
 
 it('starts over a stale postmaster.pid whose pid now belongs to an unrelated live process', async () => {
   const hub = await embeddedHub();
