@@ -86,7 +86,7 @@ describe('codes and tokens that cannot exist', () => {
   const hostile = { 'a NUL byte': 'abc\u0000def', 'ten thousand characters': 'x'.repeat(10_000) };
 
   it.each(Object.entries(hostile))('answers %s at the token endpoints as not found', async (_name, value) => {
-    const grants = [
+    const grants: Array<Record<string, string>> = [
       { grant_type: 'authorization_code', code: value, code_verifier: 'v'.repeat(43), redirect_uri: CALLBACK },
       { grant_type: 'refresh_token', refresh_token: value },
     ];
