@@ -1,6 +1,12 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  resolve: {
+    // Tests import @nexus/auth by its package name, as projects do, but run its sources: no
+    // stale dist/, and its coverage counts. The install test (test/packages) checks the tarball.
+    alias: { '@nexus/auth': fileURLToPath(new URL('packages/auth/src/index.ts', import.meta.url)) },
+  },
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,

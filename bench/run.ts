@@ -599,7 +599,7 @@ async function main() {
       target: `JWKS fetched ${r.jwksRequests}× (expected once)`,
     });
     notes.push(`SDK: medians of ${r.rounds} rounds × ${r.roundMs} ms per contender, sequential, ${r.pinning}; ratio = median of per-round ratios; raw jose with a KeyObject ${thousands(r.keyObject)}/s; load average while measuring ${r.loadavg.map((l) => l.toFixed(2)).join(' ')}`);
-    descriptions.push('SDK = `createVerifier({ issuer, audience }).verify(token)` (src/sdk, JWKS fetched once from a local server and cached) vs `jose.jwtVerify` with the same CryptoKey and options; run on its own with no server running; its full report is above (lines `sdk |`); standalone: `npx tsx bench/sdk-verify.ts`.');
+    descriptions.push('SDK = `createVerifier({ issuer, audience }).verify(token)` (@nexus/auth, JWKS fetched once from a local server and cached) vs `jose.jwtVerify` with the same CryptoKey and options; run on its own with no server running; its full report is above (lines `sdk |`); standalone: `npx tsx bench/sdk-verify.ts`.');
     summaryLines.push('- SDK: `createVerifier().verify` vs raw `jose.jwtVerify` (same RS256 token, key and options), sequential on one core (`taskset -c 0`, `UV_THREADPOOL_SIZE=1`), medians of interleaved rounds; standalone: `npx tsx bench/sdk-verify.ts`.');
   } else {
     descriptions.push('The SDK verifier benchmark was not run (--only): `npm run bench -- --only=sdk`, or `npx tsx bench/sdk-verify.ts`.');

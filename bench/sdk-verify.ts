@@ -29,7 +29,7 @@ import path from 'node:path';
 import { Session } from 'node:inspector/promises';
 import { createPublicKey, randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type JWTVerifyOptions } from 'jose';
-import { createVerifier } from '../src/sdk/index.js';
+import { createVerifier } from '@nexus/auth';
 
 const args = new Set(process.argv.slice(2));
 const QUICK = args.has('--quick');
@@ -74,7 +74,7 @@ const token = await new SignJWT({
   .setIssuer(issuer).setAudience(AUDIENCE).setIssuedAt(now).setExpirationTime(now + 3600)
   .sign(privateKey);
 
-// Exactly the options createVerifier uses (src/sdk/verifier.ts).
+// Exactly the options createVerifier uses (packages/auth/src/verifier.ts).
 const options: JWTVerifyOptions = {
   issuer, audience: AUDIENCE, algorithms: ['RS256'], typ: 'at+jwt', clockTolerance: 5, requiredClaims: ['sub', 'exp', 'iat', 'client_id'],
 };
@@ -172,7 +172,7 @@ if (PROFILE) {
   for (const node of profile.nodes) {
     const hits = node.hitCount ?? 0;
     total += hits;
-    const where = node.callFrame.url ? `${node.callFrame.url.replace(/^.*\/(node_modules|src)\//, '$1/')}:${node.callFrame.lineNumber + 1}` : '';
+    const where = node.callFrame.url ? `${node.callFrame.url.replace(/^.*\/(node_modules|packages\/auth|src)\//, '$1/')}:${node.callFrame.lineNumber + 1}` : '';
     const name = `${node.callFrame.functionName || '(anonymous)'} ${where}`.trim();
     self.set(name, (self.get(name) ?? 0) + hits);
   }
@@ -180,8 +180,8 @@ if (PROFILE) {
   for (const [name, hits] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
     console.log(`  ${((hits / total) * 100).toFixed(1).padStart(5)}%  ${name}`);
   }
-  const own = [...self].filter(([name]) => name.includes(' src/sdk/')).reduce((sum, [, hits]) => sum + hits, 0);
-  console.log(`  the SDK's own code (src/sdk/*: verify, getKey, toPrincipal): ${((own / total) * 100).toFixed(2)}% of samples`);
+  const own = [...self].filter(([name]) => name.includes('packages/auth/')).reduce((sum, [, hits]) => sum + hits, 0);
+  console.log(`  the SDK's own code (@nexus/auth: verify, getKey, toPrincipal): ${((own / total) * 100).toFixed(2)}% of samples`);
   console.log('  ("run" is the native CryptoJob.run() that node:internal/crypto/util jobPromise calls for subtle.verify;');
   console.log('   "(idle)" is the main thread waiting for the RSA verification on the libuv pool)');
 }

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Koa from 'koa';
-import { nexusKoa, requireScope, type Principal } from '../src/sdk/index.js';
+import { nexusKoa, requireScope, type Principal } from '@nexus/auth';
 import { startTestHub, type TestHub } from './support/hub.js';
 import { Browser, parseForm } from './support/browser.js';
 import { listen, makeKey, signToken } from './sdk/helpers.js';

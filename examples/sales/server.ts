@@ -8,7 +8,7 @@
 import http from 'node:http';
 import Koa from 'koa';
 import Router from '@koa/router';
-import { SignIn, signInKoa, nexusKoa, requireScope, type Principal, type SessionUser } from 'nexus-hub/sdk';
+import { SignIn, signInKoa, nexusKoa, requireScope, type Principal, type SessionUser } from '@nexus/auth';
 
 export interface SalesOptions {
   issuer: string;

@@ -1,6 +1,6 @@
 // Guards on a verified Principal: each passes silently or throws a 403 NexusAuthError with its code.
 import { describe, expect, it } from 'vitest';
-import { NexusAuthError, requireEntitlement, requirePlan, requireRole, requireScope, toPrincipal, type Principal } from '../../src/sdk/index.js';
+import { NexusAuthError, requireEntitlement, requirePlan, requireRole, requireScope, toPrincipal, type Principal } from '@nexus/auth';
 
 function principal(claims: Record<string, unknown> = {}): Principal {
   return toPrincipal({ sub: 'u-1', client_id: 'sales', scope: 'leads:read leads:write', ...claims });

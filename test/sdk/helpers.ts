@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload, type CryptoKey } from 'jose';
 import { expect } from 'vitest';
-import { NexusAuthError } from '../../src/sdk/index.js';
+import { NexusAuthError } from '@nexus/auth';
 
 export interface SigningKey {
   kid: string;

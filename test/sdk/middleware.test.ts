@@ -9,7 +9,7 @@ import express from 'express';
 import {
   createVerifier, extractToken, nexusErrors, nexusExpress, nexusKoa, nexusNext, requireRole, requireScope, TOKEN_COOKIE,
   type Principal, type Verifier,
-} from '../../src/sdk/index.js';
+} from '@nexus/auth';
 import { makeKey, signToken, startFakeHub, type FakeHub, type SigningKey } from './helpers.js';
 
 const AUDIENCE = 'urn:nexus:sales';

@@ -3,7 +3,7 @@
 import type http from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import express from 'express';
-import { nexusErrors, nexusExpress, requireScope, SESSION_COOKIE, SignIn, signInExpress, TOKEN_COOKIE, type Principal } from '../../src/sdk/index.js';
+import { nexusErrors, nexusExpress, requireScope, SESSION_COOKIE, SignIn, signInExpress, TOKEN_COOKIE, type Principal } from '@nexus/auth';
 import { startTestHub, type TestHub } from '../support/hub.js';
 import { closeServer } from '../support/process.js';
 import { parseForm } from '../support/browser.js';

@@ -8,7 +8,7 @@ import Router from '@koa/router';
 import { decodeJwt } from 'jose';
 import {
   createVerifier, nexusKoa, requireScope, SESSION_COOKIE, SignIn, signInKoa, TOKEN_COOKIE, type Principal, type SessionUser,
-} from '../../src/sdk/index.js';
+} from '@nexus/auth';
 import { startTestHub, type TestHub } from '../support/hub.js';
 import { closeServer } from '../support/process.js';
 import { parseForm } from '../support/browser.js';

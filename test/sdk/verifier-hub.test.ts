@@ -2,7 +2,7 @@
 // Principals; key rotation and retirement at the hub reach the SDK's key cache.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { decodeProtectedHeader } from 'jose';
-import { createVerifier } from '../../src/sdk/index.js';
+import { createVerifier } from '@nexus/auth';
 import { publishChange } from '../../src/db/changes.js';
 import { startTestHub, type TestHub } from '../support/hub.js';
 import { postForm } from '../support/oauth.js';
@@ -82,7 +82,8 @@ describe('hub tokens', () => {
   it("refuses another project's audience and another issuer spelling", async () => {
     const token = await clientToken();
     await expectAuthError(countingVerifier('urn:nexus:dream-people').verifier.verify(token), 'invalid_token', 401, /aud claim/);
-    const other = createVerifier({ issuer: t.url.replace('localhost', '127.0.0.1'), audience: 'urn:nexus:sales' });
+    // The keys still come from the hub itself: it answers only at its issuer's address.
+    const other = createVerifier({ issuer: t.url.replace('localhost', '127.0.0.1'), audience: 'urn:nexus:sales', jwksUri: `${t.url}/jwks` });
     await expectAuthError(other.verify(token), 'invalid_token', 401, /iss claim/);
   });
 });

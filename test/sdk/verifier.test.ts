@@ -5,7 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KeyObject, randomBytes } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
-import { createVerifier, JwksCache, NexusAuthError, type Verifier } from '../../src/sdk/index.js';
+import { createVerifier, JwksCache, NexusAuthError, type Verifier } from '@nexus/auth';
 import { expectAuthError, listen, makeKey, rawJwt, signToken, sleep, startFakeHub, type FakeHub, type SigningKey } from './helpers.js';
 
 const AUDIENCE = 'urn:nexus:sales';

@@ -1,11 +1,12 @@
-// nexus-hub/sdk: what a Nexus project imports. Depends only on jose and openid-client, never
-// on the hub's own code, so projects install it without the server.
+// @nexus/auth: what a Nexus project imports. Depends only on jose and openid-client, never on
+// the hub's own code, so projects install it without the server.
 export { createVerifier, type Verifier, type VerifierOptions } from './verifier.js';
+export { verifyJWT, verifyToken, type VerifyTokenOptions } from './verify-token.js';
 export { JwksCache, type JwksCacheOptions } from './jwks-cache.js';
 export { NexusAuthError, type AuthErrorCode } from './errors.js';
 export { toPrincipal, type Principal, type Role } from './principal.js';
 export { requireScope, requireRole, requirePlan, requireEntitlement } from './guards.js';
-export { TOKEN_COOKIE, extractToken, type ProtectOptions } from './middleware/shared.js';
+export { TOKEN_COOKIE, extractToken, readCookie, type ProtectOptions } from './middleware/shared.js';
 export { nexusKoa } from './middleware/koa.js';
 export { nexusExpress, nexusErrors } from './middleware/express.js';
 export { nexusNext, type NextOptions } from './middleware/next.js';
