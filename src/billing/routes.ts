@@ -51,6 +51,7 @@ export function billingRoutes(deps: BillingRouteDeps) {
   const router = new Router();
   const csrfFor = (sessionId: string) => csrf.token(`account:${sessionId}`);
 
+  /** The user signed in to the hub itself (its session cookie), with the session's id for CSRF tokens. */
   const signedInUser = async (ctx: Context) => {
     const sessionId = hubSessionId(ctx);
     const userId = sessionId ? await hubAccountId(ctx, provider()) : undefined;
@@ -175,9 +176,8 @@ export function billingRoutes(deps: BillingRouteDeps) {
   });
 
   router.get('/pricing', async (ctx) => {
-    const sessionId = hubSessionId(ctx);
-    const userId = sessionId ? await hubAccountId(ctx, provider()) : undefined;
-    const [user, state] = userId ? await Promise.all([users.findById(userId), subscriptions.stateOf(userId)]) : [null, undefined];
+    const signedIn = await signedInUser(ctx);
+    const [user, state] = signedIn ? await Promise.all([users.findById(signedIn.userId), subscriptions.stateOf(signedIn.userId)]) : [null, undefined];
     const projectNames = new Map((await clients.list()).map((c) => [c.id, c.name]));
     const plans = billing.plans.all().map((plan) => {
       const purchasable = plan.stripePriceIds.length > 0 && billing.configured;
@@ -194,16 +194,15 @@ export function billingRoutes(deps: BillingRouteDeps) {
     });
     await render(ctx, 'pricing', {
       title: 'Plans', wide: true, configured: billing.configured, plans, checkoutAction: '/api/billing/checkout', signInUrl: '/account/login?returnTo=/pricing',
-      signedInEmail: user?.email ?? null, csrfToken: sessionId && user ? csrfFor(sessionId) : null,
+      signedInEmail: user?.email ?? null, csrfToken: signedIn && user ? csrfFor(signedIn.sessionId) : null,
       notice: ctx.query.checkout === 'canceled' ? 'Checkout was canceled; nothing was charged.' : null,
     });
   });
 
   router.get('/account', async (ctx) => {
-    const sessionId = hubSessionId(ctx);
-    const userId = sessionId ? await hubAccountId(ctx, provider()) : undefined;
-    const user = userId ? await users.findById(userId) : null;
-    if (!sessionId || !user) {
+    const signedIn = await signedInUser(ctx);
+    const user = signedIn ? await users.findById(signedIn.userId) : null;
+    if (!signedIn || !user) {
       ctx.redirect('/account/login');
       return;
     }
@@ -222,7 +221,7 @@ export function billingRoutes(deps: BillingRouteDeps) {
         ? state.currentPeriodEnd.toLocaleDateString('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' }) : null,
       configured: billing.configured,
       canManage: Boolean(state.stripeCustomerId),
-      csrfToken: csrfFor(sessionId),
+      csrfToken: csrfFor(signedIn.sessionId),
       checkoutAction: '/api/billing/checkout',
       portalAction: '/api/billing/portal',
       upgrades,

@@ -61,7 +61,7 @@ export const ROUTES: RouteSpec[] = [
   // oidc-provider's endpoints (discovery-listed, then the ones it does not list).
   { route: 'GET /.well-known/openid-configuration', auth: ['none'] },
   { route: 'GET /jwks', auth: ['none'] },
-  { route: 'GET /auth', params: [AUTHORIZATION], auth: ['none', 'session'] },
+  { route: 'GET /auth', params: [AUTHORIZATION], auth: ['none'], shallow: ['session'] },
   { route: 'POST /auth', body: 'form', params: [AUTHORIZATION], auth: ['none'] },
   { route: 'GET /auth/:uid', segments: { uid: '$uid' }, auth: ['interaction'], shallow: ANONYMOUS },
   { route: 'POST /request', body: 'form', params: [AUTHORIZATION], auth: ['client'] },
