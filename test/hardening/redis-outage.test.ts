@@ -169,8 +169,8 @@ it('answers every login within a second while Redis is down, and counts in Redis
   expect(healthy.map((step) => step.status)).toEqual([200, 401, 200, 303, 200, 401, 200, 303]);
   expect(await accountFailuresInRedis()).toBe(2);
   // Without the fix a login waits 10 to 20 s for Redis. On a quiet machine the budget is 1 s;
-  // on a loaded one, the slowest healthy step plus a quarter of a second.
-  budget = Math.max(FAST_MS, Math.max(...healthy.map((step) => step.ms)) + 250);
+  // on one loaded by other work (bcrypt slows down with it), twice the slowest healthy step.
+  budget = Math.max(FAST_MS, 2 * Math.max(...healthy.map((step) => step.ms)));
 
   // Redis dies while a login is in flight, then logins keep coming, right and wrong.
   const inFlight = login('not the password either');
