@@ -41,7 +41,8 @@ function startedInteraction(ctx: Context) {
 export function authorizationGuard(store: LimiterStore, interactionsPerIpPerMinute: number): Middleware {
   const limiter = createLimiter(store, { name: 'authorizations_ip', points: interactionsPerIpPerMinute, durationSeconds: 60 });
   return async (ctx, next) => {
-    if (ctx.path !== '/auth' || (ctx.method !== 'GET' && ctx.method !== 'POST')) return next();
+    // HEAD too: oidc-provider's router answers it as a GET, interaction and all.
+    if (ctx.path !== '/auth' || !['GET', 'HEAD', 'POST'].includes(ctx.method)) return next();
     refuseOversized(ctx);
     // The point is taken before the request runs, so parallel requests cannot overshoot; one
     // that ends without a new interaction (a signed-in user sent straight back, an invalid

@@ -53,6 +53,13 @@ describe('request size', () => {
     expect(chunked.status).toBe(411);
   });
 
+  it('applies to HEAD, which oidc-provider answers like a GET', async () => {
+    const before = await interactionRows();
+    const answer = await fetch(authorizeUrl({ state: 's'.repeat(AUTHORIZATION_LIMITS.stateOrNonce + 1) }), { method: 'HEAD', redirect: 'manual' });
+    expect(answer.status).toBe(400);
+    expect(await interactionRows()).toBe(before);
+  });
+
   it('accepts state and nonce at the cap', async () => {
     const answer = await open(authorizeUrl({ state: 's'.repeat(AUTHORIZATION_LIMITS.stateOrNonce), nonce: 'n'.repeat(AUTHORIZATION_LIMITS.stateOrNonce) }));
     expect(answer.status).toBe(303);
