@@ -185,7 +185,7 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
   }
   // start() resolves on a log line and rejects with nothing when the process exits: readiness
   // is a connection that succeeds, failure is the process gone.
-  for (;;) {
+  for (let attempt = 1; ; attempt++) {
     let exited: string | undefined;
     server.start().catch((error: unknown) => { exited = error instanceof Error ? error.message : fatal ?? 'PostgreSQL exited'; });
     try {
@@ -196,7 +196,7 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
       // Processes of a server killed a moment ago still hold its shared memory until they
       // notice their postmaster is gone; PostgreSQL will not start beside them.
       if (!(/shared memory block .* is still in use/.test(exited ?? '') && Date.now() < deadline)) throw error;
-      log.info({ port }, 'processes of the previous embedded PostgreSQL are still exiting; retrying');
+      if (attempt === 1) log.warn({ port }, 'processes of the previous embedded PostgreSQL still hold its shared memory; waiting for them to exit');
       fatal = undefined;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
