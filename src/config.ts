@@ -48,6 +48,13 @@ export interface Config {
   authorizationsPerIpPerMinute: number;
   /** Wrong user codes that one IP may type on the device page per DEVICE_CODE_FAILURE_WINDOW seconds. */
   deviceCodeLimits: { wrongCodesPerIp: number; windowSeconds: number };
+  /**
+   * The API gateway (/api/gateway/:project/*): seconds an upstream may take to send its answer's
+   * headers (GATEWAY_TIMEOUT, 30) and between two chunks of a body (GATEWAY_IDLE_TIMEOUT, 300),
+   * the largest request body (GATEWAY_MAX_BODY_BYTES, 10 MB), and how long a verified caller is
+   * reused before its grant, account and key are read again (GATEWAY_VERIFY_CACHE_SECONDS, 5).
+   */
+  gateway: { timeoutSeconds: number; idleTimeoutSeconds: number; maxBodyBytes: number; verifyCacheSeconds: number };
   /** bcrypt worker threads, and hashes that may wait for one before logins get 503 + Retry-After. */
   passwordHashing: { workers: number; queueMax: number };
 }
@@ -169,6 +176,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deviceCodeLimits: {
       wrongCodesPerIp: integer('DEVICE_CODE_FAILURES_PER_IP', 10, 1, 100000),
       windowSeconds: integer('DEVICE_CODE_FAILURE_WINDOW', 15 * 60, 10, 24 * 3600),
+    },
+    gateway: {
+      timeoutSeconds: integer('GATEWAY_TIMEOUT', 30, 1, 3600),
+      idleTimeoutSeconds: integer('GATEWAY_IDLE_TIMEOUT', 300, 1, 24 * 3600),
+      maxBodyBytes: integer('GATEWAY_MAX_BODY_BYTES', 10 * 1024 * 1024, 0, 1024 ** 3),
+      verifyCacheSeconds: integer('GATEWAY_VERIFY_CACHE_SECONDS', 5, 0, 5),
     },
     passwordHashing: { workers: passwordWorkers, queueMax: integer('PASSWORD_QUEUE_MAX', 64 * passwordWorkers, 0, 1_000_000) },
     loginLimits: {

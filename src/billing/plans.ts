@@ -13,6 +13,13 @@ export interface ProjectPlan {
   entitlements: Entitlements;
 }
 
+/** Gateway requests per minute per (project, user); null: unlimited. */
+export interface GatewayLimits {
+  requestsPerMinute: number | null;
+  /** Per-project overrides of requestsPerMinute. */
+  projects: Record<string, number | null>;
+}
+
 export interface Plan {
   id: PlanId;
   name: string;
@@ -20,6 +27,31 @@ export interface Plan {
   monthlyPriceCents: number | null;
   stripePriceIds: string[];
   projects: Record<string, ProjectPlan>;
+  gateway: GatewayLimits;
+}
+
+const MAX_RPM = 10_000_000;
+
+function parseGatewayLimits(raw: unknown, plan: string, known: Set<string> | undefined, problems: string[]): GatewayLimits {
+  if (raw === undefined) return { requestsPerMinute: null, projects: {} };
+  const input = (typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? raw : {}) as { requestsPerMinute?: unknown; projects?: unknown };
+  if (input !== raw) problems.push(`plan "${plan}": gateway must be an object`);
+  const rpm = (value: unknown, where: string) => {
+    if (value === null) return null;
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_RPM) return value;
+    problems.push(`plan "${plan}": ${where} must be a whole number of requests per minute from 1 to ${MAX_RPM}, or null (unlimited)`);
+    return null;
+  };
+  const projects: Record<string, number | null> = {};
+  const overrides = input.projects ?? {};
+  if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) problems.push(`plan "${plan}": gateway.projects must be an object`);
+  else {
+    for (const [project, value] of Object.entries(overrides)) {
+      if (known && !known.has(project)) problems.push(`plan "${plan}": gateway.projects.${project} is not a registered client`);
+      projects[project] = rpm(value, `gateway.projects.${project}`);
+    }
+  }
+  return { requestsPerMinute: input.requestsPerMinute === undefined ? null : rpm(input.requestsPerMinute, 'gateway.requestsPerMinute'), projects };
 }
 
 export class PlansError extends Error {
@@ -83,6 +115,7 @@ export class Plans {
       }
       plans.set(id, {
         id, name: typeof plan.name === 'string' ? plan.name : id, monthlyPriceCents: (price ?? null) as number | null, stripePriceIds, projects,
+        gateway: parseGatewayLimits(plan.gateway, id, known, problems),
       });
     }
     for (const id of Object.keys(input.plans ?? {})) {
@@ -109,6 +142,13 @@ export class Plans {
   /** What the plan gives in one project; undefined when the plan does not cover it. */
   forProject(planId: string, project: string): ProjectPlan | undefined {
     return this.get(planId)?.projects[project];
+  }
+
+  /** Gateway requests per minute the plan allows a user in a project; null: unlimited. */
+  gatewayLimit(planId: string, project: string): number | null {
+    const limits = this.get(planId)?.gateway;
+    if (!limits) return null;
+    return project in limits.projects ? limits.projects[project] : limits.requestsPerMinute;
   }
 
   /** What the plan unlocks in a project, in words for the pricing page. */

@@ -16,6 +16,13 @@ export type GrantType = (typeof GRANT_TYPES)[number];
 export const HUB_AUDIENCE = 'urn:nexus:hub';
 
 /**
+ * The audience of tokens for the API gateway (`/api/gateway/:project/*`): first-party projects
+ * may ask for it (`resource=urn:nexus:gateway`) to get one token for every project's API. The
+ * gateway checks access, role and plan scopes in the target project on each call.
+ */
+export const GATEWAY_AUDIENCE = 'urn:nexus:gateway';
+
+/**
  * RFC 8693 token exchange, used to trade a user's API key for a JWT. Every confidential client
  * may use it (it must authenticate, and gets tokens only for its own API); it is not listed in
  * clients.json.
@@ -50,6 +57,19 @@ export interface ClientDefinition {
   /** Role given to users of an `open` project who have no explicit grant. */
   defaultRole: Role;
   pkce: PkceMode;
+  /** The project's API base behind the gateway, e.g. http://localhost:3001/api; unset: not behind it. */
+  upstream?: string;
+  /** Per-project gateway settings (defaults from GATEWAY_* variables). */
+  gateway?: GatewaySettings;
+}
+
+export interface GatewaySettings {
+  /** Seconds the upstream may take to answer (its headers). */
+  timeoutSeconds?: number;
+  /** Largest request body, in bytes. */
+  maxBodyBytes?: number;
+  /** Browser origins allowed by CORS; default: the origins of the redirect URIs. */
+  corsOrigins?: string[];
 }
 
 export class ClientValidationError extends Error {
@@ -78,6 +98,49 @@ export function redirectUriProblem(value: unknown): string | undefined {
   if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return undefined;
   if (url.protocol === 'http:') return `"${value}" must use https (http is only allowed for localhost)`;
   return `"${value}" must use https`;
+}
+
+/** An upstream API base: absolute http(s), no credentials, query or fragment. */
+export function upstreamProblem(value: unknown): string | undefined {
+  if (typeof value !== 'string') return 'must be a string';
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `"${value}" is not an absolute URL`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `"${value}" must use http or https`;
+  if (url.username || url.password) return `"${value}" must not contain credentials`;
+  if (url.search || url.hash || value.includes('?') || value.includes('#')) return `"${value}" must not have a query or fragment`;
+  return undefined;
+}
+
+function gatewaySettings(input: unknown, where: string, problems: string[]): GatewaySettings | undefined {
+  if (input === undefined || input === null) return undefined;
+  if (typeof input !== 'object' || Array.isArray(input)) {
+    problems.push(`${where}gateway must be an object`);
+    return undefined;
+  }
+  const raw = input as Record<string, unknown>;
+  const settings: GatewaySettings = {};
+  const whole = (name: 'timeoutSeconds' | 'maxBodyBytes', max: number) => {
+    const value = raw[name];
+    if (value === undefined) return;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) problems.push(`${where}gateway.${name} must be a whole number from 1 to ${max}`);
+    else settings[name] = value;
+  };
+  whole('timeoutSeconds', 3600);
+  whole('maxBodyBytes', 1024 ** 3);
+  if (raw.corsOrigins !== undefined) {
+    const origins = stringArray(raw.corsOrigins, `${where}gateway.corsOrigins`, problems);
+    for (const origin of origins) {
+      let ok = false;
+      try { ok = new URL(origin).origin === origin; } catch { /* refused below */ }
+      if (!ok) problems.push(`${where}gateway.corsOrigins: "${origin}" is not an origin (scheme://host[:port])`);
+    }
+    settings.corsOrigins = origins;
+  }
+  return settings;
 }
 
 function stringArray(input: unknown, field: string, problems: string[]): string[] {
@@ -142,6 +205,14 @@ export function parseClientDefinition(input: unknown): ClientDefinition {
   // A public client has no secret: PKCE is all that binds its code to it.
   else if (isPublic && pkce === 'optional') problems.push(`${where}a public client must use PKCE: pkce "optional" is only for confidential clients`);
 
+  // null (from `--upstream ''` or the admin API) takes a project out of the gateway.
+  const upstream = raw.upstream === null || raw.upstream === '' || raw.upstream === undefined ? undefined : raw.upstream;
+  if (upstream !== undefined) {
+    const problem = upstreamProblem(upstream);
+    if (problem) problems.push(`${where}upstream ${problem}`);
+  }
+  const gateway = gatewaySettings(raw.gateway, where, problems);
+
   if (problems.length) throw new ClientValidationError(problems);
   return {
     id,
@@ -156,5 +227,7 @@ export function parseClientDefinition(input: unknown): ClientDefinition {
     access: access as ClientDefinition['access'],
     defaultRole: defaultRole as Role,
     pkce: pkce as PkceMode,
+    ...(upstream !== undefined ? { upstream: (upstream as string).replace(/\/+$/, '') } : {}),
+    ...(gateway ? { gateway } : {}),
   };
 }

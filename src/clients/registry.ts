@@ -159,6 +159,11 @@ export class ClientRegistry {
     return !client || client.public || client.pkce !== 'optional';
   }
 
+  /** Every enabled client, from the cache (the gateway's audience covers their scopes). */
+  async enabledClients(): Promise<RegisteredClient[]> {
+    return [...(await this.entries()).values()].map((entry) => entry.client);
+  }
+
   async findByAudience(audience: string): Promise<RegisteredClient | undefined> {
     for (const { client } of (await this.entries()).values()) if (client.audience === audience) return client;
     return undefined;

@@ -13,6 +13,7 @@ const DEFINITION_OPTIONS = {
   access: { type: 'string' },
   'default-role': { type: 'string' },
   pkce: { type: 'string' },
+  upstream: { type: 'string' },
   'first-party': { type: 'boolean' },
 } as const;
 
@@ -29,6 +30,8 @@ function definitionFromFlags(values: Values) {
   set('access', optionalString(values, 'access'));
   set('defaultRole', optionalString(values, 'default-role'));
   set('pkce', optionalString(values, 'pkce'));
+  // `--upstream ''` takes the project out of the gateway.
+  if (typeof values.upstream === 'string') fields.upstream = values.upstream.trim() === '' ? null : values.upstream;
   if (values['first-party']) fields.firstParty = true;
   if (values['third-party']) fields.firstParty = false;
   if (values.public) fields.public = true;
@@ -49,6 +52,7 @@ function describe(client: RegisteredClient) {
     `scopes:        ${client.scopes.join(' ') || '-'}`,
     `redirect URIs: ${client.redirectUris.join(' ') || '-'}`,
     `logout URIs:   ${client.postLogoutRedirectUris.join(' ') || '-'}`,
+    `upstream:      ${client.upstream ?? '- (not behind the gateway)'}`,
     ...(client.rotationGraceUntil ? [`old secret:    works until ${client.rotationGraceUntil.toISOString()}`] : []),
   ].join('\n');
 }
@@ -79,7 +83,7 @@ export const clients: CommandGroup = {
     },
     add: {
       summary: 'register a project; prints its secret once',
-      usage: '--id ID --name NAME --redirect-uri URL... [--post-logout-uri URL...] [--public] [--grant TYPE...] [--first-party] [--scope S...] [--audience URI] [--access open|granted] [--default-role ROLE] [--pkce required|optional]',
+      usage: '--id ID --name NAME --redirect-uri URL... [--post-logout-uri URL...] [--public] [--grant TYPE...] [--first-party] [--scope S...] [--audience URI] [--access open|granted] [--default-role ROLE] [--pkce required|optional] [--upstream URL]',
       options: { ...DEFINITION_OPTIONS, id: { type: 'string' }, public: { type: 'boolean' } },
       async run(ctx, values) {
         const id = requireString(values, 'id');
@@ -93,7 +97,7 @@ export const clients: CommandGroup = {
     },
     update: {
       summary: 'change a client (only the flags given)',
-      usage: 'ID [--name NAME] [--redirect-uri URL...] [--post-logout-uri URL...] [--grant TYPE...] [--scope S...] [--public|--confidential] [--first-party|--third-party] [--audience URI] [--access open|granted] [--default-role ROLE] [--pkce required|optional]',
+      usage: 'ID [--name NAME] [--redirect-uri URL...] [--post-logout-uri URL...] [--grant TYPE...] [--scope S...] [--public|--confidential] [--first-party|--third-party] [--audience URI] [--access open|granted] [--default-role ROLE] [--pkce required|optional] [--upstream URL]',
       args: ['ID'],
       options: { ...DEFINITION_OPTIONS, public: { type: 'boolean' }, confidential: { type: 'boolean' }, 'third-party': { type: 'boolean' } },
       async run(ctx, values, [id]) {
