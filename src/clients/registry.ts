@@ -53,7 +53,7 @@ function previousSecret(row: Row) {
 }
 
 function toClient(row: Row): RegisteredClient {
-  const definition = row.definition as Omit<ClientDefinition, 'id' | 'audience'>;
+  const definition = row.definition as unknown as Omit<ClientDefinition, 'id' | 'audience'>;
   return {
     ...definition,
     // Registered before PKCE became a per-client setting: those all required it.
