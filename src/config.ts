@@ -46,8 +46,8 @@ export interface Config {
   signupsPerIpPerHour: number;
   /** Sign-in interactions (login pages) that one IP may start per minute at /auth. */
   authorizationsPerIpPerMinute: number;
-  /** Wrong user codes that one IP may type on the device page per DEVICE_CODE_FAILURE_WINDOW seconds. */
-  deviceCodeLimits: { wrongCodesPerIp: number; windowSeconds: number };
+  /** Wrong user codes that one IP, and everyone together, may type on the device page per DEVICE_CODE_FAILURE_WINDOW seconds. */
+  deviceCodeLimits: { wrongCodesPerIp: number; wrongCodesHubWide: number; windowSeconds: number };
   /**
    * The API gateway (/api/gateway/:project/*): seconds an upstream may take to send its answer's
    * headers (GATEWAY_TIMEOUT, 30) and between two chunks of a body (GATEWAY_IDLE_TIMEOUT, 300),
@@ -175,6 +175,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authorizationsPerIpPerMinute: integer('AUTHORIZATIONS_PER_IP_PER_MINUTE', 60, 1, 1_000_000),
     deviceCodeLimits: {
       wrongCodesPerIp: integer('DEVICE_CODE_FAILURES_PER_IP', 10, 1, 100000),
+      wrongCodesHubWide: integer('DEVICE_CODE_FAILURES_TOTAL', 1000, 1, 10_000_000),
       windowSeconds: integer('DEVICE_CODE_FAILURE_WINDOW', 15 * 60, 10, 24 * 3600),
     },
     gateway: {

@@ -16,7 +16,7 @@ export const SALES_CALLBACK = 'http://localhost:3001/auth/callback';
 // Limits high enough that they never answer instead of the code under test.
 const GENEROUS_LIMITS = {
   LOGIN_MAX_FAILURES_PER_ACCOUNT: '1000', LOGIN_MAX_FAILURES_PER_IP: '100000', SIGNUPS_PER_IP_PER_HOUR: '100000',
-  AUTHORIZATIONS_PER_IP_PER_MINUTE: '1000000', DEVICE_CODE_FAILURES_PER_IP: '100000',
+  AUTHORIZATIONS_PER_IP_PER_MINUTE: '1000000', DEVICE_CODE_FAILURES_PER_IP: '100000', DEVICE_CODE_FAILURES_TOTAL: '10000000',
 };
 
 export interface HostileRequest {
