@@ -172,7 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       session: integer('SESSION_TTL', 14 * 24 * 3600, 600, 365 * 24 * 3600),
     },
     signupsPerIpPerHour: integer('SIGNUPS_PER_IP_PER_HOUR', 20, 1, 100000),
-    authorizationsPerIpPerMinute: integer('AUTHORIZATIONS_PER_IP_PER_MINUTE', 60, 1, 1_000_000),
+    authorizationsPerIpPerMinute: integer('AUTHORIZATIONS_PER_IP_PER_MINUTE', 300, 1, 1_000_000),
     deviceCodeLimits: {
       wrongCodesPerIp: integer('DEVICE_CODE_FAILURES_PER_IP', 10, 1, 100000),
       wrongCodesHubWide: integer('DEVICE_CODE_FAILURES_TOTAL', 1000, 1, 10_000_000),
