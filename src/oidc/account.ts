@@ -7,6 +7,7 @@ import type { ClientRegistry } from '../clients/registry.js';
 import type { createProjectAccessCheck } from './project-access.js';
 import type { PlanEntitlements } from '../billing/entitlements.js';
 import { perRequest } from './request-memo.js';
+import { GATEWAY_AUDIENCE } from '../clients/definition.js';
 
 export const CLAIMS = {
   openid: ['sub', 'plan'],
@@ -53,14 +54,20 @@ export function createExtraTokenClaims(users: Users, access: ProjectAccess, clie
     const audience = token.resourceServer?.audience;
     if (typeof audience !== 'string') return undefined;
     const accountId = token.accountId;
+    // gid lets the userinfo endpoint and the gateway find the grant, and refuse once it is revoked.
+    const gid = token.grantId && !token.grantId.startsWith('apikey-') ? { gid: token.grantId } : {};
+    if (audience === GATEWAY_AUDIENCE) {
+      // Role, plan scopes and entitlements depend on the project a gateway call goes to: the
+      // gateway computes them per call; the token names only the user and its grant.
+      const user = await perRequest(ctx, `user:${accountId}`, () => users.findById(accountId));
+      return user ? { email: user.email, ...gid } : undefined;
+    }
     const [user, project] = await Promise.all([perRequest(ctx, `user:${accountId}`, () => users.findById(accountId)), clients.findByAudience(audience)]);
     if (!user || !project) return undefined;
     const [role, granted] = await Promise.all([
       perRequest(ctx, `role:${project.id}:${user.id}`, () => access.roleFor(user.id, project)),
       perRequest(ctx, `entitlements:${project.id}:${user.id}`, () => entitlements.forUser(user.id, project.id)),
     ]);
-    // gid lets the userinfo endpoint find the grant, and refuse once it is revoked.
-    const gid = token.grantId && !token.grantId.startsWith('apikey-') ? { gid: token.grantId } : {};
     return { email: user.email, role: role ?? null, plan: granted.plan, entitlements: granted.entitlements, ...gid };
   };
 }

@@ -7,7 +7,7 @@ import type { PlanEntitlements } from '../billing/entitlements.js';
 import { perRequest } from './request-memo.js';
 import { SIGNING_ALG } from '../keys/store.js';
 import { apiScopesOf } from '../billing/scopes.js';
-import { TOKEN_EXCHANGE_GRANT } from '../clients/definition.js';
+import { GATEWAY_AUDIENCE, TOKEN_EXCHANGE_GRANT } from '../clients/definition.js';
 
 type Client = NonNullable<KoaContextWithOIDC['oidc']['client']>;
 
@@ -19,9 +19,14 @@ function accountIdOf(ctx: KoaContextWithOIDC): string | undefined {
   return ctx.oidc.account?.accountId ?? ctx.oidc.session?.accountId;
 }
 
-/** The API a client may get tokens for: its own project's audience, and nothing else. */
+/**
+ * The API a client may get tokens for: its own project's audience, and nothing else — except
+ * the gateway's audience, which first-party projects may ask for (the gateway then checks
+ * access, role and plan in each target project, see src/gateway/caller.ts).
+ */
 async function ownProjectFor(clients: ClientRegistry, client: Client, resource: string) {
   const project = await clients.findEnabled(client.clientId);
+  if (project?.firstParty && resource === GATEWAY_AUDIENCE) return project;
   if (!project || project.audience !== resource) {
     throw new errors.InvalidTarget(`client "${client.clientId}" may only request tokens for its own API (${project?.audience ?? 'none'})`);
   }
@@ -55,6 +60,12 @@ export function createResourceIndicators(clients: ClientRegistry, entitlements: 
     // governed by plans); a client acting for itself gets all of its API's scopes.
     getResourceServerInfo: async (ctx: KoaContextWithOIDC, resource: string, client: Client): Promise<ResourceServer> => {
       const project = await ownProjectFor(clients, client, resource);
+      if (resource === GATEWAY_AUDIENCE) {
+        // Any project's API scopes (never billing:manage); the gateway narrows them to what the
+        // user's plan allows in the project each call goes to.
+        const scopes = new Set((await clients.enabledClients()).flatMap((c) => apiScopesOf(c, { billing: false })));
+        return { scope: [...scopes].join(' '), audience: GATEWAY_AUDIENCE, accessTokenTTL: accessTokenTtl, accessTokenFormat: 'jwt', jwt: { sign: { alg: SIGNING_ALG } } };
+      }
       const accountId = accountIdOf(ctx);
       const allowed = accountId
         ? (await perRequest(ctx, `entitlements:${project.id}:${accountId}`, () => entitlements.forUser(accountId, project.id))).scopes
