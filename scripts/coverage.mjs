@@ -62,12 +62,13 @@ function childScripts(wanted) {
     let counted = false;
     for (const script of raw.result ?? []) {
       if (!script.url.startsWith('file://')) continue;
-      const file = fileURLToPath(script.url.split('?')[0]);
       const entry = cache[script.url];
-      // Only scripts transpiled with a source map (tsx in the children). The test workers also
-      // write raw coverage here, of vitest's own transforms without a cached map: vitest's
-      // provider has already counted those.
-      if (!wanted.has(file) || !entry?.data || !entry.lineLengths) continue;
+      // Only scripts with a source map of one original file: tsx's inline maps of src/*.ts, and
+      // tsc's maps of a package's dist/*.js. The test workers also write raw coverage here, of
+      // vitest's own transforms without a cached map: vitest's provider has counted those.
+      if (!entry?.data || !entry.lineLengths || entry.data.sources?.length !== 1) continue;
+      const file = fileURLToPath(new URL(entry.data.sources[0], entry.url ?? script.url));
+      if (!wanted.has(file)) continue;
       const key = `${script.url}\0${entry.lineLengths.join(',')}`;
       let group = groups.get(key);
       if (!group) groups.set(key, (group = { file, sourceMap: entry.data, lineLengths: entry.lineLengths, covs: [] }));
@@ -172,8 +173,10 @@ function mergeChildren(map) {
   let skipped = 0;
   for (const group of groups) {
     const source = fs.readFileSync(group.file, 'utf8');
-    // The file must not have changed since the child compiled it, or positions would not match.
-    if (group.sourceMap.sourcesContent?.[0] !== source) {
+    // The file must not have changed since the child compiled it, or positions would not match
+    // (tsx's maps carry the source; tsc's maps of a built package do not).
+    const compiled = group.sourceMap.sourcesContent?.[0];
+    if (compiled !== undefined && compiled !== null && compiled !== source) {
       skipped += 1;
       continue;
     }
@@ -228,6 +231,8 @@ if (!fs.existsSync(IN_PROCESS)) {
   process.exit(status || 1);
 }
 const map = libCoverage.createCoverageMap(JSON.parse(fs.readFileSync(IN_PROCESS, 'utf8')));
+// A package's built files were measured only to be mapped back to its src/ (vitest.config.ts).
+map.filter((file) => !/[/\\]packages[/\\][^/\\]+[/\\]dist[/\\]/.test(file));
 const merged = mergeChildren(map);
 fs.writeFileSync(path.join(OUT, 'coverage-final.json'), JSON.stringify(map.toJSON()));
 const context = libReport.createContext({ dir: OUT, coverageMap: map, defaultSummarizer: 'nested' });
