@@ -1,0 +1,51 @@
+// The real server process refuses to start, in one line and with the right exit status, when
+// what it finds on disk is unusable: a damaged master key file (1) or an unreadable plans file (78).
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, runServer } from '../support/process.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+
+let database: TestDatabase;
+let dataDir: string;
+beforeAll(async () => {
+  database = await createTestDatabase();
+  dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'nexus-start-'));
+});
+afterAll(async () => {
+  await database?.drop();
+  if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
+});
+
+async function start(extra: Record<string, string>) {
+  const port = await freePort();
+  const server = runServer({
+    PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: database.url, DATA_DIR: dataDir,
+    CLIENTS_FILE: path.resolve('clients.json'), LOG_LEVEL: 'silent', ...extra,
+  });
+  const code = await server.exited;
+  return { code, lines: server.output().trim().split('\n').filter((line) => !line.includes('oidc-provider WARNING')) };
+}
+
+describe('the server refuses to start', () => {
+  it('with a master.key in DATA_DIR that does not hold 32 bytes', async () => {
+    await fs.writeFile(path.join(dataDir, 'master.key'), 'c2hvcnQ\n', { mode: 0o600 });
+    const { code, lines } = await start({});
+    expect(code).toBe(1);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/master\.key does not hold a 32-byte key/);
+    expect(lines[0]).not.toContain('    at ');
+    await fs.rm(path.join(dataDir, 'master.key'));
+  });
+
+  it('with a plans file that is not JSON (exit 78, the problem listed)', async () => {
+    const plansFile = path.join(dataDir, 'plans.json');
+    await fs.writeFile(plansFile, '{ not json');
+    const { code, lines } = await start({ PLANS_FILE: plansFile });
+    expect(code).toBe(78);
+    expect(lines[0]).toBe('Invalid plans file:');
+    expect(lines[1]).toMatch(new RegExp(`^  - cannot read ${plansFile.replaceAll('.', '\\.')}: `));
+    expect(lines).toHaveLength(2);
+  });
+});
