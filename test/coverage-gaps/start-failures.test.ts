@@ -1,5 +1,6 @@
 // The real server process refuses to start, in one line and with the right exit status, when
-// what it finds on disk is unusable: a damaged master key file (1) or an unreadable plans file (78).
+// what it finds on disk is unusable: a damaged master key file (1), an unreadable plans file or
+// one with mistakes (78, every mistake listed).
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,5 +48,41 @@ describe('the server refuses to start', () => {
     expect(lines[0]).toBe('Invalid plans file:');
     expect(lines[1]).toMatch(new RegExp(`^  - cannot read ${plansFile.replaceAll('.', '\\.')}: `));
     expect(lines).toHaveLength(2);
+  });
+
+  it('with a plans file full of mistakes: every one listed, one line each (exit 78)', async () => {
+    const plansFile = path.join(dataDir, 'plans-wrong.json');
+    await fs.writeFile(plansFile, JSON.stringify({
+      plans: {
+        free: {
+          projects: { sales: { scopes: 'leads:read', entitlements: { seats: -1 } }, nowhere: { scopes: [] } },
+          monthlyPriceCents: 1.5,
+          stripePriceIds: ['price_1'],
+          gateway: [],
+        },
+        pro: { monthlyPriceCents: 900, stripePriceIds: ['price_1'], gateway: { requestsPerMinute: 0, projects: { sales: 20.5, ghost: null } } },
+        business: { monthlyPriceCents: null, gateway: { projects: [] } },
+        platinum: {},
+      },
+    }));
+    const { code, lines } = await start({ PLANS_FILE: plansFile });
+    expect(code).toBe(78);
+    expect(lines[0]).toBe('Invalid plans file:');
+    const rpm = 'must be a whole number of requests per minute from 1 to 10000000, or null (unlimited)';
+    expect(lines.slice(1).map((line) => line.replace(/^  - /, '')).sort()).toEqual([
+      'Stripe price price_1 is mapped to both "free" and "pro"',
+      'plan "business": gateway.projects must be an object',
+      'plan "enterprise" is missing',
+      'plan "free": entitlement sales.seats must be a number, true/false, or null (unlimited)',
+      'plan "free": gateway must be an object',
+      'plan "free": monthlyPriceCents must be whole cents or null',
+      'plan "free": project "nowhere" is not a registered client',
+      'plan "free": project "sales" needs a "scopes" list',
+      `plan "pro": gateway.projects.ghost is not a registered client`,
+      `plan "pro": gateway.projects.sales ${rpm}`,
+      `plan "pro": gateway.requestsPerMinute ${rpm}`,
+      'unknown plan "platinum" (plans are free, pro, business, enterprise)',
+    ]);
+    expect(lines.slice(1).every((line) => line.startsWith('  - '))).toBe(true);
   });
 });
