@@ -7,8 +7,9 @@
 //
 //   npm run bench                        everything
 //   npm run bench -- --quick             shorter windows (about 1.5 minutes), for a smoke test
-//   npm run bench -- --only=cc,memory    a subset: cc, login, jwks, discovery, memory, sdk, storm
+//   npm run bench -- --only=cc,memory    a subset: cc, login, jwks, discovery, memory, sdk, storm, gateway
 //   npm run bench -- --only=storm        tokens during a login storm, logins/s against bcrypt's limit
+//   npm run bench -- --only=gateway      the API gateway next to the upstream directly, nginx and a bare undici proxy (bench/gateway.ts)
 //   npm run bench -- --profile           CPU-profile the hub (with --only=cc unless --only is given)
 //   npm run bench -- --mem-detail        also print each server's memory breakdown at the idle reading
 //   npm run bench -- --strict            exit with status 2 when a target is missed (for CI)
@@ -32,6 +33,7 @@ import { clientCredentialsGrant, getOk, loginFlow, verifyJwt, type Account, type
 import { childOutputs, cleanUp, freePort, makeTempDir, onCleanUp, runNode, startNode, waitUntilReady, type Child } from './processes.js';
 import { summarizeProfile } from './profile.js';
 import { loginStorm, measureBcrypt } from './storm.js';
+import { gatewayBench } from './gateway.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
@@ -42,11 +44,11 @@ const QUICK = flag('quick');
 const PROFILE = flag('profile');
 const MEM_DETAIL = flag('mem-detail');
 const STRICT = flag('strict');
-const ALL = ['memory', 'cc', 'login', 'jwks', 'discovery', 'sdk', 'storm'];
+const ALL = ['memory', 'cc', 'login', 'jwks', 'discovery', 'sdk', 'storm', 'gateway'];
 const ONLY = new Set((option('only') ?? (PROFILE ? 'cc' : ALL.join(','))).split(','));
 for (const part of ONLY) if (!ALL.includes(part)) throw new Error(`--only: unknown part "${part}" (use ${ALL.join(', ')})`);
-/** Parts that need the two servers (the SDK part runs on its own, the storm on a hub of its own). */
-const SERVER_PARTS = ALL.filter((part) => part !== 'sdk' && part !== 'storm' && ONLY.has(part));
+/** Parts that need the two servers (the SDK part runs on its own, the storm and the gateway on a hub of their own). */
+const SERVER_PARTS = ALL.filter((part) => part !== 'sdk' && part !== 'storm' && part !== 'gateway' && ONLY.has(part));
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1) * (QUICK ? 0.4 : 1);
 if (!(SCALE > 0)) throw new Error('BENCH_SCALE must be a positive number');
@@ -146,7 +148,7 @@ async function prepareHub(tmp: string, dataDirName = 'hub-data'): Promise<HubSet
   return { databaseUrl: await createDatabase(), dataDir: path.join(tmp, dataDirName), redisPrefix, probeDir: tmp };
 }
 
-function hubEnv(setup: HubSetup, port: number, name: string) {
+function hubEnv(setup: HubSetup, port: number, name: string, extraEnv: Record<string, string> = {}) {
   return childEnv({
     DATABASE_URL: setup.databaseUrl,
     DATA_DIR: setup.dataDir,
@@ -164,6 +166,7 @@ function hubEnv(setup: HubSetup, port: number, name: string) {
     LOGIN_MAX_FAILURES_PER_ACCOUNT: '1000',
     LOGIN_MAX_FAILURES_PER_IP: '100000',
     BENCH_MEM_PROBE_FILE: path.join(setup.probeDir, `memory-${name}.json`),
+    ...extraEnv,
   });
 }
 
@@ -176,11 +179,11 @@ const HUB_ENTRY = 'dist/server.js';
  * The hub exactly as operators run it (`npm start` = `node dist/server.js`, compiled by `npm run
  * build`), on a fresh database; plus the inert memory probe.
  */
-async function startHub(setup: HubSetup, profileDir: string | undefined): Promise<Started> {
+async function startHub(setup: HubSetup, profileDir: string | undefined, extraEnv: Record<string, string> = {}): Promise<Started> {
   if (!existsSync(path.join(ROOT, HUB_ENTRY))) throw new Error(`${HUB_ENTRY} is missing: run \`npm run build\` first (\`npm run bench\` does)`);
   const port = await freePort();
   const nodeArgs = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...HUB_NODE_ARGS, ...PROBE_ARGS, HUB_ENTRY];
-  const child = startNode('Nexus hub', nodeArgs, { cwd: ROOT, env: hubEnv(setup, port, 'hub') });
+  const child = startNode('Nexus hub', nodeArgs, { cwd: ROOT, env: hubEnv(setup, port, 'hub', extraEnv) });
   await waitUntilReady(child, port, '/readyz');
 
   const secrets = JSON.parse(await fs.readFile(path.join(setup.dataDir, 'client-secrets.json'), 'utf8')) as Record<string, string>;
@@ -387,7 +390,7 @@ async function main() {
   const facts = [
     `node ${process.version}, ${cpus.length} CPU(s) (${cpus[0]?.model.trim() ?? 'unknown'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.platform()} ${os.release()}`,
     `oidc-provider ${providerVersion}; load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
-    `parts: ${[...SERVER_PARTS, ...['storm', 'sdk'].filter((part) => ONLY.has(part))].join(', ')}`,
+    `parts: ${[...SERVER_PARTS, ...['storm', 'gateway', 'sdk'].filter((part) => ONLY.has(part))].join(', ')}`,
   ];
   if (SERVER_PARTS.length) {
     facts.push(`load generator: this process, node:http keep-alive, closed loop; per test and server ${fmt(CC_TIMING.warmupMs / 1000, 1)} s warm-up + ${fmt(CC_TIMING.durationMs / 1000, 1)} s measured ` +
@@ -581,6 +584,24 @@ async function main() {
     summaryLines.push(`- Login storm: client_credentials at c=${STORM_TOKEN_CONCURRENCY} alone, then together with full login flows at c=${STORM_LOGIN_CONCURRENCY}, then logins alone; the bcrypt limit is cores × 1/(one bcryptjs cost-11 comparison on one core), timed in the same run.`);
   }
 
+  let gateway: Awaited<ReturnType<typeof gatewayBench>> | undefined;
+  if (ONLY.has('gateway')) {
+    log('gateway: the upstream directly, nginx, a bare undici proxy and the hub\'s gateway (bench/gateway.ts)...');
+    const setup = await prepareHub(tmp, 'gateway-hub-data');
+    gateway = await gatewayBench({
+      root: ROOT, tmp, scale: SCALE, rounds: ROUNDS, log, childEnv,
+      startHub: async (extraEnv) => ({
+        ...(await startHub(setup, undefined, extraEnv)),
+        cliEnv: childEnv({ DATABASE_URL: setup.databaseUrl, DATA_DIR: setup.dataDir, LOG_LEVEL: 'warn', ...extraEnv }),
+      }),
+    });
+    notes.push(...gateway.notes);
+    warnings.push(...gateway.warnings);
+    failures.push(...gateway.failures);
+    descriptions.push(...gateway.descriptions);
+    summaryLines.push(...gateway.summaryLines);
+  }
+
   if (ONLY.has('sdk')) {
     log(`SDK verifier vs raw jose (bench/sdk-verify.ts, one core, about ${QUICK ? 10 : 30} s)...`);
     const r = await runSdkVerify(tmp);
@@ -607,7 +628,8 @@ async function main() {
   }
 
   console.log(`\nResults (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
-  console.log(textTable(rows));
+  if (rows.length) console.log(textTable(rows));
+  if (gateway) console.log(`${rows.length ? '\n' : ''}Gateway (bench/gateway.ts)\n\n${gateway.text}`);
   console.log('');
   for (const note of [...notes, ...memoryNotes]) console.log(`  ${note}`);
   for (const warning of warnings) console.log(`  WARNING: ${warning}`);
@@ -615,7 +637,8 @@ async function main() {
 
   console.log('\nSummary (markdown)\n');
   console.log(`Measured with \`npm run bench\` on ${cpus.length} CPU(s), node ${process.version}, oidc-provider ${providerVersion}, ${new Date().toISOString().slice(0, 10)}.\n`);
-  console.log(markdownTable(rows));
+  if (rows.length) console.log(markdownTable(rows));
+  if (gateway) console.log(`${rows.length ? '\n' : ''}${gateway.markdown}`);
   console.log(['', ...summaryLines].join('\n'));
 
   if (profileDir) {
