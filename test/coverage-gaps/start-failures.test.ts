@@ -1,11 +1,11 @@
 // The real server process refuses to start, in one line and with the right exit status, when
 // what it finds on disk is unusable: a damaged master key file (1), an unreadable plans file or
-// one with mistakes (78, every mistake listed).
+// one with mistakes (78, every mistake listed). A clients file it cannot read only gets a warning.
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, runServer } from '../support/process.js';
+import { freePort, runServer, waitForReady } from '../support/process.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 let database: TestDatabase;
@@ -84,5 +84,30 @@ describe('the server refuses to start', () => {
       'unknown plan "platinum" (plans are free, pro, business, enterprise)',
     ]);
     expect(lines.slice(1).every((line) => line.startsWith('  - '))).toBe(true);
+  });
+});
+
+describe('the server starts anyway', () => {
+  it('without a readable clients file: it warns, registers nothing and serves', async () => {
+    const port = await freePort();
+    const missing = path.join(dataDir, 'no-clients.json');
+    const server = runServer({
+      PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: database.url, DATA_DIR: dataDir, CLIENTS_FILE: missing, LOG_LEVEL: 'warn',
+    });
+    try {
+      const url = `http://localhost:${port}`;
+      await waitForReady(url, server);
+      const warning = server.output().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line))
+        .find((entry) => entry.msg === 'clients file not applied');
+      expect(warning).toMatchObject({ file: missing, err: `cannot read ${missing}: file not found` });
+      const token = await fetch(`${url}/token`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'sales', client_secret: 'x' }),
+      });
+      expect(token.status).toBe(401);
+      expect((await token.json()).error).toBe('invalid_client');
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
   });
 });
