@@ -48,6 +48,11 @@ import { healthRoutes } from './http/health.js';
 import { assetRoutes } from './http/assets.js';
 import { render } from './http/render.js';
 import { ClientError } from './clients/registry.js';
+import { Gateway } from './gateway/gateway.js';
+import { Callers } from './gateway/caller.js';
+import { AssertionSigner } from './gateway/assertion.js';
+import { GatewayLimiter } from './gateway/rate-limit.js';
+import { gatewayRoutes, gatewayUpgrade } from './gateway/routes.js';
 
 const SWEEP_INTERVAL_MS = 10 * 60_000;
 
@@ -61,6 +66,10 @@ export interface Hub {
   subscriptions: Subscriptions;
   plans: Plans;
   host: ProviderHost;
+  /** The API gateway (/api/gateway/:project/*): its counters are `gateway.metrics.snapshot()`. */
+  gateway: Gateway;
+  /** Attach to the HTTP server: `server.on('upgrade', hub.upgrade)` (WebSockets through the gateway). */
+  upgrade: ReturnType<typeof gatewayUpgrade>;
   close(): Promise<void>;
 }
 
@@ -126,7 +135,7 @@ async function createServices(config: Config, db: Database, box: SecretBox, log:
 type Services = Awaited<ReturnType<typeof createServices>>;
 
 /** Our routes in front, oidc-provider's behind them, all in one Koa app (one context). */
-function mountRoutes(app: Koa, config: Config, db: Database, services: Services, host: ProviderHost, masterKey: Buffer, log: Logger) {
+function mountRoutes(app: Koa, config: Config, db: Database, services: Services, host: ProviderHost, masterKey: Buffer, assertions: AssertionSigner, log: Logger): Gateway {
   const { keys, clients, users, access, apiKeys, throttle, subscriptions, entitlements, stripe, billing, webhooks } = services;
   const { prisma } = db;
   const provider = () => host.current;
@@ -147,6 +156,19 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   app.use(healthRoutes(prisma).routes());
   // Load balancers probe the health routes by IP; everything after them answers only at ISSUER.
   app.use(issuerHostOnly(config.issuer));
+  const gateway = new Gateway(
+    { issuer: config.issuer, trust: { trustProxy: config.trustProxy, hops: config.trustProxyHops }, ...config.gateway },
+    {
+      clients,
+      callers: new Callers({
+        verify, provider, clients, users, access, entitlements, apiKeys, plans: services.plans, cacheMs: config.gateway.verifyCacheSeconds * 1000,
+      }),
+      assertions,
+      limiter: new GatewayLimiter(services.redis, config.redisPrefix),
+      log,
+    },
+  );
+  app.use(gatewayRoutes(gateway));
   app.use(assetRoutes().routes());
   app.use(adminRoutes(ops, requireHubAdmin({ checkLive, access })).routes());
   app.use(userinfoRoutes({ checkLive, entitlements }).routes());
@@ -161,6 +183,7 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   app.use(authorizationGuard(services.limiterStore, config.authorizationsPerIpPerMinute));
   app.use(deviceCodeGuard(services.limiterStore, config.deviceCodeLimits));
   app.use(host.middleware());
+  return gateway;
 }
 
 /** Keeps clients and keys fresh (notifications, and a periodic re-read) and sweeps expired rows. */
@@ -193,20 +216,26 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
   const { users, access, clients, apiKeys, entitlements, limiterStore } = services;
 
   const app = new Koa();
+  const assertions = new AssertionSigner(config.issuer);
   const host = new ProviderHost(
     services.keys,
     (loaded) => createProvider({ config, prisma, users, access, clients, apiKeys, entitlements, limiterStore, log }, loaded),
     log,
-    (loaded) => { app.keys = loaded.cookieKeys; },
+    (loaded) => {
+      app.keys = loaded.cookieKeys;
+      assertions.useKeys(loaded);
+    },
   );
   await host.reload();
-  mountRoutes(app, config, db, services, host, masterKey, log);
+  const gateway = mountRoutes(app, config, db, services, host, masterKey, assertions, log);
   const stopBackgroundWork = startBackgroundWork(db, services, host, log);
 
   return {
     app, config, db, host, keys: services.keys, clients, users, subscriptions: services.subscriptions, plans: services.plans,
+    gateway, upgrade: gatewayUpgrade(gateway),
     async close() {
       await stopBackgroundWork();
+      await gateway.close();
       services.redis?.close();
       await db.close();
     },

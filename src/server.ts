@@ -29,6 +29,7 @@ async function main() {
   }
 
   const server = http.createServer(hub.app.callback());
+  server.on('upgrade', hub.upgrade); // WebSockets through the gateway
   server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeout
   server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {

@@ -10,13 +10,19 @@ declare module 'koa' {
   interface DefaultState {
     requestId: string;
     log: Logger;
+    /** Set by routes that write their own line (the gateway), so a request is logged once. */
+    skipRequestLog?: boolean;
   }
+}
+
+/** The id of a request: its X-Request-Id when that looks safe, else a new one. */
+export function requestIdOf(incoming: string | string[] | undefined): string {
+  return typeof incoming === 'string' && SAFE_ID.test(incoming) ? incoming : randomUUID();
 }
 
 export function requestLog(log: Logger): Middleware {
   return async (ctx, next) => {
-    const incoming = ctx.get('X-Request-Id');
-    const requestId = SAFE_ID.test(incoming) ? incoming : randomUUID();
+    const requestId = requestIdOf(ctx.get('X-Request-Id'));
     ctx.state.requestId = requestId;
     // Created on first use: most requests log nothing but their closing line.
     let child: Logger | undefined;
@@ -27,7 +33,7 @@ export function requestLog(log: Logger): Middleware {
       await next();
     } finally {
       const level = ctx.status >= 500 ? 'error' : 'info';
-      if (log.isLevelEnabled(level)) {
+      if (!ctx.state.skipRequestLog && log.isLevelEnabled(level)) {
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
         log[level]({ requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10, ip: ctx.ip }, 'request');
       }

@@ -48,6 +48,7 @@ export async function startTestHub(extraEnv: Record<string, string> = {}): Promi
   const start = async () => {
     hub = await createHub(config, log);
     server = http.createServer(hub.app.callback());
+    server.on('upgrade', hub.upgrade);
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   };
   const stopServer = async () => {

@@ -1,0 +1,186 @@
+// Who is calling: a hub access token for the target project's API, a token for the gateway
+// audience (first-party projects; access, role and plan scopes are then worked out in the target
+// project exactly as a token issued for it would carry them), or an API key. A verified caller is
+// reused for `cacheMs` (≤ 5 s): within that delay a revoked grant, a disabled user or a revoked
+// key stops working. The cache key is the credential's hash with the audience, key id and
+// project (a token accepted for one project is never reused for another: Oathkeeper
+// CVE-2021-32701 / CVE-2026-33496 were caches keyed on less).
+import { createHash } from 'node:crypto';
+import type Provider from 'oidc-provider';
+import { decodeProtectedHeader, type JWTPayload } from 'jose';
+import type { OwnTokenVerifier } from '../oidc/own-tokens.js';
+import type { ClientRegistry, RegisteredClient } from '../clients/registry.js';
+import type { Users } from '../accounts/users.js';
+import type { ProjectAccess } from '../accounts/access.js';
+import { ApiKeyError, type ApiKeys } from '../accounts/api-keys.js';
+import type { PlanEntitlements } from '../billing/entitlements.js';
+import type { Plans } from '../billing/plans.js';
+import { apiScopesOf } from '../billing/scopes.js';
+import { GATEWAY_AUDIENCE } from '../clients/definition.js';
+import { accessDenied, invalidRequest, invalidToken } from './errors.js';
+
+export interface Caller {
+  /** The user's id; for client credentials, the client id. */
+  userId: string;
+  email: string;
+  clientId: string;
+  role: string;
+  plan: string;
+  scopes: string[];
+  authMethod: 'jwt' | 'api_key';
+  keyId: string;
+  /** When the credential stops being valid (ms since epoch). */
+  expiresAt: number;
+  /** Requests per minute for (project, user), and for the API key; null: unlimited. */
+  perMinute: number | null;
+  keyPerMinute: number | null;
+  /** Identifies credential + project (for the assertion cache); not a secret. */
+  cacheKey: string;
+}
+
+export interface CallerDeps {
+  verify: OwnTokenVerifier;
+  provider: () => Provider;
+  clients: ClientRegistry;
+  users: Users;
+  access: ProjectAccess;
+  entitlements: PlanEntitlements;
+  apiKeys: ApiKeys;
+  plans: Plans;
+  cacheMs: number;
+}
+
+const MAX_CACHED = 20_000;
+const MAX_CREDENTIAL_LENGTH = 8_192;
+
+/** The credential of a request: `Authorization: Bearer …` (a JWT or an API key) or `X-Api-Key`. */
+export function credentialOf(authorization: string | undefined, apiKey: string | string[] | undefined): { kind: 'jwt' | 'api_key'; value: string } {
+  if (Array.isArray(apiKey)) throw invalidRequest('send one X-Api-Key header');
+  if (authorization !== undefined && apiKey !== undefined) throw invalidRequest('send either Authorization or X-Api-Key, not both');
+  const value = apiKey ?? (authorization !== undefined ? /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization)?.[1] : undefined);
+  if (!value) throw invalidToken(authorization === undefined && apiKey === undefined ? 'an access token or API key is required' : 'use Authorization: Bearer <token>');
+  if (value.length > MAX_CREDENTIAL_LENGTH) throw invalidToken('invalid token provided');
+  return { kind: value.startsWith('nxk_') || apiKey !== undefined ? 'api_key' : 'jwt', value };
+}
+
+const words = (value: unknown) => (typeof value === 'string' ? value.split(' ').filter(Boolean) : []);
+const text = (value: unknown) => (typeof value === 'string' ? value : '');
+
+export class Callers {
+  private readonly cache = new Map<string, { caller: Caller; until: number }>();
+  private readonly inflight = new Map<string, Promise<Caller>>();
+
+  constructor(private readonly deps: CallerDeps) {}
+
+  async resolve(project: RegisteredClient, authorization: string | undefined, apiKey: string | string[] | undefined): Promise<Caller> {
+    const credential = credentialOf(authorization, apiKey);
+    const digest = createHash('sha256').update(credential.value).digest('base64url');
+    const key = `${digest}|${project.id}|${project.audience}|${credential.kind === 'jwt' ? kidOf(credential.value) : 'key'}`;
+    const now = Date.now();
+    const hit = this.cache.get(key);
+    if (hit && hit.until > now && hit.caller.expiresAt > now) return hit.caller;
+    if (hit) this.cache.delete(key);
+    // Parallel first calls with one credential share one verification.
+    let pending = this.inflight.get(key);
+    if (!pending) {
+      pending = (credential.kind === 'jwt' ? this.fromToken(project, credential.value, key) : this.fromApiKey(project, credential.value, key))
+        .then((caller) => {
+          if (this.deps.cacheMs > 0) this.remember(key, caller);
+          return caller;
+        })
+        .finally(() => this.inflight.delete(key));
+      this.inflight.set(key, pending);
+    }
+    return pending;
+  }
+
+  private remember(key: string, caller: Caller) {
+    if (this.cache.size >= MAX_CACHED) {
+      // Oldest first (insertion order): drop a tenth rather than one per insert.
+      let drop = MAX_CACHED / 10;
+      for (const old of this.cache.keys()) {
+        this.cache.delete(old);
+        if (--drop <= 0) break;
+      }
+    }
+    this.cache.set(key, { caller, until: Date.now() + this.deps.cacheMs });
+  }
+
+  private async fromToken(project: RegisteredClient, token: string, cacheKey: string): Promise<Caller> {
+    const { verify, provider, clients, users } = this.deps;
+    let payload: JWTPayload;
+    try {
+      payload = await verify(token, { requiredClaims: ['sub', 'exp', 'client_id'] });
+    } catch {
+      throw invalidToken('invalid token provided');
+    }
+    const viaGateway = payload.aud === GATEWAY_AUDIENCE;
+    if (!viaGateway && payload.aud !== project.audience) throw invalidToken(`the token is not for ${project.id} nor for the gateway`);
+    const client = await clients.findEnabled(text(payload.client_id));
+    if (!client) throw invalidToken('the client of this token is disabled or removed');
+    const sub = text(payload.sub);
+    const expiresAt = (payload.exp ?? 0) * 1000;
+    const base = { clientId: client.id, authMethod: 'jwt' as const, keyId: '', expiresAt, keyPerMinute: null, cacheKey };
+
+    if (typeof payload.gid !== 'string') {
+      // No sign-in behind it: client credentials (the project acting for itself) or an API-key
+      // exchange (its key is checked at the exchange; the token lives ACCESS_TOKEN_TTL).
+      if (viaGateway) throw invalidToken('gateway tokens come from a user sign-in');
+      if (sub === client.id) {
+        return { ...base, userId: sub, email: '', role: '', plan: '', scopes: words(payload.scope), perMinute: null };
+      }
+      const user = await users.findById(sub);
+      if (!user || user.disabledAt) throw invalidToken('the account no longer exists');
+      return this.asUser(project, base, user.id, user.email, payload);
+    }
+    const grant = await provider().Grant.find(payload.gid);
+    if (!grant || grant.clientId !== client.id || grant.accountId !== sub) throw invalidToken('the grant of this token is no longer valid');
+    const user = await users.findById(sub);
+    if (!user || user.disabledAt) throw invalidToken('the account no longer exists');
+    if (!viaGateway) return this.asUser(project, base, user.id, user.email, payload);
+    if (!client.firstParty) throw invalidToken('gateway tokens are issued to first-party projects only');
+    return this.inProject(project, base, user.id, user.email, words(payload.scope));
+  }
+
+  /** A token issued for the project itself: its own claims say role, plan and scopes. */
+  private asUser(project: RegisteredClient, base: Omit<Caller, 'userId' | 'email' | 'role' | 'plan' | 'scopes' | 'perMinute'>, userId: string, email: string, payload: JWTPayload): Caller {
+    const plan = text(payload.plan);
+    return { ...base, userId, email, role: text(payload.role), plan, scopes: words(payload.scope), perMinute: this.deps.plans.gatewayLimit(plan, project.id) };
+  }
+
+  /** Role and plan scopes in the target project, as a token issued for it would carry them. */
+  private async inProject(
+    project: RegisteredClient, base: Omit<Caller, 'userId' | 'email' | 'role' | 'plan' | 'scopes' | 'perMinute'>, userId: string, email: string, asked?: string[],
+  ): Promise<Caller> {
+    const { access, entitlements, plans } = this.deps;
+    const [role, granted] = await Promise.all([access.roleFor(userId, project), entitlements.forUser(userId, project.id)]);
+    if (!role) throw accessDenied(`the user has no access to ${project.id}`);
+    const allowed = apiScopesOf(project, { planAllowed: granted.scopes, billing: false });
+    const scopes = asked ? allowed.filter((scope) => asked.includes(scope)) : allowed;
+    return { ...base, userId, email, role, plan: granted.plan, scopes, perMinute: plans.gatewayLimit(granted.plan, project.id) };
+  }
+
+  private async fromApiKey(project: RegisteredClient, presented: string, cacheKey: string): Promise<Caller> {
+    let owner;
+    try {
+      owner = await this.deps.apiKeys.verify(presented);
+    } catch (error) {
+      if (error instanceof ApiKeyError) throw invalidToken('the API key is not valid');
+      throw error;
+    }
+    const { info, user } = owner;
+    const base = {
+      clientId: '', authMethod: 'api_key' as const, keyId: info.id, expiresAt: info.expiresAt?.getTime() ?? Number.MAX_SAFE_INTEGER,
+      keyPerMinute: info.rateLimit, cacheKey,
+    };
+    return this.inProject(project, base, user.id, user.email);
+  }
+}
+
+function kidOf(token: string): string {
+  try {
+    return decodeProtectedHeader(token).kid ?? '';
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,33 @@
+// Which project and which path a gateway URL names: /api/gateway/:project/rest?query. The rest
+// is kept as it was sent (percent-encoding included); dot segments, even encoded, are refused
+// so a path cannot climb out of the project's upstream base.
+import { invalidRequest } from './errors.js';
+
+export const GATEWAY_PREFIX = '/api/gateway/';
+const PROJECT_ID = /^[a-z0-9][a-z0-9-]{1,62}$/;
+
+export interface Target {
+  projectId: string | undefined;
+  /** Path and query below the project, '' or starting with / or ?. */
+  rest: string;
+}
+
+export function parseTarget(url: string): Target {
+  const after = url.slice(GATEWAY_PREFIX.length);
+  const end = after.search(/[/?#]/);
+  const id = end === -1 ? after : after.slice(0, end);
+  const rest = end === -1 ? '' : after.slice(end).replace(/#.*$/, '');
+  const pathPart = rest.split('?')[0];
+  for (const segment of pathPart.split('/')) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      throw invalidRequest('the path is not valid percent-encoding');
+    }
+    if (decoded === '.' || decoded === '..' || decoded.includes('\\') || decoded.includes('\0') || /(^|\/)\.\.?($|\/)/.test(decoded)) {
+      throw invalidRequest('the path may not contain dot segments, backslashes or NUL');
+    }
+  }
+  return { projectId: PROJECT_ID.test(id) ? id : undefined, rest };
+}
