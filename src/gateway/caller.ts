@@ -55,7 +55,8 @@ const MAX_CREDENTIAL_LENGTH = 8_192;
 
 /** The credential of a request: `Authorization: Bearer …` (a JWT or an API key) or `X-Api-Key`. */
 export function credentialOf(authorization: string | undefined, apiKey: string | string[] | undefined): { kind: 'jwt' | 'api_key'; value: string } {
-  if (Array.isArray(apiKey)) throw invalidRequest('send one X-Api-Key header');
+  // Node joins repeated X-Api-Key headers with ", "; keys never contain a comma.
+  if (Array.isArray(apiKey) || apiKey?.includes(',')) throw invalidRequest('send one X-Api-Key header');
   if (authorization !== undefined && apiKey !== undefined) throw invalidRequest('send either Authorization or X-Api-Key, not both');
   const value = apiKey ?? (authorization !== undefined ? /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization)?.[1] : undefined);
   if (!value) throw invalidToken(authorization === undefined && apiKey === undefined ? 'an access token or API key is required' : 'use Authorization: Bearer <token>');

@@ -14,3 +14,8 @@ export { SignIn, SignInError, SESSION_COOKIE, serializeCookie, type SignInOption
 export { routeSignIn, type SignInRoutes, type SignInRequest, type SignInAnswer } from './middleware/sign-in-routes.js';
 export { signInKoa } from './middleware/sign-in-koa.js';
 export { signInExpress } from './middleware/sign-in-express.js';
+export {
+  verifyGatewayAssertion, createGatewayAssertionVerifier, GATEWAY_ASSERTION_HEADER, GATEWAY_ASSERTION_TYP,
+  type GatewayIdentity, type GatewayAssertionOptions, type GatewayAssertionVerifier,
+} from './gateway-assertion.js';
+export { gatewayKoa, gatewayExpress } from './middleware/gateway.js';
