@@ -19,12 +19,8 @@ export default defineConfig({
     // code that runs inside the test workers.
     coverage: {
       provider: 'v8',
-      // Tests import packages as they are installed (@nexus/auth -> packages/auth/dist): their
-      // built files are measured and mapped back to packages/*/src through the source maps;
-      // scripts/coverage.mjs drops the dist entries themselves from the totals.
-      include: ['src/**/*.ts', 'packages/*/src/**/*.ts', 'packages/*/dist/**/*.js'],
+      include: ['src/**/*.ts', 'packages/*/src/**/*.ts'],
       exclude: ['src/generated/**', '**/*.d.ts', '**/*.test.ts'],
-      excludeAfterRemap: true,
       reporter: [['json', { file: 'coverage-final.json' }]],
       reportsDirectory: 'coverage/in-process',
       // The figures of a run with a failing test are still useful (and said to be incomplete).

@@ -231,7 +231,7 @@ if (!fs.existsSync(IN_PROCESS)) {
   process.exit(status || 1);
 }
 const map = libCoverage.createCoverageMap(JSON.parse(fs.readFileSync(IN_PROCESS, 'utf8')));
-// A package's built files were measured only to be mapped back to its src/ (vitest.config.ts).
+// A package's build is counted through its source maps, never as files of its own.
 map.filter((file) => !/[/\\]packages[/\\][^/\\]+[/\\]dist[/\\]/.test(file));
 const merged = mergeChildren(map);
 fs.writeFileSync(path.join(OUT, 'coverage-final.json'), JSON.stringify(map.toJSON()));
