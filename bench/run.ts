@@ -10,7 +10,7 @@
 //   npm run bench -- --only=cc,memory    a subset: cc, login, jwks, discovery, memory, sdk, storm, gateway
 //   npm run bench -- --only=storm        tokens during a login storm, logins/s against bcrypt's limit
 //   npm run bench -- --only=gateway      the API gateway next to the upstream directly, nginx and a bare undici proxy (bench/gateway.ts)
-//   npm run bench -- --profile           CPU-profile the hub (with --only=cc unless --only is given)
+//   npm run bench -- --profile           CPU-profile the hub (with --only=cc unless --only is given; --only=gateway: the gateway's hub)
 //   npm run bench -- --mem-detail        also print each server's memory breakdown at the idle reading
 //   npm run bench -- --strict            exit with status 2 when a target is missed (for CI)
 //
@@ -402,7 +402,7 @@ async function main() {
 
   const tmp = await makeTempDir(path.join(os.tmpdir(), 'nexus-bench-'));
   let profileDir: string | undefined;
-  if (PROFILE && SERVER_PARTS.length) {
+  if (PROFILE && (SERVER_PARTS.length || ONLY.has('gateway'))) {
     profileDir = await fs.mkdtemp(path.join(os.tmpdir(), 'nexus-bench-profile-'));
     console.log(`  profiling the hub: --cpu-prof into ${profileDir} (kept; memory and throughput figures are affected)`);
   }
@@ -591,7 +591,7 @@ async function main() {
     gateway = await gatewayBench({
       root: ROOT, tmp, scale: SCALE, rounds: ROUNDS, log, childEnv,
       startHub: async (extraEnv) => ({
-        ...(await startHub(setup, undefined, extraEnv)),
+        ...(await startHub(setup, SERVER_PARTS.length ? undefined : profileDir, extraEnv)),
         cliEnv: childEnv({ DATABASE_URL: setup.databaseUrl, DATA_DIR: setup.dataDir, LOG_LEVEL: 'warn', ...extraEnv }),
       }),
     });
