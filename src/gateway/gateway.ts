@@ -177,7 +177,8 @@ export class Gateway {
       record.authMethod = caller.authMethod;
       if (caller.keyId) record.keyId = caller.keyId;
       const identity = await this.identity(caller, project, requestId);
-      const headers = upstreamHeaders(req.rawHeaders, named, identity, forwarding, true);
+      // undici writes Connection/Upgrade itself (protocol: 'websocket'); the Sec-WebSocket-* pass through.
+      const headers = upstreamHeaders(req.rawHeaders, named, identity, forwarding);
       const asked = performance.now();
       const { headers: answerHeaders, socket: upstream } = await this.upstreams.upgrade({
         base: new URL(project.upstream), rest: target.rest, method: 'GET', headers,

@@ -63,17 +63,14 @@ export interface Forwarding {
   host: string;
 }
 
-/**
- * Headers for the upstream request as a flat [name, value, ...] list (duplicates kept, in
- * order). `keepUpgrade` keeps Connection/Upgrade for a WebSocket handshake.
- */
-export function upstreamHeaders(rawHeaders: string[], named: Set<string>, identity: Identity, forwarding: Forwarding, keepUpgrade = false): string[] {
+/** Headers for the upstream request as a flat [name, value, ...] list (duplicates kept, in order). */
+export function upstreamHeaders(rawHeaders: string[], named: Set<string>, identity: Identity, forwarding: Forwarding): string[] {
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i];
     const canonical = canonicalName(name);
     if (isIdentityName(canonical) || DROPPED_INBOUND.has(canonical) || named.has(canonical)) continue;
-    if (HOP_BY_HOP.has(canonical) && !(keepUpgrade && (canonical === 'upgrade' || canonical === 'connection'))) continue;
+    if (HOP_BY_HOP.has(canonical)) continue;
     out.push(name, rawHeaders[i + 1]);
   }
   out.push('x-forwarded-for', forwarding.forwardedFor, 'x-forwarded-proto', forwarding.proto, 'x-forwarded-host', forwarding.host);
