@@ -3,6 +3,7 @@
 // per-request log line with per-project counters.
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -35,15 +36,21 @@ beforeAll(async () => {
   await putBehindGateway(t, 'dream-people', `http://127.0.0.1:${(wsServer.address() as AddressInfo).port}/ws`);
 
   pythonPort = await freePort();
+  // Debian's Python with packages/python: it checks the assertion with nexus_auth.
   python = spawn('/usr/bin/python3', ['-c', `
 import json, http.server
+from nexus_auth import verify_gateway_assertion, InvalidToken
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        body = json.dumps({k.lower(): v for k, v in self.headers.items()}).encode()
+        try:
+            verified = verify_gateway_assertion(self.headers.get('X-Nexus-Assertion'), '${t.url}', 'urn:nexus:resonance')
+        except InvalidToken as error:
+            verified = {'error': str(error)}
+        body = json.dumps({'headers': {k.lower(): v for k, v in self.headers.items()}, 'verified': verified}).encode()
         self.send_response(200); self.send_header('content-type', 'application/json'); self.send_header('content-length', str(len(body))); self.end_headers(); self.wfile.write(body)
     def log_message(self, *a): pass
 http.server.ThreadingHTTPServer(('127.0.0.1', ${pythonPort}), H).serve_forever()
-`], { stdio: 'ignore' });
+`], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, PYTHONPATH: path.resolve('packages/python') } });
   await putBehindGateway(t, 'resonance', `http://127.0.0.1:${pythonPort}`);
 
   const ada = await createUser(t, 'ada@example.com');
@@ -145,10 +152,15 @@ describe('a Python upstream', () => {
       if (response.status !== 200) await new Promise((r) => setTimeout(r, 100));
     }
     expect(response!.status).toBe(200);
-    const headers = await response!.json();
+    const { headers, verified } = await response!.json();
     expect(headers['x-nexus-email']).toBe('ada@example.com');
     expect(headers['x_nexus_email']).toBeUndefined();
     expect(headers['x-nexus-project']).toBe('resonance');
+    // nexus_auth.verify_gateway_assertion accepts the gateway's assertion...
+    expect(verified).toMatchObject({ email: 'ada@example.com', project: 'resonance', auth_method: 'api_key', aud: 'urn:nexus:resonance' });
+    // ...and a direct call with forged headers has none to show.
+    const direct = await (await fetch(`http://127.0.0.1:${pythonPort}/x`, { headers: { 'x-nexus-email': 'evil@example.com', 'x-nexus-assertion': 'eyJhbGciOiJub25lIn0.e30.' } })).json();
+    expect(direct.verified.error).toMatch(/gateway assertion/);
   });
 });
 

@@ -7,19 +7,21 @@
 
     token = exchange_api_key(issuer, 'agi-safety', client_secret, api_key, 'research:read')
     tokens = device_login(issuer, 'agi-safety', 'openid email research:read', client_secret)
+    who = verify_gateway_assertion(request_headers['X-Nexus-Assertion'], issuer, 'urn:nexus:agi-safety')
 """
 from .client_credentials import client_credentials
 from .device import device_login, poll_device_token, print_code, request_device_code
 from .discovery import discover
 from .errors import HubError, HubUnreachable, InvalidToken, NexusAuthError, OAuthError, SlowDown
 from .exchange import exchange_api_key, exchange_api_key_response
+from .gateway import ASSERTION_HEADER, GatewayVerifier, verify_gateway_assertion
 from .jwks import JwksCache
 from .verifier import Verifier
 
 __version__ = '0.1.0'
 
 __all__ = [
-    'Verifier', 'JwksCache', 'discover',
+    'Verifier', 'JwksCache', 'discover', 'GatewayVerifier', 'verify_gateway_assertion', 'ASSERTION_HEADER',
     'exchange_api_key', 'exchange_api_key_response', 'client_credentials',
     'device_login', 'request_device_code', 'poll_device_token', 'print_code',
     'NexusAuthError', 'InvalidToken', 'OAuthError', 'SlowDown', 'HubError', 'HubUnreachable',
