@@ -33,6 +33,8 @@ const HOP_BY_HOP = new Set([
 const DROPPED_INBOUND = new Set([
   'host', 'authorization', 'x-api-key', 'cookie', 'forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host',
   'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip', 'x-request-id',
+  // Node already answered 100 Continue to the caller; undici refuses to send Expect itself.
+  'expect',
 ]);
 
 const DROPPED_OUTBOUND = new Set(['set-cookie', 'set-cookie2', 'content-length-hint']);
