@@ -8,7 +8,8 @@
 import http from 'node:http';
 import Koa from 'koa';
 import Router from '@koa/router';
-import { SignIn, signInKoa, nexusKoa, requireScope, type Principal, type SessionUser } from '@nexus/auth';
+import { SignIn, signInKoa, requireScope, type Principal, type SessionUser } from '@nexus/auth';
+import { salesApiAuth } from './gateway-api.js';
 
 export interface SalesOptions {
   issuer: string;
@@ -47,7 +48,9 @@ export function createSalesApp({ issuer, port, clientSecret, cookieSecret }: Sal
     cookieSecret,
     allowHttpIssuer: issuer.startsWith('http:'),
   });
-  const protect = nexusKoa({ issuer, audience: 'urn:nexus:sales' });
+  // A bearer token from a direct caller, or the signed assertion of the Nexus gateway
+  // (clients.json: "upstream": "http://localhost:3001/api" → /api/gateway/sales/leads).
+  const protect = salesApiAuth(issuer);
 
   const router = new Router();
   router.get('/', (ctx) => {
