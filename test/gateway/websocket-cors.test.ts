@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { startTestHub, type TestHub } from '../support/hub.js';
 import { freePort } from '../support/process.js';
+import { ApiKeys } from '../../src/accounts/api-keys.js';
 import { createApiKey, createUser, putBehindGateway, signIn, startUpstream, type Upstream } from './support.js';
 
 let t: TestHub;
@@ -107,6 +108,16 @@ describe('WebSocket', () => {
     if ('socket' in allowed) allowed.socket.close();
     expect(await open('/nope/chat', { authorization: `Bearer ${key}` })).toMatchObject({ status: 404 });
     expect(await open('/dream-people/a%5c..%5cb', { authorization: `Bearer ${key}` })).toMatchObject({ status: 400 });
+  });
+
+  it('closes the socket when the credential that opened it expires', async () => {
+    const ada = await t.hub.users.get('ada@example.com');
+    const { key: shortKey } = await new ApiKeys(t.hub.db.prisma).create({ userId: ada.id, name: 'short', env: 'live', expiresIn: '2s' });
+    const opened = await open('/dream-people/chat', { 'x-api-key': shortKey });
+    if (!('socket' in opened)) throw new Error(`refused: ${opened.status}`);
+    const started = Date.now();
+    await new Promise((resolve) => opened.socket.once('close', resolve));
+    expect(Date.now() - started).toBeLessThan(3000);
   });
 
   it('refuses upgrades outside the gateway', async () => {
