@@ -49,3 +49,27 @@ it('refuses forged identity headers sent to it directly', async () => {
   const direct = await fetch(`${salesUrl}/api/leads`, { headers: { authorization: `Bearer ${token}` } });
   expect(direct.status).toBe(200);
 });
+
+it('gatewayExpress admits gateway traffic to an Express upstream and refuses the rest', async () => {
+  const { default: express } = await import('express');
+  const { gatewayExpress } = await import('@nexus/auth');
+  const app = express();
+  app.use(gatewayExpress({ issuer: t.url, audience: 'urn:nexus:dream-people' }));
+  app.get('/api/portfolio', (req, res) => { res.json({ who: (req as unknown as { gateway: { email: string; project: string } }).gateway }); });
+  const server = http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await putBehindGateway(t, 'dream-people', `${url}/api`);
+    const dreamToken = await signIn(t, 'ada@example.com', { clientId: 'dream-people', redirectUri: 'http://localhost:3002/auth/callback', scope: 'openid portfolio:read' });
+    const through = await fetch(`${t.url}/api/gateway/dream-people/portfolio`, { headers: { authorization: `Bearer ${dreamToken}` } });
+    expect(through.status).toBe(200);
+    expect((await through.json()).who).toMatchObject({ email: 'ada@example.com', project: 'dream-people' });
+    const direct = await fetch(`${url}/api/portfolio`, { headers: { 'x-nexus-email': 'ceo@example.com' } });
+    expect(direct.status).toBe(401);
+    expect((await direct.json()).error).toBe('invalid_token');
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
