@@ -135,7 +135,8 @@ export class Gateway {
       record.bytesIn = body?.bytes ?? 0;
       ctx.status = answer.statusCode;
       ctx.set(responseHeaders(answer.headers) as Record<string, string>);
-      answer.body.on('data', (chunk: Buffer) => { record.bytesOut += chunk.length; });
+      // Counted once Koa pipes the body: a 'data' listener added now would start the flow early.
+      ctx.res.once('pipe', () => answer.body.on('data', (chunk: Buffer) => { record.bytesOut += chunk.length; }));
       // The upstream failed mid-answer (or the caller left and Koa destroyed the body): the
       // status is already sent, so the caller's connection is cut rather than the answer ended.
       answer.body.on('error', () => ctx.res.destroy());
