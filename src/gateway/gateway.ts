@@ -38,6 +38,14 @@ export interface GatewayDeps {
 const REFUSED_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
 const WS_RESPONSE_HEADERS = new Set(['upgrade', 'connection', 'sec-websocket-accept', 'sec-websocket-protocol', 'sec-websocket-extensions']);
 
+// Parsed once per loaded project (the registry hands out new objects when clients change).
+const upstreamUrls = new WeakMap<RegisteredClient, URL>();
+const upstreamOf = (project: RegisteredClient & { upstream: string }) => {
+  let url = upstreamUrls.get(project);
+  if (!url) upstreamUrls.set(project, (url = new URL(project.upstream)));
+  return url;
+};
+
 /** Header values must be visible ASCII: anything else (a Unicode email) is percent-encoded. */
 const headerSafe = (value: string) => (/^[\x20-\x7e]*$/.test(value) ? value : encodeURI(value));
 
@@ -127,7 +135,7 @@ export class Gateway {
       const headers = upstreamHeaders(ctx.req.rawHeaders, named, identity, forwardingOf(ctx.req, this.options.trust));
       const asked = performance.now();
       const answer = await this.upstreams.request({
-        base: new URL(project.upstream), rest: target.rest, method: ctx.method, headers, body,
+        base: upstreamOf(project), rest: target.rest, method: ctx.method, headers, body,
         timeoutMs: (project.gateway?.timeoutSeconds ?? this.options.timeoutSeconds) * 1000,
         idleTimeoutMs: this.options.idleTimeoutSeconds * 1000, maxBodyBytes: max,
       });
@@ -182,7 +190,7 @@ export class Gateway {
       const headers = upstreamHeaders(req.rawHeaders, named, identity, forwarding);
       const asked = performance.now();
       const { headers: answerHeaders, socket: upstream } = await this.upstreams.upgrade({
-        base: new URL(project.upstream), rest: target.rest, method: 'GET', headers,
+        base: upstreamOf(project), rest: target.rest, method: 'GET', headers,
         timeoutMs: (project.gateway?.timeoutSeconds ?? this.options.timeoutSeconds) * 1000,
       });
       record.upstreamMs = performance.now() - asked;
