@@ -6,8 +6,11 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 
-// A rate-limit command takes well under a millisecond on a healthy Redis.
-const COMMAND_TIMEOUT_MS = 250;
+// A rate-limit command takes well under a millisecond on a healthy Redis; the timeout only
+// catches a hung one. It stays well above what a busy event loop can add to a healthy command
+// (a timed-out command sends counting to the per-instance fallback, which splits the count), and
+// below the second a login may take while Redis hangs.
+const COMMAND_TIMEOUT_MS = 500;
 // How long a failed command sends the limiters to their fallback (a hung Redis keeps its
 // connection "ready", so only a failure tells); a reconnection ends it sooner.
 const BREAK_MS = 5_000;
