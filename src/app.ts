@@ -229,6 +229,7 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
   await host.reload();
   const gateway = mountRoutes(app, config, db, services, host, masterKey, assertions, log);
   const stopBackgroundWork = startBackgroundWork(db, services, host, log);
+  const releasePasswordPool = holdPasswordPool(config.passwordHashing);
 
   return {
     app, config, db, host, keys: services.keys, clients, users, subscriptions: services.subscriptions, plans: services.plans,
@@ -236,10 +237,9 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
     async close() {
       await stopBackgroundWork();
       await gateway.close();
+      await releasePasswordPool(); // the logins in progress finish their bcrypt first
       services.redis?.close();
       await db.close();
     },
   };
 }
-  const releasePasswordPool = holdPasswordPool(config.passwordHashing);
-      await releasePasswordPool(); // the logins in progress finish their bcrypt first

@@ -43,7 +43,6 @@ export function errorHandler(): Middleware {
         await respondWithError(ctx, err.status, code, title, message);
         return;
       }
-      // Body-parser and koa errors with a 4xx status are the caller's fault and safe to describe.
       // Temporarily out of capacity (the password pool's queue is full): say when to come back.
       const busy = err as { retryAfter?: unknown };
       if (err.status === 503 && err.expose && typeof busy.retryAfter === 'number') {
@@ -51,6 +50,7 @@ export function errorHandler(): Middleware {
         await respondWithError(ctx, 503, 'temporarily_unavailable', 'Please try again', err.message);
         return;
       }
+      // Body-parser and koa errors with a 4xx status are the caller's fault and safe to describe.
       if (err.status && err.status >= 400 && err.status < 500) {
         const message = err.status === 413 ? 'The request body is too large.' : 'The request could not be understood.';
         await respondWithError(ctx, err.status, 'invalid_request', 'Bad request', message);

@@ -2,8 +2,8 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { render } from '../http/render.js';
 import { describeError } from '../http/error-messages.js';
-import { noteWrongUserCode } from './device-code-guard.js';
 import { missingVerifierHelp } from './pkce.js';
+import { noteWrongUserCode } from './device-code-guard.js';
 
 export async function renderError(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }, error?: Error) {
   const client = ctx.oidc?.client;
