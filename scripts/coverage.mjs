@@ -16,10 +16,11 @@
 //    that hit added. The denominators never change: a child can only mark code as run.
 //
 // Usage: npm run coverage [-- <vitest filters/options>]. Exit status: vitest's.
+// `node scripts/coverage.mjs --report-only` merges and reports the data of the last run again.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
