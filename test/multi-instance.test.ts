@@ -1,43 +1,25 @@
 // Two hub instances on one PostgreSQL and one Redis, as behind a load balancer: whatever one
 // instance issues or records, the other honours. Nothing that matters lives in one process.
-import http from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
-import { startTestHub, type TestHub } from './support/hub.js';
+import { startSecondInstance, startTestHub, type SecondInstance, type TestHub } from './support/hub.js';
 import { authorize, Browser, parseForm, pkcePair } from './support/browser.js';
 import { basicAuth } from './support/oauth.js';
-import { closeServer, freePort } from './support/process.js';
-import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/logger.js';
-import { createHub, type Hub } from '../src/app.js';
 import { publishChange } from '../src/db/changes.js';
 
 const CALLBACK = 'http://localhost:3001/auth/callback';
 const PASSWORD = 'correct horse battery';
 let a: TestHub;
-let b: { hub: Hub; server: http.Server; url: string };
+let b: SecondInstance;
 
 beforeAll(async () => {
   a = await startTestHub({ LOGIN_MAX_FAILURES_PER_ACCOUNT: '3' });
-  // Instance B: same database, master key (same DATA_DIR), Redis prefix and public issuer.
-  const port = await freePort();
-  const hub = await createHub(loadConfig({ ...a.env, PORT: String(port) }), createLogger('silent'));
-  // A load balancer passes the public Host on to whichever instance it picks; the hub answers
-  // only for its issuer's host.
-  const callback = hub.app.callback();
-  const server = http.createServer((req, res) => {
-    req.headers.host = new URL(a.url).host;
-    return callback(req, res);
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  b = { hub, server, url: `http://127.0.0.1:${port}` };
+  // Instance B: same database, master key, Redis prefix and public issuer.
+  b = await startSecondInstance(a);
   await a.hub.users.create({ email: 'ada@example.com', password: PASSWORD });
 });
 afterAll(async () => {
-  if (b) {
-    await closeServer(b.server);
-    await b.hub.close();
-  }
+  await b?.stop();
   await a?.stop();
 });
 

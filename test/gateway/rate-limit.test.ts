@@ -3,19 +3,14 @@
 // per-project overrides; RateLimit-* headers and 429 + Retry-After; with Redis unreachable each
 // instance keeps serving with its own counters.
 import fs from 'node:fs/promises';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestHub, type TestHub } from '../support/hub.js';
-import { closeServer, freePort } from '../support/process.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
-import { createHub, type Hub } from '../../src/app.js';
+import { startSecondInstance, startTestHub, type SecondInstance, type TestHub } from '../support/hub.js';
 import { createApiKey, createUser, putBehindGateway, signIn, startUpstream, together, type Upstream } from './support.js';
 
 let a: TestHub;
-let b: { hub: Hub; server: http.Server; url: string };
+let b: SecondInstance;
 let upstream: Upstream;
 let plansFile: string;
 
@@ -25,16 +20,7 @@ beforeAll(async () => {
   plansFile = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'nexus-gw-plans-')), 'plans.json');
   await fs.writeFile(plansFile, JSON.stringify(plans));
   a = await startTestHub({ PLANS_FILE: plansFile });
-  const port = await freePort();
-  const hub = await createHub(loadConfig({ ...a.env, PORT: String(port) }), createLogger('silent'));
-  const callback = hub.app.callback();
-  // Behind one load balancer: the public Host reaches whichever instance it picks.
-  const server = http.createServer((req, res) => {
-    req.headers.host = new URL(a.url).host;
-    return callback(req, res);
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  b = { hub, server, url: `http://127.0.0.1:${port}` };
+  b = await startSecondInstance(a);
   upstream = await startUpstream();
   await putBehindGateway(a, 'sales', upstream.url);
   await putBehindGateway(a, 'resonance', upstream.url);
@@ -42,10 +28,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await upstream?.close();
-  if (b) {
-    await closeServer(b.server);
-    await b.hub.close();
-  }
+  await b?.stop();
   await a?.stop();
 });
 

@@ -79,3 +79,36 @@ export async function startTestHub(extraEnv: Record<string, string> = {}): Promi
   };
   return testHub;
 }
+
+export interface SecondInstance {
+  hub: Hub;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Another hub instance on `first`'s database, master key (same DATA_DIR), Redis prefix and
+ * issuer, as a second node behind one load balancer: the balancer passes the public Host on to
+ * whichever node it picks, and the hub answers only for its issuer's host.
+ */
+export async function startSecondInstance(first: TestHub): Promise<SecondInstance> {
+  const port = await freePort();
+  const hub = await createHub(loadConfig({ ...first.env, PORT: String(port) }), createLogger('silent'));
+  const callback = hub.app.callback();
+  const publicHost = new URL(first.url).host;
+  const server = http.createServer((req, res) => {
+    req.headers.host = publicHost;
+    return callback(req, res);
+  });
+  server.on('upgrade', hub.upgrade);
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    hub,
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await hub.close();
+    },
+  };
+}
