@@ -10,35 +10,21 @@ A project that can also be reached directly trusts the X-Nexus-* headers only th
     who = verifier.verify(request.headers.get('X-Nexus-Assertion'))   # or raises InvalidToken
     who['sub'], who['email'], who['role'], who['plan'], who['scope'], who['project']
 """
-import time
-
-from .claims import check_claims
 from .discovery import normalize_issuer
-from .jwks import JwksCache
-from .signed import signed_claims
+from .verifier import Verifier
 
 ASSERTION_HEADER = 'X-Nexus-Assertion'
-ASSERTION_TYP = 'nexus-gateway+jwt'
-REQUIRED_CLAIMS = ('sub', 'exp', 'iat', 'project')
-WHAT = 'the gateway assertion'
 
 
-class GatewayVerifier:
-    """Holds the JWKS cache; one per process and audience."""
+class GatewayVerifier(Verifier):
+    """Verifier of gateway assertions: the same keys and claim rules as access tokens, another ``typ``.
 
-    def __init__(self, issuer, audience, jwks_uri=None, leeway=5, cooldown=30.0, max_age=600.0, timeout=5.0):
-        if not audience:
-            raise ValueError('an audience is required, e.g. urn:nexus:agi-safety')
-        self.issuer = normalize_issuer(issuer)
-        self.audience = audience
-        self.leeway = leeway
-        self.keys = JwksCache(jwks_uri or self.issuer + '/jwks', cooldown=cooldown, max_age=max_age, timeout=timeout)
+    ``verify(assertion)`` returns the claims (sub, email, role, plan, scope, project,
+    auth_method, key_id?) or raises InvalidToken. Holds the JWKS cache; one per process and audience."""
 
-    def verify(self, assertion):
-        """The assertion's claims (sub, email, role, plan, scope, project, auth_method, key_id?)."""
-        claims = signed_claims(assertion, self.keys, ASSERTION_TYP, WHAT)
-        check_claims(claims, self.issuer, self.audience, int(time.time()), self.leeway, REQUIRED_CLAIMS, WHAT)
-        return claims
+    TYP = 'nexus-gateway+jwt'
+    WHAT = 'the gateway assertion'
+    REQUIRED_CLAIMS = ('sub', 'exp', 'iat', 'project')
 
 
 _verifiers = {}

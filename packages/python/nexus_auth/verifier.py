@@ -20,6 +20,11 @@ class Verifier:
     the first verification from ``jwks_uri`` (default ``ISSUER/jwks``; ``from_discovery`` takes
     the one the discovery document names)."""
 
+    # What a subclass verifies instead (see gateway.py): the JWT type, its name in errors, the claims it needs.
+    TYP = ACCESS_TOKEN_TYP
+    WHAT = WHAT
+    REQUIRED_CLAIMS = REQUIRED_CLAIMS
+
     def __init__(self, issuer, audience, jwks_uri=None, leeway=5, cooldown=30.0, max_age=600.0, timeout=5.0):
         if not audience:
             raise ValueError('an audience is required, e.g. urn:nexus:agi-safety')
@@ -35,6 +40,6 @@ class Verifier:
 
     def verify(self, token):
         """The claims of a valid access token for this audience, as a dict."""
-        claims = signed_claims(token, self.keys, ACCESS_TOKEN_TYP, WHAT)
-        check_claims(claims, self.issuer, self.audience, int(time.time()), self.leeway, REQUIRED_CLAIMS, WHAT)
+        claims = signed_claims(token, self.keys, self.TYP, self.WHAT)
+        check_claims(claims, self.issuer, self.audience, int(time.time()), self.leeway, self.REQUIRED_CLAIMS, self.WHAT)
         return claims
