@@ -3,10 +3,9 @@
 // they come from the client registry. Expired rows are ignored on read and swept periodically.
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { PrismaClient } from '../generated/prisma/client.js';
-import { Prisma } from '../generated/prisma/client.js';
 import type { ClientRegistry } from '../clients/registry.js';
-
-const notExpired = () => ({ OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] });
+import type pg from 'pg';
+import { sqlPoolOf, sqlTimestamp } from '../accounts/sql-pool.js';
 
 // The ids, uids and user codes oidc-provider makes are 8–64 characters. Anything a caller sends
 // that is longer, or that holds a NUL byte (which PostgreSQL refuses in text and would turn into
@@ -23,13 +22,24 @@ function containsNul(value: unknown): boolean {
   return false;
 }
 
-function toPayload(row: { payload: Prisma.JsonValue; consumedAt: Date | null } | null): AdapterPayload | undefined {
+/** A row as the adapter selects it: `consumed` is consumed_at in whole seconds since the epoch. */
+interface PayloadRow { payload: AdapterPayload; consumed: number | null }
+
+// consumed_at is a `timestamp(3)` holding UTC (as Prisma writes it): its epoch is taken as UTC.
+const SELECT_PAYLOAD = 'SELECT payload, floor(extract(epoch FROM consumed_at))::float8 AS consumed FROM oidc_payloads';
+const NOT_EXPIRED = '(expires_at IS NULL OR expires_at > $3)';
+
+function toPayload(row: PayloadRow | undefined): AdapterPayload | undefined {
   if (!row) return undefined;
-  const payload = row.payload as AdapterPayload;
-  return row.consumedAt ? { ...payload, consumed: Math.floor(row.consumedAt.getTime() / 1000) } : payload;
+  return row.consumed !== null ? { ...row.payload, consumed: row.consumed } : row.payload;
 }
 
-export function createAdapterFactory(prisma: PrismaClient, clients: ClientRegistry) {
+/**
+ * `pool`: the pg pool Prisma runs on (by default the one under `prisma`). The adapter runs on
+ * every OpenID request, several statements each, so it sends plain SQL through `pg`: Prisma's
+ * query engine costs ~10× the CPU of the statement itself (see src/accounts/sql-pool.ts).
+ */
+export function createAdapterFactory(prisma: PrismaClient, clients: ClientRegistry, pool: pg.Pool = sqlPoolOf(prisma)) {
   class ClientAdapter implements Adapter {
     async find(id: string) {
       if (!isLookupKey(id)) return undefined;
@@ -45,44 +55,50 @@ export function createAdapterFactory(prisma: PrismaClient, clients: ClientRegist
 
   /** Deletes every record issued under a grant, and the grant itself. */
   async function revokeGrant(grantId: string) {
-    await prisma.oidcPayload.deleteMany({ where: { OR: [{ grantId }, { model: 'Grant', id: grantId }] } });
+    await pool.query('DELETE FROM oidc_payloads WHERE grant_id = $1 OR (model = \'Grant\' AND id = $1)', [grantId]);
   }
 
-  class PrismaAdapter implements Adapter {
+  class PostgresAdapter implements Adapter {
     constructor(private readonly model: string) {}
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number) {
       // PostgreSQL cannot store a NUL character in jsonb. Payloads carry request parameters
       // (state, login_hint, ui_locales, ...), so such a request is invalid, not a server error.
       if (containsNul(payload)) throw new errors.InvalidRequest('request parameters must not contain NUL characters');
-      const data = {
-        payload: payload as Prisma.InputJsonValue,
-        grantId: payload.grantId ?? null,
-        accountId: payload.accountId ?? null,
-        userCode: payload.userCode ?? null,
-        uid: payload.uid ?? null,
-        expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
-      };
-      await prisma.oidcPayload.upsert({
-        where: { model_id: { model: this.model, id } },
-        create: { model: this.model, id, ...data },
-        update: data,
-      });
+      await pool.query(
+        `INSERT INTO oidc_payloads (model, id, payload, grant_id, account_id, user_code, uid, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, account_id = EXCLUDED.account_id,
+           user_code = EXCLUDED.user_code, uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`,
+        [
+          this.model, id, JSON.stringify(payload),
+          payload.grantId ?? null, payload.accountId ?? null, payload.userCode ?? null, payload.uid ?? null,
+          expiresIn ? sqlTimestamp(new Date(Date.now() + expiresIn * 1000)) : null,
+        ],
+      );
+    }
+
+    private async findWhere(column: 'id' | 'user_code' | 'uid', value: string) {
+      const { rows } = await pool.query<PayloadRow>(
+        `${SELECT_PAYLOAD} WHERE model = $1 AND ${column} = $2 AND ${NOT_EXPIRED} LIMIT 1`,
+        [this.model, value, sqlTimestamp(new Date())],
+      );
+      return toPayload(rows[0]);
     }
 
     async find(id: string) {
       if (!isLookupKey(id)) return undefined;
-      return toPayload(await prisma.oidcPayload.findFirst({ where: { model: this.model, id, ...notExpired() } }));
+      return this.findWhere('id', id);
     }
 
     async findByUserCode(userCode: string) {
       if (!isLookupKey(userCode)) return undefined;
-      return toPayload(await prisma.oidcPayload.findFirst({ where: { model: this.model, userCode, ...notExpired() } }));
+      return this.findWhere('user_code', userCode);
     }
 
     async findByUid(uid: string) {
       if (!isLookupKey(uid)) return undefined;
-      return toPayload(await prisma.oidcPayload.findFirst({ where: { model: this.model, uid, ...notExpired() } }));
+      return this.findWhere('uid', uid);
     }
 
     /**
@@ -93,30 +109,31 @@ export function createAdapterFactory(prisma: PrismaClient, clients: ClientRegist
      * is revoked (the winner's new tokens die with it: one of the two parties is an attacker).
      */
     async consume(id: string) {
-      const { count } = await prisma.oidcPayload.updateMany({
-        where: { model: this.model, id, consumedAt: null },
-        data: { consumedAt: new Date() },
-      });
-      if (count === 1) return;
-      const spent = await prisma.oidcPayload.findUnique({ where: { model_id: { model: this.model, id } }, select: { grantId: true } });
-      if (spent?.grantId) await revokeGrant(spent.grantId);
+      const { rowCount } = await pool.query(
+        'UPDATE oidc_payloads SET consumed_at = $3 WHERE model = $1 AND id = $2 AND consumed_at IS NULL',
+        [this.model, id, sqlTimestamp(new Date())],
+      );
+      if (rowCount === 1) return;
+      const { rows } = await pool.query<{ grant_id: string | null }>('SELECT grant_id FROM oidc_payloads WHERE model = $1 AND id = $2', [this.model, id]);
+      const grantId = rows[0]?.grant_id;
+      if (grantId) await revokeGrant(grantId);
       throw new errors.InvalidGrant(`${this.model} already used`);
     }
 
     async destroy(id: string) {
       if (!isLookupKey(id)) return;
-      await prisma.oidcPayload.deleteMany({ where: { model: this.model, id } });
+      await pool.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.model, id]);
     }
 
     // A grant's codes, tokens and sessions share its grantId; all of them go.
     async revokeByGrantId(grantId: string) {
       if (!isLookupKey(grantId)) return;
-      await prisma.oidcPayload.deleteMany({ where: { grantId } });
+      await pool.query('DELETE FROM oidc_payloads WHERE grant_id = $1', [grantId]);
     }
   }
 
   return function adapterFor(model: string): Adapter {
-    return model === 'Client' ? new ClientAdapter() : new PrismaAdapter(model);
+    return model === 'Client' ? new ClientAdapter() : new PostgresAdapter(model);
   };
 }
 
