@@ -2,6 +2,7 @@
 // signed-up user with the project's default role; granted projects need an explicit row.
 import type { PrismaClient } from '../generated/prisma/client.js';
 import { ROLES, type Role } from '../clients/definition.js';
+import { sqlPoolOf } from './sql-pool.js';
 
 export interface ProjectPolicy {
   id: string;
@@ -31,16 +32,25 @@ export class AccessError extends Error {
 export class ProjectAccess {
   constructor(private readonly prisma: PrismaClient) {}
 
+  /** The user's grant in a project, if any: plain SQL, as every token issuance asks (see sql-pool.ts). */
+  private async grantOf(userId: string, project: string): Promise<{ role: Role; source: string } | undefined> {
+    const { rows } = await sqlPoolOf(this.prisma).query<{ role: Role; source: string }>(
+      'SELECT role::text AS role, source FROM project_access WHERE user_id = $1 AND project = $2',
+      [userId, project],
+    );
+    return rows[0];
+  }
+
   /** The user's role in the project, or undefined when they may not use it. */
   async roleFor(userId: string, project: ProjectPolicy): Promise<Role | undefined> {
-    const row = await this.prisma.projectAccess.findUnique({ where: { userId_project: { userId, project: project.id } } });
+    const row = await this.grantOf(userId, project.id);
     if (row) return row.role;
     return project.access === 'open' ? project.defaultRole : undefined;
   }
 
   /** Whether an administrator (not a plan) gave the user access to the project. */
   async hasAdminGrant(userId: string, project: string): Promise<boolean> {
-    const row = await this.prisma.projectAccess.findUnique({ where: { userId_project: { userId, project } } });
+    const row = await this.grantOf(userId, project);
     return row?.source === 'admin';
   }
 

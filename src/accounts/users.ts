@@ -4,6 +4,7 @@ import { Prisma } from '../generated/prisma/client.js';
 import { hashPassword, passwordProblem, verifyPassword } from './passwords.js';
 import { isUuid } from '../db/ids.js';
 import { isUsableEmail, normalizeEmail } from './email.js';
+import { sqlPoolOf } from './sql-pool.js';
 
 export type { User };
 export { normalizeEmail };
@@ -38,8 +39,21 @@ export interface NewUser {
   emailVerified?: boolean;
 }
 
+// The user as Prisma returns it, read with plain SQL (every sign-in and token issuance reads the
+// user; see sql-pool.ts). Timestamps are `timestamp(3)` holding UTC, read as such.
+const SELECT_USER = `SELECT id, email, password_hash AS "passwordHash", email_verified AS "emailVerified", full_name AS "fullName",
+  avatar_url AS "avatarUrl", disabled_at AT TIME ZONE 'UTC' AS "disabledAt", created_at AT TIME ZONE 'UTC' AS "createdAt",
+  updated_at AT TIME ZONE 'UTC' AS "updatedAt" FROM users`;
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 export class Users {
   constructor(private readonly prisma: PrismaClient) {}
+
+  private async selectUser(where: string, value: string): Promise<User | null> {
+    const { rows } = await sqlPoolOf(this.prisma).query<User>(`${SELECT_USER} WHERE ${where} = $1`, [value]);
+    return rows[0] ?? null;
+  }
 
   async create({ email, password, fullName, emailVerified = false }: NewUser): Promise<User> {
     const normalized = normalizeEmail(email);
@@ -93,13 +107,15 @@ export class Users {
   findById(id: string): Promise<User | null> {
     // Account ids come from tokens and sessions; anything that is not a UUID cannot match.
     if (!isUuid(id)) return Promise.resolve(null);
-    return this.prisma.user.findUnique({ where: { id } });
+    return this.selectUser('id', id);
   }
 
   findByEmail(email: string): Promise<User | null> {
     const normalized = normalizeEmail(email);
     if (!canMatch(normalized)) return Promise.resolve(null);
-    return this.prisma.user.findUnique({ where: { email: normalized } });
+    // pg would send a lone surrogate as U+FFFD; Prisma refuses it as bad input (400), as before.
+    if (LONE_SURROGATE.test(normalized)) return this.prisma.user.findUnique({ where: { email: normalized } });
+    return this.selectUser('email', normalized);
   }
 
   async get(email: string): Promise<User> {

@@ -3,6 +3,7 @@
 import type { PrismaClient, Subscription } from '../generated/prisma/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { DEFAULT_PLAN, isPlanId, type PlanId, type Plans } from './plans.js';
+import { sqlPoolOf } from '../accounts/sql-pool.js';
 
 export type SubscriptionStatus = 'active' | 'past_due' | 'canceled';
 
@@ -41,8 +42,13 @@ export class Subscriptions {
 
   /** The plan in force: a canceled subscription counts as free; past_due keeps its plan. */
   async stateOf(userId: string): Promise<PlanState> {
-    const row = await this.prisma.subscription.findUnique({ where: { userId } });
-    return row ? toState(row) : FREE;
+    // Plain SQL: every token issuance asks for the plan (see src/accounts/sql-pool.ts).
+    const { rows } = await sqlPoolOf(this.prisma).query<StateRow>(
+      `SELECT plan, status, current_period_end AT TIME ZONE 'UTC' AS "currentPeriodEnd", mrr_cents AS "mrrCents", stripe_customer_id AS "stripeCustomerId"
+       FROM subscriptions WHERE user_id = $1`,
+      [userId],
+    );
+    return rows[0] ? toState(rows[0]) : FREE;
   }
 
   async planOf(userId: string): Promise<PlanId> {
@@ -132,7 +138,9 @@ export class Subscriptions {
   }
 }
 
-function toState(row: Subscription): PlanState {
+type StateRow = Pick<Subscription, 'plan' | 'status' | 'currentPeriodEnd' | 'mrrCents' | 'stripeCustomerId'>;
+
+function toState(row: StateRow): PlanState {
   const status = row.status as SubscriptionStatus;
   return {
     plan: status === 'canceled' || !isPlanId(row.plan) ? DEFAULT_PLAN : row.plan,
