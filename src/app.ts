@@ -153,9 +153,7 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   app.use(requestLog(log));
   app.use(transportSecurity(config.issuer));
   app.use(errorHandler());
-  app.use(healthRoutes(prisma).routes());
-  // Load balancers probe the health routes by IP; everything after them answers only at ISSUER.
-  app.use(issuerHostOnly(config.issuer));
+  const addressedToIssuer = issuerHostOnly(config.issuer);
   const gateway = new Gateway(
     { issuer: config.issuer, trust: { trustProxy: config.trustProxy, hops: config.trustProxyHops }, ...config.gateway },
     {
@@ -168,7 +166,12 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
       log,
     },
   );
-  app.use(gatewayRoutes(gateway));
+  // The gateway right behind the request id, HSTS and the error handler: its requests pass the
+  // issuer-host check but no other router's matcher (none of them answers under /api/gateway/).
+  app.use(gatewayRoutes(gateway, addressedToIssuer));
+  app.use(healthRoutes(prisma).routes());
+  // Load balancers probe the health routes by IP; everything after them answers only at ISSUER.
+  app.use(addressedToIssuer);
   app.use(assetRoutes().routes());
   app.use(adminRoutes(ops, requireHubAdmin({ checkLive, access })).routes());
   app.use(userinfoRoutes({ checkLive, entitlements }).routes());

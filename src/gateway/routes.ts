@@ -6,8 +6,17 @@ import { requestIdOf } from '../http/request-log.js';
 import type { Gateway } from './gateway.js';
 import { GATEWAY_PREFIX } from './target.js';
 
-export function gatewayRoutes(gateway: Gateway): Middleware {
-  return (ctx, next) => (ctx.path.startsWith(GATEWAY_PREFIX) || ctx.path === '/api/gateway' ? gateway.handle(ctx) : next());
+/**
+ * `addressed`: the issuer-host check, run before the gateway (it is mounted ahead of the health
+ * routes and the host check, so that no other router's matcher runs on a gateway request).
+ */
+export function gatewayRoutes(gateway: Gateway, addressed?: Middleware): Middleware {
+  const handle = (ctx: Parameters<Middleware>[0]) => gateway.handle(ctx);
+  return (ctx, next) => {
+    const { path } = ctx;
+    if (!path.startsWith(GATEWAY_PREFIX) && path !== '/api/gateway') return next();
+    return addressed ? addressed(ctx, () => handle(ctx)) : handle(ctx);
+  };
 }
 
 /** For `server.on('upgrade', …)`: WebSockets under /api/gateway/; any other upgrade is refused. */

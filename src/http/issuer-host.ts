@@ -20,11 +20,16 @@ function requestOrigin(ctx: Context): string | undefined {
 
 /** Answers 400 to a request addressed to another origin than `issuer`. Mount after the health routes. */
 export function issuerHostOnly(issuer: string): Middleware {
-  const expected = new URL(issuer).origin;
-  return async (ctx, next) => {
-    if (requestOrigin(ctx) !== expected) {
+  const url = new URL(issuer);
+  const expected = url.origin;
+  // The issuer's own protocol and host, as a request for it names them (an origin serialises
+  // its host normalised, so an exact match is that origin without parsing a URL per request).
+  const expectedProtocol = url.protocol.slice(0, -1);
+  const expectedHost = HOST_SYNTAX.test(url.host) ? url.host : undefined;
+  return (ctx, next) => {
+    if ((ctx.host !== expectedHost || ctx.protocol !== expectedProtocol) && requestOrigin(ctx) !== expected) {
       throw new HttpError(400, 'invalid_host', `This server answers only at ${expected}.`, 'Wrong address');
     }
-    await next();
+    return next();
   };
 }
