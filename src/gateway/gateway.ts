@@ -36,6 +36,8 @@ export interface GatewayDeps {
 }
 
 const REFUSED_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
+/** Statuses without a body (as Koa's `statuses.empty`): Koa answers them itself. */
+const EMPTY_STATUSES = new Set([204, 205, 304]);
 const WS_RESPONSE_HEADERS = new Set(['upgrade', 'connection', 'sec-websocket-accept', 'sec-websocket-protocol', 'sec-websocket-extensions']);
 
 // Parsed once per loaded project (the registry hands out new objects when clients change).
@@ -143,13 +145,25 @@ export class Gateway {
       record.bytesIn = body?.bytes ?? 0;
       ctx.status = answer.statusCode;
       ctx.set(responseHeaders(answer.headers) as Record<string, string>);
-      // Counted once Koa pipes the body: a 'data' listener added now would start the flow early.
+      // Counted once the body is piped: a 'data' listener added now would start the flow early.
       ctx.res.once('pipe', () => answer.body.on('data', (chunk: Buffer) => { record.bytesOut += chunk.length; }));
-      // The upstream failed mid-answer (or the caller left and Koa destroyed the body): the
+      // The upstream failed mid-answer (or the caller left and the body was destroyed): the
       // status is already sent, so the caller's connection is cut rather than the answer ended.
       answer.body.on('error', () => ctx.res.destroy());
       ctx.res.once('close', finish);
-      ctx.body = answer.body;
+      if (ctx.method === 'HEAD' || EMPTY_STATUSES.has(answer.statusCode) || !ctx.writable) {
+        // Koa's own answer: it strips or sizes the headers of these.
+        ctx.body = answer.body;
+        return;
+      }
+      // The common answer is piped here rather than by Koa, whose stream.pipeline costs an
+      // AbortController and a DOMException (with its stack trace) per request. What Koa would
+      // do for a stream body: the type defaults to application/octet-stream, and the body is
+      // destroyed once the response is finished or the caller has gone.
+      if (!ctx.res.hasHeader('content-type')) ctx.type = 'bin';
+      ctx.respond = false;
+      ctx.res.once('close', () => answer.body.destroy());
+      answer.body.pipe(ctx.res);
     } catch (error) {
       if (!(error instanceof GatewayError)) throw error;
       ctx.status = error.status;
