@@ -178,10 +178,29 @@ export class Callers {
   }
 }
 
+// The kid of a JWT depends on its protected header alone (its first segment, of a token of 3 or
+// 5 segments), which every token signed with one key shares: decoded once per header.
+const kids = new Map<string, string>();
+const MAX_KIDS = 1_000;
+const MAX_CACHED_HEADER = 512;
+
 function kidOf(token: string): string {
+  const first = token.indexOf('.');
+  let dots = 0;
+  for (let at = first; at !== -1; at = token.indexOf('.', at + 1)) dots++;
+  if (dots !== 2 && dots !== 4) return ''; // decodeProtectedHeader refuses it
+  const header = token.slice(0, first);
+  const known = kids.get(header);
+  if (known !== undefined) return known;
+  let kid: string;
   try {
-    return decodeProtectedHeader(token).kid ?? '';
+    kid = decodeProtectedHeader(token).kid ?? '';
   } catch {
-    return '';
+    kid = '';
   }
+  if (header.length <= MAX_CACHED_HEADER) {
+    if (kids.size >= MAX_KIDS) kids.clear();
+    kids.set(header, kid);
+  }
+  return kid;
 }

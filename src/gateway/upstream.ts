@@ -12,6 +12,9 @@ const KEEP_ALIVE_MS = 30_000;
 
 class TooLarge extends Error {}
 
+// An upstream base's path without its trailing slashes, worked out once per parsed base URL.
+const basePaths = new WeakMap<URL, string>();
+
 /** Passes a request body through, failing once it exceeds `max` bytes. */
 export class CappedBody extends Transform {
   bytes = 0;
@@ -52,7 +55,9 @@ export class Upstreams {
   }
 
   static path(base: URL, rest: string) {
-    return `${base.pathname.replace(/\/+$/, '')}${rest}` || '/';
+    let prefix = basePaths.get(base);
+    if (prefix === undefined) basePaths.set(base, (prefix = base.pathname.replace(/\/+$/, '')));
+    return `${prefix}${rest}` || '/';
   }
 
   async request(req: UpstreamRequest): Promise<Dispatcher.ResponseData> {
