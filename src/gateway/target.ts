@@ -5,6 +5,7 @@ import { invalidRequest } from './errors.js';
 
 export const GATEWAY_PREFIX = '/api/gateway/';
 const PROJECT_ID = /^[a-z0-9][a-z0-9-]{1,62}$/;
+const NEEDS_SEGMENT_CHECK = /[%.\\\0]/;
 
 export interface Target {
   projectId: string | undefined;
@@ -18,6 +19,8 @@ export function parseTarget(url: string): Target {
   const id = end === -1 ? after : after.slice(0, end);
   const rest = end === -1 ? '' : after.slice(end).replace(/#.*$/, '');
   const pathPart = rest.split('?')[0];
+  // Without '%', '.', '\\' or NUL no segment can decode to anything the loop below refuses.
+  if (!NEEDS_SEGMENT_CHECK.test(pathPart)) return { projectId: PROJECT_ID.test(id) ? id : undefined, rest };
   for (const segment of pathPart.split('/')) {
     let decoded: string;
     try {
