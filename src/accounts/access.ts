@@ -13,6 +13,12 @@ export interface ProjectPolicy {
 /** Who made a grant: an administrator, or a billing plan (plan grants follow the plan). */
 export type GrantSource = 'admin' | 'plan';
 
+/** A user's row in a project: the role, and who granted it (`source`, a GrantSource). */
+export interface ProjectGrant {
+  role: Role;
+  source: string;
+}
+
 export interface AccessEntry {
   userId: string;
   email: string;
@@ -33,24 +39,27 @@ export class ProjectAccess {
   constructor(private readonly prisma: PrismaClient) {}
 
   /** The user's grant in a project, if any: plain SQL, as every token issuance asks (see sql-pool.ts). */
-  private async grantOf(userId: string, project: string): Promise<{ role: Role; source: string } | undefined> {
-    const { rows } = await sqlPoolOf(this.prisma).query<{ role: Role; source: string }>(
+  async grantOf(userId: string, project: string): Promise<ProjectGrant | undefined> {
+    const { rows } = await sqlPoolOf(this.prisma).query<ProjectGrant>(
       'SELECT role::text AS role, source FROM project_access WHERE user_id = $1 AND project = $2',
       [userId, project],
     );
     return rows[0];
   }
 
-  /** The user's role in the project, or undefined when they may not use it. */
-  async roleFor(userId: string, project: ProjectPolicy): Promise<Role | undefined> {
-    const row = await this.grantOf(userId, project.id);
+  /**
+   * The user's role in the project, or undefined when they may not use it. `grant`: the user's
+   * grant there when the caller has read it already (see src/oidc/user-lookups.ts).
+   */
+  async roleFor(userId: string, project: ProjectPolicy, grant: Promise<ProjectGrant | undefined> = this.grantOf(userId, project.id)): Promise<Role | undefined> {
+    const row = await grant;
     if (row) return row.role;
     return project.access === 'open' ? project.defaultRole : undefined;
   }
 
-  /** Whether an administrator (not a plan) gave the user access to the project. */
-  async hasAdminGrant(userId: string, project: string): Promise<boolean> {
-    const row = await this.grantOf(userId, project);
+  /** Whether an administrator (not a plan) gave the user access to the project. `grant`: as roleFor. */
+  async hasAdminGrant(userId: string, project: string, grant: Promise<ProjectGrant | undefined> = this.grantOf(userId, project)): Promise<boolean> {
+    const row = await grant;
     return row?.source === 'admin';
   }
 

@@ -1,7 +1,7 @@
 // What a user's plan gives them in one project: the scopes it allows and the entitlements that
 // go into their access tokens. Projects no plan lists are not governed by plans, and neither is
 // a user an administrator admitted to a project (staff): they get all of its scopes.
-import type { ProjectAccess } from '../accounts/access.js';
+import type { ProjectAccess, ProjectGrant } from '../accounts/access.js';
 import type { Entitlements, PlanId, Plans } from './plans.js';
 import type { Subscriptions } from './subscriptions.js';
 
@@ -23,10 +23,19 @@ export class PlanEntitlements {
     return this.subscriptions.planOf(userId);
   }
 
-  async forUser(userId: string, project: string): Promise<ProjectEntitlements> {
-    const plan = await this.subscriptions.planOf(userId);
+  /** The user's grant in a project (see ProjectAccess.grantOf). */
+  grantOf(userId: string, project: string): Promise<ProjectGrant | undefined> {
+    return this.access.grantOf(userId, project);
+  }
+
+  /**
+   * `known`: how to get the user's plan and grant in the project when the caller has read them
+   * already, or will (one token issuance asks several times: see src/oidc/user-lookups.ts).
+   */
+  async forUser(userId: string, project: string, known: { plan?: () => Promise<PlanId>; grant?: () => Promise<ProjectGrant | undefined> } = {}): Promise<ProjectEntitlements> {
+    const plan = await (known.plan ? known.plan() : this.subscriptions.planOf(userId));
     const granted = this.plans.forProject(plan, project);
-    const restricted = this.governed.has(project) && !(await this.access.hasAdminGrant(userId, project));
+    const restricted = this.governed.has(project) && !(await this.access.hasAdminGrant(userId, project, known.grant?.()));
     return {
       plan,
       scopes: restricted ? granted?.scopes ?? [] : undefined,

@@ -7,6 +7,7 @@ import type { ClientRegistry } from '../clients/registry.js';
 import type { createProjectAccessCheck } from './project-access.js';
 import type { PlanEntitlements } from '../billing/entitlements.js';
 import { perRequest } from './request-memo.js';
+import { entitlementsIn, grantIn, planIn } from './user-lookups.js';
 import { GATEWAY_AUDIENCE } from '../clients/definition.js';
 
 export const CLAIMS = {
@@ -38,7 +39,7 @@ export function createFindAccount(users: Users, roleIn: ReturnType<typeof create
     const account: Account = {
       accountId: user.id,
       async claims() {
-        return userClaims(user, await perRequest(ctx, `plan:${user.id}`, () => entitlements.planOf(user.id))) as { sub: string };
+        return userClaims(user, await planIn(ctx, entitlements, user.id)) as { sub: string };
       },
     };
     return account;
@@ -65,8 +66,8 @@ export function createExtraTokenClaims(users: Users, access: ProjectAccess, clie
     const [user, project] = await Promise.all([perRequest(ctx, `user:${accountId}`, () => users.findById(accountId)), clients.findByAudience(audience)]);
     if (!user || !project) return undefined;
     const [role, granted] = await Promise.all([
-      perRequest(ctx, `role:${project.id}:${user.id}`, () => access.roleFor(user.id, project)),
-      perRequest(ctx, `entitlements:${project.id}:${user.id}`, () => entitlements.forUser(user.id, project.id)),
+      perRequest(ctx, `role:${project.id}:${user.id}`, () => access.roleFor(user.id, project, grantIn(ctx, access, project.id, user.id))),
+      entitlementsIn(ctx, entitlements, project.id, user.id),
     ]);
     return { email: user.email, role: role ?? null, plan: granted.plan, entitlements: granted.entitlements, ...gid };
   };

@@ -7,13 +7,14 @@ import type { ProjectAccess } from '../accounts/access.js';
 import type { ClientRegistry } from '../clients/registry.js';
 import type { Role } from '../clients/definition.js';
 import { perRequest } from './request-memo.js';
+import { grantIn } from './user-lookups.js';
 
 export const NO_PROJECT_ACCESS = 'project_access_required';
 
 export function createProjectAccessCheck(access: ProjectAccess, clients: ClientRegistry) {
   return async function roleInRequestingProject(ctx: KoaContextWithOIDC, accountId: string): Promise<Role | undefined> {
     const project = ctx.oidc.client && (await clients.findEnabled(ctx.oidc.client.clientId));
-    return project ? perRequest(ctx, `role:${project.id}:${accountId}`, () => access.roleFor(accountId, project)) : undefined;
+    return project ? perRequest(ctx, `role:${project.id}:${accountId}`, () => access.roleFor(accountId, project, grantIn(ctx, access, project.id, accountId))) : undefined;
   };
 }
 

@@ -4,7 +4,7 @@
 import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import type { ClientRegistry } from '../clients/registry.js';
 import type { PlanEntitlements } from '../billing/entitlements.js';
-import { perRequest } from './request-memo.js';
+import { entitlementsIn } from './user-lookups.js';
 import { SIGNING_ALG } from '../keys/store.js';
 import { apiScopesOf } from '../billing/scopes.js';
 import { GATEWAY_AUDIENCE, TOKEN_EXCHANGE_GRANT } from '../clients/definition.js';
@@ -68,7 +68,7 @@ export function createResourceIndicators(clients: ClientRegistry, entitlements: 
       }
       const accountId = accountIdOf(ctx);
       const allowed = accountId
-        ? (await perRequest(ctx, `entitlements:${project.id}:${accountId}`, () => entitlements.forUser(accountId, project.id))).scopes
+        ? (await entitlementsIn(ctx, entitlements, project.id, accountId)).scopes
         : undefined;
       // billing:manage goes only with a user's own sign-in, not with client credentials or API keys.
       const signedIn = accountId !== undefined && ctx.oidc.params?.grant_type !== TOKEN_EXCHANGE_GRANT;
