@@ -126,6 +126,7 @@ async function main() {
   const perLogin = [...after].map(([sql, n]) => [sql, n - (before.get(sql) ?? 0)] as const).filter(([, n]) => n > 0);
 
   // Every login started counts, and the hub is idle before and after: CPU per login is exact.
+  const countsBeforeWindow = await queryCounts(child, countFile);
   const cpuBefore = cpuTimeMs(child.pid);
   const threadsBefore = await threadCpu(child.pid);
   const began = performance.now();
@@ -147,6 +148,7 @@ async function main() {
   }));
   const elapsedMs = performance.now() - began;
   const threadsAfter = await threadCpu(child.pid);
+  const countsAfterWindow = await queryCounts(child, countFile);
   const completed = latencies.length;
   latencies.sort((a, b) => a - b);
   const stats = {
@@ -157,6 +159,7 @@ async function main() {
     cpuPerOp: (cpuTimeMs(child.pid) - cpuBefore) / completed,
     cpuCores: (cpuTimeMs(child.pid) - cpuBefore) / elapsedMs,
   };
+  const connectionsOpened = [...countsAfterWindow].filter(([k]) => k.endsWith('(new connection)')).reduce((sum, [k, n]) => sum + n - (countsBeforeWindow.get(k) ?? 0), 0);
   const mainPerLogin = (threadsAfter.main - threadsBefore.main) / completed;
   const othersPerLogin = (threadsAfter.others - threadsBefore.others) / completed;
   const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -167,6 +170,7 @@ async function main() {
     `  logins/s ${stats.perSecond.toFixed(2)} = ${((100 * stats.perSecond) / limit.loginsPerSecond).toFixed(0)}% of ${limit.cores} × 1/${limit.compareCpuMs.toFixed(0)} ms = ${limit.loginsPerSecond.toFixed(1)}/s; p50 ${stats.p50.toFixed(0)} ms, p99 ${stats.p99.toFixed(0)} ms; errors ${stats.errors}${stats.firstError ? ` (${stats.firstError})` : ''}`,
     `  hub CPU per login ${stats.cpuPerOp.toFixed(1)} ms (bcrypt ${limit.compareCpuMs.toFixed(0)} ms, the rest ${(stats.cpuPerOp - limit.compareCpuMs).toFixed(1)} ms); hub busy ${stats.cpuCores.toFixed(2)} cores`,
     `  per login: main thread ${mainPerLogin.toFixed(1)} ms, other threads (password workers, GC, libuv) ${othersPerLogin.toFixed(1)} ms`,
+    `  database connections opened while measuring: ${connectionsOpened} (for ${completed} logins)`,
     `  SQL statements in one login: ${perLogin.reduce((sum, [, n]) => sum + n, 0)}`,
     ...perLogin.map(([sql, n]) => `    ${String(n).padStart(3)}  ${sql}`),
   ];

@@ -30,5 +30,12 @@ if (file) {
     counts.set(key, (counts.get(key) ?? 0) + 1);
     return original.call(this, config, ...rest);
   };
+  // New connections too (a pool that closes idle clients opens new ones under load).
+  const connect = pg.Client.prototype.connect;
+  pg.Client.prototype.connect = function countedConnect(...args) {
+    const key = `${request.getStore() ?? '(no request)'} | (new connection)`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    return connect.apply(this, args);
+  };
   process.on('SIGUSR2', () => fs.writeFileSync(file, JSON.stringify(Object.fromEntries(counts))));
 }
