@@ -170,7 +170,10 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
     authMethod: 'scram-sha-256',
     persistent: true,
     createPostgresUser: runsAsRoot,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
+    // TCP on loopback only, and no Unix socket: its lock file in /tmp outlives a SIGKILL and names
+    // the dead postmaster's pid, which PostgreSQL refuses to start over once another process has
+    // that pid (a busy machine reuses pids quickly). The hub connects over TCP anyway.
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
     onLog: (message) => {
       const text = String(message).trim();
       fatal = text.match(/(?:FATAL|PANIC):\s+(.*)/)?.[1] ?? fatal;
