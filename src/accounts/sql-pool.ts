@@ -8,18 +8,14 @@ import type { PrismaClient } from '../generated/prisma/client.js';
 
 const pools = new WeakMap<PrismaClient, pg.Pool>();
 
-export function sqlPoolOf(prisma: PrismaClient): pg.Pool {
-  let pool = pools.get(prisma);
-  if (pool) return pool;
-  // @prisma/adapter-pg (pinned 6.19.3) keeps the pool it was given as `externalPool` on the
-  // factory, which the client keeps in its engine configuration.
-  const factory = (prisma as unknown as { _engineConfig?: { adapter?: { externalPool?: unknown } } })._engineConfig?.adapter;
-  const candidate = factory?.externalPool as pg.Pool | null | undefined;
-  if (!candidate || typeof candidate.query !== 'function') {
-    throw new Error('this PrismaClient has no pg pool of its own (expected new PrismaClient({ adapter: new PrismaPg(pool) }))');
-  }
-  pool = candidate;
+/** Records the pool a PrismaClient was built on (src/db/database.ts, the one place that builds one). */
+export function registerSqlPool(prisma: PrismaClient, pool: pg.Pool): void {
   pools.set(prisma, pool);
+}
+
+export function sqlPoolOf(prisma: PrismaClient): pg.Pool {
+  const pool = pools.get(prisma);
+  if (!pool) throw new Error('this PrismaClient was not opened by openDatabase (src/db/database.ts): its pg pool is unknown');
   return pool;
 }
 

@@ -6,6 +6,7 @@ import { PrismaClient } from '../generated/prisma/client.js';
 import type { Logger } from '../logger.js';
 import { startEmbeddedPostgres } from './embedded.js';
 import { migrate } from './migrate.js';
+import { registerSqlPool } from '../accounts/sql-pool.js';
 
 export type { PrismaClient };
 
@@ -42,6 +43,7 @@ export async function openDatabase(options: DatabaseOptions, log: Logger): Promi
   }
 
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  registerSqlPool(prisma, pool);
   return {
     prisma,
     pool,
