@@ -83,15 +83,21 @@ const ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;
 const SCOPE_PATTERN = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 scope-token
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
-/** Absolute, no fragment, https unless the host is loopback (RFC 8252 §7.3). */
-export function redirectUriProblem(value: unknown): string | undefined {
-  if (typeof value !== 'string') return 'must be a string';
-  let url: URL;
+/** The URL a configured value names, or what is wrong with it. */
+function absoluteUrl(value: unknown): { url: URL; value: string } | { problem: string } {
+  if (typeof value !== 'string') return { problem: 'must be a string' };
   try {
-    url = new URL(value);
+    return { url: new URL(value), value };
   } catch {
-    return `"${value}" is not an absolute URL`;
+    return { problem: `"${value}" is not an absolute URL` };
   }
+}
+
+/** Absolute, no fragment, https unless the host is loopback (RFC 8252 §7.3). */
+export function redirectUriProblem(input: unknown): string | undefined {
+  const parsed = absoluteUrl(input);
+  if ('problem' in parsed) return parsed.problem;
+  const { url, value } = parsed;
   if (url.hash || value.includes('#')) return `"${value}" must not contain a fragment`;
   if (url.username || url.password) return `"${value}" must not contain credentials`;
   if (url.protocol === 'https:') return undefined;
@@ -101,14 +107,10 @@ export function redirectUriProblem(value: unknown): string | undefined {
 }
 
 /** An upstream API base: absolute http(s), no credentials, query or fragment. */
-export function upstreamProblem(value: unknown): string | undefined {
-  if (typeof value !== 'string') return 'must be a string';
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return `"${value}" is not an absolute URL`;
-  }
+export function upstreamProblem(input: unknown): string | undefined {
+  const parsed = absoluteUrl(input);
+  if ('problem' in parsed) return parsed.problem;
+  const { url, value } = parsed;
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return `"${value}" must use http or https`;
   if (url.username || url.password) return `"${value}" must not contain credentials`;
   if (url.search || url.hash || value.includes('?') || value.includes('#')) return `"${value}" must not have a query or fragment`;
