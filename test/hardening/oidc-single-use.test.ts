@@ -39,18 +39,24 @@ async function freshRefreshToken() {
 const refresh = (refreshToken: string, extra: Record<string, string> = {}) =>
   postForm(t, '/token', 'sales', { grant_type: 'refresh_token', refresh_token: refreshToken, ...extra });
 
+/** Exactly one redemption got tokens; every other one is reuse (400 invalid_grant). Returns the winner. */
+function expectOneWinner(answers: Array<{ status: number; body: Record<string, string> }>) {
+  const won = answers.filter((answer) => answer.status === 200);
+  expect(won).toHaveLength(1);
+  for (const lost of answers.filter((answer) => answer.status !== 200)) {
+    expect(lost.status).toBe(400);
+    expect(lost.body.error).toBe('invalid_grant');
+  }
+  return won[0];
+}
+
 describe('one authorization code redeemed many times at once', () => {
   it('gives tokens to exactly one redemption and revokes the grant for the others', async () => {
     const form = await freshCode();
     const answers = await together(Array.from({ length: PARALLEL }, () => () => postForm(t, '/token', 'sales', form)));
-    const won = answers.filter((answer) => answer.status === 200);
-    expect(won).toHaveLength(1);
-    for (const lost of answers.filter((answer) => answer.status !== 200)) {
-      expect(lost.status).toBe(400);
-      expect(lost.body.error).toBe('invalid_grant');
-    }
+    const won = expectOneWinner(answers);
     // The reuse revoked the grant: the winner's refresh token is dead too.
-    expect((await refresh(won[0].body.refresh_token)).body.error).toBe('invalid_grant');
+    expect((await refresh(won.body.refresh_token)).body.error).toBe('invalid_grant');
   });
 });
 
@@ -58,13 +64,8 @@ describe('one refresh token used many times at once', () => {
   it('rotates it for exactly one request; the reuse revokes the grant', async () => {
     const refreshToken = await freshRefreshToken();
     const answers = await together(Array.from({ length: PARALLEL }, () => () => refresh(refreshToken)));
-    const won = answers.filter((answer) => answer.status === 200);
-    expect(won).toHaveLength(1);
-    for (const lost of answers.filter((answer) => answer.status !== 200)) {
-      expect(lost.status).toBe(400);
-      expect(lost.body.error).toBe('invalid_grant');
-    }
-    expect((await refresh(won[0].body.refresh_token)).body.error).toBe('invalid_grant');
+    const won = expectOneWinner(answers);
+    expect((await refresh(won.body.refresh_token)).body.error).toBe('invalid_grant');
   });
 });
 
