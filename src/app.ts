@@ -1,5 +1,6 @@
 // Composes the hub: database, libraries, oidc-provider and our routes, in one Koa app.
 import fs from 'node:fs/promises';
+import type { RequestListener } from 'node:http';
 import path from 'node:path';
 import Koa from 'koa';
 import type { Config } from './config.js';
@@ -52,12 +53,18 @@ import { Gateway } from './gateway/gateway.js';
 import { Callers } from './gateway/caller.js';
 import { AssertionSigner } from './gateway/assertion.js';
 import { GatewayLimiter } from './gateway/rate-limit.js';
-import { gatewayRoutes, gatewayUpgrade } from './gateway/routes.js';
+import { gatewayFirst, gatewayUpgrade } from './gateway/listener.js';
+import { EventBus } from './events/bus.js';
+import { EventOperations } from './events/operations.js';
+import { eventRoutes } from './events/routes.js';
 
 const SWEEP_INTERVAL_MS = 10 * 60_000;
 
 export interface Hub {
+  /** Our routes and oidc-provider's; the HTTP server runs `handler`, which puts the gateway first. */
   app: Koa;
+  /** The HTTP server's request listener: `http.createServer(hub.handler)`. */
+  handler: RequestListener;
   config: Config;
   db: Database;
   keys: KeyStore;
@@ -68,6 +75,8 @@ export interface Hub {
   host: ProviderHost;
   /** The API gateway (/api/gateway/:project/*): its counters are `gateway.metrics.snapshot()`. */
   gateway: Gateway;
+  /** The event bus: store, endpoints, deliveries, and this instance's delivery worker. */
+  bus: EventBus;
   /** Attach to the HTTP server: `server.on('upgrade', hub.upgrade)` (WebSockets through the gateway). */
   upgrade: ReturnType<typeof gatewayUpgrade>;
   close(): Promise<void>;
@@ -128,8 +137,11 @@ async function createServices(config: Config, db: Database, box: SecretBox, log:
     : undefined;
   const billing = new Billing(users, subscriptions, plans, stripe, config.issuer);
   const webhooks = stripe ? new StripeWebhooks(prisma, subscriptions, plans, stripe, log) : undefined;
+  const bus = new EventBus({
+    prisma, pool: db.pool, databaseUrl: db.url, box, log, projectExists: (id) => clients.get(id).then(() => true, () => false),
+  }, config.events);
 
-  return { keys, clients, users, access, apiKeys, redis, limiterStore, throttle, plans, subscriptions, entitlements, stripe, billing, webhooks };
+  return { keys, clients, users, access, apiKeys, redis, limiterStore, throttle, plans, subscriptions, entitlements, stripe, billing, webhooks, bus };
 }
 
 type Services = Awaited<ReturnType<typeof createServices>>;
@@ -166,9 +178,7 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
       log,
     },
   );
-  // The gateway right behind the request id, HSTS and the error handler: its requests pass the
-  // issuer-host check but no other router's matcher (none of them answers under /api/gateway/).
-  app.use(gatewayRoutes(gateway, addressedToIssuer));
+  // The gateway is not in this chain: hub.handler answers /api/gateway/* before Koa does.
   app.use(healthRoutes(prisma).routes());
   // Load balancers probe the health routes by IP; everything after them answers only at ISSUER.
   app.use(addressedToIssuer);
@@ -177,6 +187,7 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   app.use(userinfoRoutes({ checkLive, entitlements }).routes());
   app.use(accountSignInRoutes(config.issuer, config.issuer.startsWith('https:')).routes());
   app.use(billingRoutes({ billing, subscriptions, webhooks, stripe, users, clients, csrf, provider, checkLive, links: new PlanChangeLinks(csrf, config.issuer) }).routes());
+  app.use(eventRoutes({ ops: new EventOperations(services.bus), verify, clients }));
   app.use(interactionRoutes({ provider, users, clients, throttle, csrf }).routes());
   app.use(async (ctx, next) => {
     if (ctx.path !== '/' || ctx.method !== 'GET') return next();
@@ -232,14 +243,16 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
   await host.reload();
   const gateway = mountRoutes(app, config, db, services, host, masterKey, assertions, log);
   const stopBackgroundWork = startBackgroundWork(db, services, host, log);
+  services.bus.start();
   const releasePasswordPool = holdPasswordPool(config.passwordHashing);
 
   return {
-    app, config, db, host, keys: services.keys, clients, users, subscriptions: services.subscriptions, plans: services.plans,
-    gateway, upgrade: gatewayUpgrade(gateway),
+    app, handler: gatewayFirst(gateway, app.callback()), config, db, host, keys: services.keys, clients, users,
+    subscriptions: services.subscriptions, plans: services.plans, gateway, bus: services.bus, upgrade: gatewayUpgrade(gateway),
     async close() {
       await stopBackgroundWork();
       await gateway.close();
+      await services.bus.close(); // deliveries in flight finish and are recorded
       await releasePasswordPool(); // the logins in progress finish their bcrypt first
       services.redis?.close();
       await db.close();

@@ -28,7 +28,7 @@ async function main() {
     throw error;
   }
 
-  const server = http.createServer(hub.app.callback());
+  const server = http.createServer(hub.handler);
   server.on('upgrade', hub.upgrade); // WebSockets through the gateway
   server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeout
   server.headersTimeout = 66_000;

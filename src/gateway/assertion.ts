@@ -31,12 +31,17 @@ export class AssertionSigner {
     this.cache.clear(); // a rotation re-signs with the new key at once
   }
 
-  async assertionFor(caller: Caller, project: RegisteredClient): Promise<string> {
+  /** The assertion for this caller and project: the reused one at once, else a new signature. */
+  assertionFor(caller: Caller, project: RegisteredClient): string | Promise<string> {
     const now = Date.now();
     // The claims are part of the key: a role or plan change seen by the caller check re-signs.
     const cacheKey = `${caller.cacheKey}|${caller.role}|${caller.plan}|${caller.scopes.join(' ')}`;
     const cached = this.cache.get(cacheKey);
     if (cached && cached.expiresAt - now > Math.min(REUSE_MARGIN_MS, (caller.expiresAt - now) / 2)) return cached.jwt;
+    return this.sign(caller, project, cacheKey, now);
+  }
+
+  private async sign(caller: Caller, project: RegisteredClient, cacheKey: string, now: number): Promise<string> {
     if (!this.signing) throw new Error('no signing key loaded');
     const { kid, key } = await this.signing;
     const iat = Math.floor(now / 1000);

@@ -2,7 +2,9 @@
 // audience (first-party projects; access, role and plan scopes are then worked out in the target
 // project exactly as a token issued for it would carry them), or an API key. A verified caller is
 // reused for `cacheMs` (≤ 5 s): within that delay a revoked grant, a disabled user or a revoked
-// key stops working. The cache key is the credential's hash with the audience, key id and
+// key stops working. A refusal (401, 403) is remembered as long, so that a script retrying a wrong
+// key, or a flood of one forged token, costs no database lookup or RSA verification per request
+// (and an access grant takes effect within the same bound as a revocation). The cache key is the credential's hash with the audience, key id and
 // project (a token accepted for one project is never reused for another: Oathkeeper
 // CVE-2021-32701 / CVE-2026-33496 were caches keyed on less).
 import { createHash } from 'node:crypto';
@@ -17,7 +19,8 @@ import type { PlanEntitlements } from '../billing/entitlements.js';
 import type { Plans } from '../billing/plans.js';
 import { apiScopesOf } from '../billing/scopes.js';
 import { GATEWAY_AUDIENCE } from '../clients/definition.js';
-import { accessDenied, invalidRequest, invalidToken } from './errors.js';
+import { accessDenied, GatewayError, invalidRequest, invalidToken } from './errors.js';
+import { BoundedCache } from './bounded-cache.js';
 
 export interface Caller {
   /** The user's id; for client credentials, the client id. */
@@ -51,6 +54,7 @@ export interface CallerDeps {
 }
 
 const MAX_CACHED = 20_000;
+const MAX_REFUSED = 10_000;
 const MAX_CREDENTIAL_LENGTH = 8_192;
 
 /** The credential of a request: `Authorization: Bearer …` (a JWT or an API key) or `X-Api-Key`. */
@@ -68,43 +72,41 @@ const words = (value: unknown) => (typeof value === 'string' ? value.split(' ').
 const text = (value: unknown) => (typeof value === 'string' ? value : '');
 
 export class Callers {
-  private readonly cache = new Map<string, { caller: Caller; until: number }>();
+  private readonly verified = new BoundedCache<Caller>(MAX_CACHED);
+  private readonly refused = new BoundedCache<GatewayError>(MAX_REFUSED);
   private readonly inflight = new Map<string, Promise<Caller>>();
 
   constructor(private readonly deps: CallerDeps) {}
 
-  async resolve(project: RegisteredClient, authorization: string | undefined, apiKey: string | string[] | undefined): Promise<Caller> {
+  /** The caller, at once when it is cached (no promise on the hot path); throws a GatewayError. */
+  resolve(project: RegisteredClient, authorization: string | undefined, apiKey: string | string[] | undefined): Caller | Promise<Caller> {
     const credential = credentialOf(authorization, apiKey);
     const digest = createHash('sha256').update(credential.value).digest('base64url');
     const key = `${digest}|${project.id}|${project.audience}|${credential.kind === 'jwt' ? kidOf(credential.value) : 'key'}`;
     const now = Date.now();
-    const hit = this.cache.get(key);
-    if (hit && hit.until > now && hit.caller.expiresAt > now) return hit.caller;
-    if (hit) this.cache.delete(key);
-    // Parallel first calls with one credential share one verification.
+    const hit = this.verified.get(key, now);
+    if (hit && hit.expiresAt > now) return hit;
+    const refusal = this.refused.get(key, now);
+    if (refusal) throw refusal;
+    // Parallel first calls with one credential share one verification (and one refusal).
     let pending = this.inflight.get(key);
     if (!pending) {
       pending = (credential.kind === 'jwt' ? this.fromToken(project, credential.value, key) : this.fromApiKey(project, credential.value, key))
-        .then((caller) => {
-          if (this.deps.cacheMs > 0) this.remember(key, caller);
-          return caller;
-        })
+        .then(
+          (caller) => {
+            if (this.deps.cacheMs > 0) this.verified.set(key, caller, Date.now() + this.deps.cacheMs);
+            return caller;
+          },
+          (error: unknown) => {
+            // Only the gateway's own verdicts: a database outage is not the credential's fault.
+            if (error instanceof GatewayError && this.deps.cacheMs > 0) this.refused.set(key, error, Date.now() + this.deps.cacheMs);
+            throw error;
+          },
+        )
         .finally(() => this.inflight.delete(key));
       this.inflight.set(key, pending);
     }
     return pending;
-  }
-
-  private remember(key: string, caller: Caller) {
-    if (this.cache.size >= MAX_CACHED) {
-      // Oldest first (insertion order): drop a tenth rather than one per insert.
-      let drop = MAX_CACHED / 10;
-      for (const old of this.cache.keys()) {
-        this.cache.delete(old);
-        if (--drop <= 0) break;
-      }
-    }
-    this.cache.set(key, { caller, until: Date.now() + this.deps.cacheMs });
   }
 
   private async fromToken(project: RegisteredClient, token: string, cacheKey: string): Promise<Caller> {

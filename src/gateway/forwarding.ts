@@ -4,6 +4,7 @@
 // address is always appended last.
 import type { IncomingMessage } from 'node:http';
 import type { Forwarding } from './headers.js';
+import { GatewayError } from './errors.js';
 
 export interface ProxyTrust {
   trustProxy: boolean;
@@ -26,11 +27,29 @@ export function forwardingOf(req: IncomingMessage, trust: ProxyTrust): Forwardin
   return { forwardedFor: chain.join(', '), proto, host };
 }
 
-/** Whether the request is addressed to the issuer's origin (as issuerHostOnly checks for Koa). */
-export function addressedTo(issuerOrigin: string, forwarding: Forwarding): boolean {
-  try {
-    return /^[a-z0-9.:[\]-]+$/i.test(forwarding.host) && new URL(`${forwarding.proto}://${forwarding.host}`).origin === issuerOrigin;
-  } catch {
-    return false;
+/** The issuer's origin, and the check that a request is addressed to it (as issuerHostOnly does for Koa). */
+export class IssuerAddress {
+  readonly origin: string;
+  private readonly host: string;
+  private readonly proto: string;
+
+  constructor(issuer: string) {
+    const url = new URL(issuer);
+    this.origin = url.origin;
+    this.host = url.host;
+    this.proto = url.protocol.slice(0, -1);
+  }
+
+  /** Throws 400 invalid_host for a request addressed to another origin. */
+  check(forwarding: Forwarding) {
+    // The issuer's own host and protocol, exactly as a request for it names them: no URL to parse.
+    if (forwarding.host === this.host && forwarding.proto === this.proto) return;
+    let origin: string | undefined;
+    try {
+      if (/^[a-z0-9.:[\]-]+$/i.test(forwarding.host)) origin = new URL(`${forwarding.proto}://${forwarding.host}`).origin;
+    } catch {
+      origin = undefined;
+    }
+    if (origin !== this.origin) throw new GatewayError(400, 'invalid_host', `This server answers only at ${this.origin}.`);
   }
 }

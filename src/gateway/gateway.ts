@@ -1,23 +1,29 @@
 // The identity-aware gateway: /api/gateway/:project/* → the project's `upstream`. In order:
-// which project, CORS, header hygiene checks, who is calling, the rate limit, then the upstream
-// call with identity headers and the signed assertion, streamed both ways. Every refusal is
-// JSON `{error, error_description, request_id}`; only 502 and 504 are 5xx.
-import type { IncomingMessage } from 'node:http';
+// the issuer-host check, which project, CORS, header hygiene checks, who is calling, the rate
+// limit, then the upstream call with identity headers and the signed assertion, streamed both
+// ways. Requests are served at the node:http level ahead of Koa (listener.ts); every refusal is
+// JSON `{error, error_description, request_id}`; only 502 and 504 are 5xx (and 500 for a fault
+// of the hub itself, as on its other routes).
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Context } from 'koa';
 import type { Logger } from '../logger.js';
 import type { ClientRegistry, RegisteredClient } from '../clients/registry.js';
+import { databaseInputErrorCode } from '../http/database-input-errors.js';
+import { requestIdOf } from '../http/request-log.js';
 import type { Callers, Caller } from './caller.js';
 import type { AssertionSigner } from './assertion.js';
-import type { GatewayLimiter, Verdict } from './rate-limit.js';
+import { pushRateLimitFields, type Bucket, type GatewayLimiter } from './rate-limit.js';
 import { GatewayMetrics } from './metrics.js';
 import { Upstreams, CappedBody } from './upstream.js';
-import { checkConnection, IDENTITY_HEADERS, responseHeaders, upstreamHeaders, type Identity } from './headers.js';
-import { forwardingOf, addressedTo, type ProxyTrust } from './forwarding.js';
+import { checkConnection, identityPairs, IDENTITY_HEADERS, upstreamHeaders } from './headers.js';
+import { forwardingOf, IssuerAddress, type ProxyTrust } from './forwarding.js';
 import { corsHeaders, preflightHeaders } from './cors.js';
 import { GatewayError, bodyTooLarge, invalidRequest, unknownProject } from './errors.js';
 import { loggedPath, recordRequest, type GatewayRecord } from './log.js';
 import { parseTarget, type Target } from './target.js';
+import { Exchange } from './exchange.js';
+import { Relay } from './relay.js';
+import { mayEcho, parseOffer } from './subprotocol.js';
 
 export interface GatewayOptions {
   issuer: string;
@@ -35,14 +41,15 @@ export interface GatewayDeps {
   log: Logger;
 }
 
+type Project = RegisteredClient & { upstream: string };
+
 const REFUSED_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
-/** Statuses without a body (as Koa's `statuses.empty`): Koa answers them itself. */
-const EMPTY_STATUSES = new Set([204, 205, 304]);
 const WS_RESPONSE_HEADERS = new Set(['upgrade', 'connection', 'sec-websocket-accept', 'sec-websocket-protocol', 'sec-websocket-extensions']);
+const HSTS = 'max-age=31536000; includeSubDomains';
 
 // Parsed once per loaded project (the registry hands out new objects when clients change).
 const upstreamUrls = new WeakMap<RegisteredClient, URL>();
-const upstreamOf = (project: RegisteredClient & { upstream: string }) => {
+const upstreamOf = (project: Project) => {
   let url = upstreamUrls.get(project);
   if (!url) upstreamUrls.set(project, (url = new URL(project.upstream)));
   return url;
@@ -51,137 +58,151 @@ const upstreamOf = (project: RegisteredClient & { upstream: string }) => {
 /** Header values must be visible ASCII: anything else (a Unicode email) is percent-encoded. */
 const headerSafe = (value: string) => (/^[\x20-\x7e]*$/.test(value) ? value : encodeURI(value));
 
+// A verified caller is reused for a few seconds: so are its identity headers, per assertion.
+const identities = new WeakMap<Caller, { assertion: string; pairs: string[] }>();
+
+function identityOf(caller: Caller, project: RegisteredClient, assertion: string): string[] {
+  const known = identities.get(caller);
+  if (known?.assertion === assertion) return known.pairs;
+  const pairs = identityPairs({
+    userId: headerSafe(caller.userId),
+    email: headerSafe(caller.email),
+    project: project.id,
+    role: caller.role,
+    plan: caller.plan,
+    scopes: caller.scopes.join(' '),
+    authMethod: caller.authMethod,
+    keyId: caller.keyId,
+    assertion,
+  });
+  identities.set(caller, { assertion, pairs });
+  return pairs;
+}
+
+function bucketsOf(project: RegisteredClient, caller: Caller): Bucket[] {
+  const buckets: Bucket[] = [];
+  if (caller.perMinute !== null) buckets.push({ key: `${project.id}:u:${caller.userId}`, perMinute: caller.perMinute });
+  if (caller.keyPerMinute !== null) buckets.push({ key: `key:${caller.keyId}`, perMinute: caller.keyPerMinute });
+  return buckets;
+}
+
 export class Gateway {
   readonly metrics = new GatewayMetrics();
   readonly upstreams = new Upstreams();
-  private readonly issuerOrigin: string;
+  private readonly issuer: IssuerAddress;
+  /** What every gateway answer carries besides its request id. */
+  private readonly baseHeaders: readonly string[];
+  private readonly logRecord = (record: GatewayRecord) => recordRequest(this.deps.log, this.metrics, record);
 
   constructor(private readonly options: GatewayOptions, private readonly deps: GatewayDeps) {
-    this.issuerOrigin = new URL(options.issuer).origin;
+    this.issuer = new IssuerAddress(options.issuer);
+    this.baseHeaders = options.issuer.startsWith('https:') ? ['Strict-Transport-Security', HSTS] : [];
   }
 
-  private async project(target: Target): Promise<RegisteredClient & { upstream: string }> {
+  private async project(target: Target): Promise<Project> {
     const project = target.projectId ? await this.deps.clients.findEnabled(target.projectId) : undefined;
     if (!project?.upstream) throw unknownProject();
-    return project as RegisteredClient & { upstream: string };
+    return project as Project;
   }
 
-  private async admit(project: RegisteredClient, headers: IncomingMessage['headers']): Promise<{ caller: Caller; verdict: Verdict | undefined }> {
-    const caller = await this.deps.callers.resolve(project, headers.authorization, headers['x-api-key']);
-    const buckets = [];
-    if (caller.perMinute !== null) buckets.push({ key: `${project.id}:u:${caller.userId}`, perMinute: caller.perMinute });
-    if (caller.keyPerMinute !== null) buckets.push({ key: `key:${caller.keyId}`, perMinute: caller.keyPerMinute });
-    const verdict = await this.deps.limiter.take(buckets);
-    if (verdict && !verdict.allowed) {
-      throw new GatewayError(429, 'rate_limited', `more than ${verdict.limit} requests per minute`, { ...rateHeaders(verdict), 'retry-after': String(verdict.retryAfterSeconds) });
+  /**
+   * Who is calling, and whether the rate limit lets them through. Its RateLimit-* fields go onto
+   * `headers`: every answer to an admitted request carries them, a 429 too.
+   */
+  private async admit(project: RegisteredClient, authorization: string | undefined, apiKey: IncomingHttpHeaders['x-api-key'], headers: string[]): Promise<Caller> {
+    const resolved = this.deps.callers.resolve(project, authorization, apiKey);
+    const caller = resolved instanceof Promise ? await resolved : resolved;
+    const taken = this.deps.limiter.take(bucketsOf(project, caller));
+    const verdict = taken instanceof Promise ? await taken : taken;
+    pushRateLimitFields(headers, verdict);
+    if (!verdict.allowed) {
+      throw new GatewayError(429, 'rate_limited', `more than ${verdict.limit} requests per minute`, { 'Retry-After': String(verdict.retryAfterSeconds) });
     }
-    return { caller, verdict };
+    return caller;
   }
 
-  private async identity(caller: Caller, project: RegisteredClient, requestId: string): Promise<Identity> {
-    return {
-      userId: headerSafe(caller.userId),
-      email: headerSafe(caller.email),
-      project: project.id,
-      role: caller.role,
-      plan: caller.plan,
-      scopes: caller.scopes.join(' '),
-      authMethod: caller.authMethod,
-      keyId: caller.keyId,
-      requestId,
-      assertion: await this.deps.assertions.assertionFor(caller, project),
-    };
+  private assertion(caller: Caller, project: RegisteredClient): string | Promise<string> {
+    return this.deps.assertions.assertionFor(caller, project);
   }
 
-  /** Koa middleware body for a request under /api/gateway/. */
-  async handle(ctx: Context): Promise<void> {
-    const started = performance.now();
-    const requestId = ctx.state.requestId;
-    const record: GatewayRecord = { requestId, project: '', method: ctx.method, path: loggedPath(ctx.url), status: 0, bytesIn: 0, bytesOut: 0, ms: 0 };
-    const finish = () => {
-      record.status = ctx.status;
-      record.ms = performance.now() - started;
-      recordRequest(this.deps.log, this.metrics, record);
-    };
-    ctx.state.skipRequestLog = true;
+  /** A request under /api/gateway (see isGatewayUrl), straight from node:http. */
+  serve(req: IncomingMessage, res: ServerResponse): void {
+    const exchange = new Exchange(req, res, requestIdOf(req.headers['x-request-id']), this.baseHeaders, this.logRecord);
+    this.forward(exchange).catch((error: unknown) => this.fail(exchange, error));
+  }
+
+  private async forward(exchange: Exchange): Promise<void> {
+    const { req, record } = exchange;
     try {
-      const target = parseTarget(ctx.url);
+      const forwarding = forwardingOf(req, this.options.trust);
+      this.issuer.check(forwarding);
+      const method = req.method ?? 'GET';
+      const url = req.url ?? '';
+      const target = parseTarget(url);
       const project = await this.project(target);
       record.project = project.id;
-      const origin = ctx.get('origin') || undefined;
-      if (ctx.method === 'OPTIONS' && ctx.get('access-control-request-method')) {
-        const preflight = preflightHeaders(project, origin, ctx.get('access-control-request-headers') || undefined);
+      const { headers } = req;
+      if (method === 'OPTIONS' && headers['access-control-request-method']) {
+        const preflight = preflightHeaders(project, headers.origin, headers['access-control-request-headers']);
         if (!preflight) throw new GatewayError(403, 'cors_origin_refused', 'this origin may not call the project from a browser');
-        ctx.set(preflight);
-        ctx.status = 204;
-        finish();
+        exchange.addHeaders(preflight);
+        exchange.answerEmpty(204);
         return;
       }
-      ctx.set(corsHeaders(project, origin));
-      if (REFUSED_METHODS.has(ctx.method)) throw new GatewayError(405, 'method_not_allowed', `${ctx.method} is not forwarded`);
-      const named = checkConnection(ctx.req.headers);
-      const { caller, verdict } = await this.admit(project, ctx.req.headers);
+      exchange.addHeaders(corsHeaders(project, headers.origin));
+      if (REFUSED_METHODS.has(method)) throw new GatewayError(405, 'method_not_allowed', `${method} is not forwarded`);
+      const named = checkConnection(headers);
+      const caller = await this.admit(project, headers.authorization, headers['x-api-key'], exchange.headers);
       record.user = caller.userId;
       record.authMethod = caller.authMethod;
       if (caller.keyId) record.keyId = caller.keyId;
-      if (verdict) ctx.set(rateHeaders(verdict));
 
       const max = project.gateway?.maxBodyBytes ?? this.options.maxBodyBytes;
-      const declared = ctx.req.headers['content-length'];
+      const declared = headers['content-length'];
       if (declared !== undefined && Number(declared) > max) throw bodyTooLarge(max);
-      const hasBody = declared !== undefined ? Number(declared) > 0 : ctx.req.headers['transfer-encoding'] !== undefined;
-      const body = hasBody ? ctx.req.pipe(new CappedBody(max)) : undefined;
-      if (body) ctx.req.once('error', (error) => body.destroy(error));
-
-      const identity = await this.identity(caller, project, requestId);
-      const headers = upstreamHeaders(ctx.req.rawHeaders, named, identity, forwardingOf(ctx.req, this.options.trust));
-      const asked = performance.now();
-      const answer = await this.upstreams.request({
-        base: upstreamOf(project), rest: target.rest, method: ctx.method, headers, body,
-        timeoutMs: (project.gateway?.timeoutSeconds ?? this.options.timeoutSeconds) * 1000,
-        idleTimeoutMs: this.options.idleTimeoutSeconds * 1000, maxBodyBytes: max,
-      });
-      record.upstreamMs = performance.now() - asked;
-      record.bytesIn = body?.bytes ?? 0;
-      ctx.status = answer.statusCode;
-      ctx.set(responseHeaders(answer.headers) as Record<string, string>);
-      // Counted once the body is piped: a 'data' listener added now would start the flow early.
-      ctx.res.once('pipe', () => answer.body.on('data', (chunk: Buffer) => { record.bytesOut += chunk.length; }));
-      // The upstream failed mid-answer (or the caller left and the body was destroyed): the
-      // status is already sent, so the caller's connection is cut rather than the answer ended.
-      answer.body.on('error', () => ctx.res.destroy());
-      ctx.res.once('close', finish);
-      if (ctx.method === 'HEAD' || EMPTY_STATUSES.has(answer.statusCode) || !ctx.writable) {
-        // Koa's own answer: it strips or sizes the headers of these.
-        ctx.body = answer.body;
-        return;
+      const hasBody = declared !== undefined ? Number(declared) > 0 : headers['transfer-encoding'] !== undefined;
+      const body = hasBody ? req.pipe(new CappedBody(max)) : undefined;
+      if (body) {
+        req.once('error', (error) => body.destroy(error));
+        body.once('end', () => { record.bytesIn = body.bytes; });
       }
-      // The common answer is piped here rather than by Koa, whose stream.pipeline costs an
-      // AbortController and a DOMException (with its stack trace) per request. What Koa would
-      // do for a stream body: the type defaults to application/octet-stream, and the body is
-      // destroyed once the response is finished or the caller has gone.
-      if (!ctx.res.hasHeader('content-type')) ctx.type = 'bin';
-      ctx.respond = false;
-      ctx.res.once('close', () => answer.body.destroy());
-      answer.body.pipe(ctx.res);
+
+      const signed = this.assertion(caller, project);
+      const identity = identityOf(caller, project, typeof signed === 'string' ? signed : await signed);
+      this.upstreams.dispatch({
+        base: upstreamOf(project), rest: target.rest, method,
+        headers: upstreamHeaders(req.rawHeaders, named, identity, exchange.requestId, forwarding), body,
+        timeoutMs: (project.gateway?.timeoutSeconds ?? this.options.timeoutSeconds) * 1000,
+        idleTimeoutMs: this.options.idleTimeoutSeconds * 1000,
+      }, new Relay(exchange, performance.now(), max));
     } catch (error) {
       if (!(error instanceof GatewayError)) throw error;
-      ctx.status = error.status;
-      ctx.set(error.headers);
-      ctx.body = { error: error.code, error_description: error.message, request_id: requestId };
-      record.error = error.code;
-      finish();
+      exchange.refuse(error);
     }
+  }
+
+  /** A fault of the hub (the database unreachable, ...): answered as its other routes answer it. */
+  private fail(exchange: Exchange, error: unknown) {
+    const inputError = databaseInputErrorCode(error);
+    if (inputError) {
+      this.deps.log.info({ event: 'database_input_refused', code: inputError, requestId: exchange.requestId }, 'request refused: input the database cannot store');
+      exchange.refuse(invalidRequest('The request contains characters or values that are not accepted.'));
+      return;
+    }
+    this.deps.log.error({ err: error, requestId: exchange.requestId }, 'unhandled error');
+    exchange.refuse(new GatewayError(500, 'server_error', 'An unexpected error occurred. Please try again.'));
   }
 
   /** An HTTP upgrade (WebSocket) under /api/gateway/: authenticated like a request, then spliced. */
   async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, requestId: string): Promise<void> {
     const started = performance.now();
     const record: GatewayRecord = { requestId, project: '', method: 'GET', path: loggedPath(req.url ?? ''), status: 101, bytesIn: 0, bytesOut: 0, ms: 0 };
+    const answerHeaders = [`X-Request-Id: ${requestId}`];
+    if (this.baseHeaders.length) answerHeaders.push(`${this.baseHeaders[0]}: ${this.baseHeaders[1]}`);
     socket.on('error', () => socket.destroy());
     try {
       const forwarding = forwardingOf(req, this.options.trust);
-      if (!addressedTo(this.issuerOrigin, forwarding)) throw new GatewayError(400, 'invalid_host', `This server answers only at ${this.issuerOrigin}.`);
+      this.issuer.check(forwarding);
       if (req.method !== 'GET') throw new GatewayError(405, 'method_not_allowed', 'a WebSocket handshake is a GET');
       if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') throw invalidRequest('only WebSocket upgrades are forwarded');
       const target = parseTarget(req.url ?? '');
@@ -195,23 +216,39 @@ export class Gateway {
       }
       const named = checkConnection(req.headers);
       named.delete('upgrade'); // "Connection: Upgrade" is the handshake itself
-      const { caller } = await this.admit(project, req.headers);
+      const offer = parseOffer(req.headers['sec-websocket-protocol']);
+      let authorization = req.headers.authorization;
+      if (offer.token !== undefined) {
+        if (authorization !== undefined || req.headers['x-api-key'] !== undefined) throw invalidRequest('send one credential: Authorization, X-Api-Key or the subprotocol');
+        authorization = `Bearer ${offer.token}`;
+        // The offer goes on without the token (dropped as a Connection-named header would be).
+        named.add('sec-websocket-protocol');
+      }
+      const rateFields: string[] = [];
+      let caller: Caller;
+      try {
+        caller = await this.admit(project, authorization, req.headers['x-api-key'], rateFields);
+      } finally {
+        for (let i = 0; i < rateFields.length; i += 2) answerHeaders.push(`${rateFields[i]}: ${rateFields[i + 1]}`);
+      }
       record.user = caller.userId;
       record.authMethod = caller.authMethod;
       if (caller.keyId) record.keyId = caller.keyId;
-      const identity = await this.identity(caller, project, requestId);
+      const identity = identityOf(caller, project, await this.assertion(caller, project));
       // undici writes Connection/Upgrade itself (protocol: 'websocket'); the Sec-WebSocket-* pass through.
-      const headers = upstreamHeaders(req.rawHeaders, named, identity, forwarding);
+      const headers = upstreamHeaders(req.rawHeaders, named, identity, requestId, forwarding);
+      if (offer.token !== undefined) headers.push('sec-websocket-protocol', offer.protocols.join(', '));
       const asked = performance.now();
-      const { headers: answerHeaders, socket: upstream } = await this.upstreams.upgrade({
+      const { headers: upstreamAnswer, socket: upstream } = await this.upstreams.upgrade({
         base: upstreamOf(project), rest: target.rest, method: 'GET', headers,
         timeoutMs: (project.gateway?.timeoutSeconds ?? this.options.timeoutSeconds) * 1000,
       });
       record.upstreamMs = performance.now() - asked;
-      const lines = ['HTTP/1.1 101 Switching Protocols'];
-      for (const [name, value] of Object.entries(answerHeaders)) {
-        if (!WS_RESPONSE_HEADERS.has(name.toLowerCase()) || value === undefined) continue;
-        for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${v}`);
+      const lines = ['HTTP/1.1 101 Switching Protocols', ...answerHeaders];
+      for (const [name, value] of Object.entries(upstreamAnswer)) {
+        const lower = name.toLowerCase();
+        if (!WS_RESPONSE_HEADERS.has(lower) || value === undefined) continue;
+        for (const v of Array.isArray(value) ? value : [value]) if (lower !== 'sec-websocket-protocol' || mayEcho(v)) lines.push(`${name}: ${v}`);
       }
       socket.write(`${lines.join('\r\n')}\r\n\r\n`);
       if (head.length) upstream.write(head);
@@ -235,9 +272,9 @@ export class Gateway {
       const refusal = error instanceof GatewayError ? error : new GatewayError(502, 'upstream_unavailable', 'the project cannot be reached');
       if (!(error instanceof GatewayError)) this.deps.log.warn({ err: (error as Error).message, requestId }, 'gateway upgrade failed');
       const body = JSON.stringify({ error: refusal.code, error_description: refusal.message, request_id: requestId });
-      const extra = Object.entries(refusal.headers).map(([n, v]) => `${n}: ${v}\r\n`).join('');
+      const extra = [...answerHeaders, ...Object.entries(refusal.headers).map(([n, v]) => `${n}: ${v}`)].join('\r\n');
       if (socket.writable) {
-        socket.end(`HTTP/1.1 ${refusal.status} ${refusal.code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\n${extra}connection: close\r\n\r\n${body}`);
+        socket.end(`HTTP/1.1 ${refusal.status} ${refusal.code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}\r\nconnection: close\r\n\r\n${body}`);
       }
       record.status = refusal.status;
       record.error = refusal.code;
@@ -249,10 +286,6 @@ export class Gateway {
   async close() {
     await this.upstreams.close();
   }
-}
-
-function rateHeaders(verdict: Verdict): Record<string, string> {
-  return { 'ratelimit-limit': String(verdict.limit), 'ratelimit-remaining': String(verdict.remaining), 'ratelimit-reset': String(verdict.resetSeconds) };
 }
 
 export { IDENTITY_HEADERS };

@@ -21,7 +21,8 @@ export const IDENTITY_HEADERS = {
   assertion: 'x-nexus-assertion',
 } as const;
 
-export type Identity = Record<keyof typeof IDENTITY_HEADERS, string>;
+/** The identity of a caller in one project: every identity header but the per-request id. */
+export type Identity = Record<Exclude<keyof typeof IDENTITY_HEADERS, 'requestId'>, string>;
 
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'trailers',
@@ -39,9 +40,17 @@ const DROPPED_INBOUND = new Set([
 
 const DROPPED_OUTBOUND = new Set(['set-cookie', 'set-cookie2', 'content-length-hint']);
 
+// What the gateway answers with itself, whatever the upstream says: the request id, the rate-limit
+// fields, the hub origin's HSTS and the project's CORS policy (access-control-*, matched apart).
+const GATEWAY_OWNED = new Set(['x-request-id', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'ratelimit', 'ratelimit-policy', 'strict-transport-security']);
+
+// Not sent with a 204, 205 or 304 (no body follows them).
+const BODY_FIELDS = new Set(['content-length', 'content-type', 'transfer-encoding']);
+
 /** `X_Nexus-Email` and `x-nexus-email` are one name to an upstream. */
 export function canonicalName(name: string): string {
-  return name.toLowerCase().replace(/_/g, '-');
+  const lower = name.toLowerCase();
+  return lower.includes('_') ? lower.replace(/_/g, '-') : lower;
 }
 
 const isIdentityName = (canonical: string) => canonical.startsWith('x-nexus-');
@@ -65,8 +74,15 @@ export interface Forwarding {
   host: string;
 }
 
+/** The identity headers as a name, value list (reused for every request of one caller and assertion). */
+export function identityPairs(identity: Identity): string[] {
+  const out: string[] = [];
+  for (const key of Object.keys(identity) as Array<keyof Identity>) out.push(IDENTITY_HEADERS[key], identity[key]);
+  return out;
+}
+
 /** Headers for the upstream request as a flat [name, value, ...] list (duplicates kept, in order). */
-export function upstreamHeaders(rawHeaders: string[], named: Set<string>, identity: Identity, forwarding: Forwarding): string[] {
+export function upstreamHeaders(rawHeaders: string[], named: Set<string>, identity: readonly string[], requestId: string, forwarding: Forwarding): string[] {
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i];
@@ -76,19 +92,27 @@ export function upstreamHeaders(rawHeaders: string[], named: Set<string>, identi
     out.push(name, rawHeaders[i + 1]);
   }
   out.push('x-forwarded-for', forwarding.forwardedFor, 'x-forwarded-proto', forwarding.proto, 'x-forwarded-host', forwarding.host);
-  for (const key of Object.keys(IDENTITY_HEADERS) as Array<keyof Identity>) out.push(IDENTITY_HEADERS[key], identity[key]);
+  for (let i = 0; i < identity.length; i++) out.push(identity[i]);
+  out.push(IDENTITY_HEADERS.requestId, requestId);
   return out;
 }
 
-/** The upstream's answer headers that may reach the caller. */
-export function responseHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
-  const named = new Set(connectionTokens(headers.connection));
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
+/**
+ * Appends the upstream's answer headers that may reach the caller to `out` (name, value, ...);
+ * `bodyless`: a 204/205/304, which carries no body fields. Returns whether a Content-Type was among them.
+ */
+export function pushResponseHeaders(out: string[], headers: Record<string, string | string[] | undefined>, bodyless: boolean): boolean {
+  const named = headers.connection === undefined ? undefined : new Set(connectionTokens(headers.connection));
+  let typed = false;
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined) continue;
     const canonical = canonicalName(name);
-    if (HOP_BY_HOP.has(canonical) || DROPPED_OUTBOUND.has(canonical) || named.has(canonical)) continue;
-    out[name] = value;
+    if (HOP_BY_HOP.has(canonical) || DROPPED_OUTBOUND.has(canonical) || GATEWAY_OWNED.has(canonical) || canonical.startsWith('access-control-')) continue;
+    if (named?.has(canonical) || (bodyless && BODY_FIELDS.has(canonical))) continue;
+    if (canonical === 'content-type') typed = true;
+    if (typeof value === 'string') out.push(name, value);
+    else for (const one of value) out.push(name, one);
   }
-  return out;
+  return typed;
 }

@@ -60,6 +60,19 @@ return out
 
 const MAX_LOCAL_BUCKETS = 100_000;
 
+/**
+ * What an unlimited caller (a plan without a gateway limit, an API key without --rate-limit,
+ * client credentials) is told in the same three fields, so that every admitted answer carries
+ * them: the largest integer a Structured Field can hold (RFC 8941, 15 digits) as both the limit
+ * and what remains, and 0 s until the quota is full again (nothing of it is ever used up).
+ */
+export const UNLIMITED: Verdict = { allowed: true, limit: 999_999_999_999_999, remaining: 999_999_999_999_999, resetSeconds: 0, retryAfterSeconds: 0 };
+
+/** RateLimit-Limit, -Remaining and -Reset (draft-ietf-httpapi-ratelimit-headers), appended to a name, value list. */
+export function pushRateLimitFields(out: string[], verdict: Verdict) {
+  out.push('RateLimit-Limit', String(verdict.limit), 'RateLimit-Remaining', String(verdict.remaining), 'RateLimit-Reset', String(verdict.resetSeconds));
+}
+
 export class GatewayLimiter {
   private readonly local = new Map<string, number>();
 
@@ -67,9 +80,12 @@ export class GatewayLimiter {
     redis?.client.defineCommand('nexusGatewayGcra', { lua: GCRA });
   }
 
-  /** Checks and (when every bucket has room) takes one request from each bucket. */
-  async take(buckets: Bucket[]): Promise<Verdict | undefined> {
-    if (buckets.length === 0) return undefined;
+  /** Checks and (when every bucket has room) takes one request from each bucket; none: UNLIMITED, at once. */
+  take(buckets: Bucket[]): Verdict | Promise<Verdict> {
+    return buckets.length === 0 ? UNLIMITED : this.takeFrom(buckets);
+  }
+
+  private async takeFrom(buckets: Bucket[]): Promise<Verdict> {
     const intervals = buckets.map((b) => PERIOD_MS / b.perMinute);
     let raw: number[];
     if (this.redis?.usable) {

@@ -4,6 +4,7 @@
 import { invalidRequest } from './errors.js';
 
 export const GATEWAY_PREFIX = '/api/gateway/';
+const GATEWAY_ROOT = '/api/gateway';
 const PROJECT_ID = /^[a-z0-9][a-z0-9-]{1,62}$/;
 const NEEDS_SEGMENT_CHECK = /[%.\\\0]/;
 
@@ -13,7 +14,14 @@ export interface Target {
   rest: string;
 }
 
+/** Whether a request URL is the gateway's (also the bare root, which answers 404 unknown_project). */
+export function isGatewayUrl(url: string): boolean {
+  return url.startsWith(GATEWAY_ROOT) && (url.length === GATEWAY_ROOT.length || url[GATEWAY_ROOT.length] === '/' || url[GATEWAY_ROOT.length] === '?');
+}
+
 export function parseTarget(url: string): Target {
+  // The bare root names no project: its query is no project id.
+  if (!url.startsWith(GATEWAY_PREFIX)) return { projectId: undefined, rest: '' };
   const after = url.slice(GATEWAY_PREFIX.length);
   const end = after.search(/[/?#]/);
   const id = end === -1 ? after : after.slice(0, end);

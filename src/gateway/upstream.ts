@@ -2,7 +2,8 @@
 // streamed (never buffered; an SSE chunk reaches the caller as soon as it arrives), a header
 // timeout (504 upstream_timeout), an idle timeout between body chunks, a request-body cap (413)
 // counted as the body streams through, and failures to connect mapped to 502
-// upstream_unavailable. Nothing of undici's own error text reaches the caller.
+// upstream_unavailable. Nothing of undici's own error text reaches the caller. The answer is
+// written into the caller's response by a Relay (relay.ts).
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { bodyTooLarge, GatewayError, upstreamTimeout, upstreamUnavailable } from './errors.js';
@@ -39,7 +40,6 @@ export interface UpstreamRequest {
   body: Readable | undefined;
   timeoutMs: number;
   idleTimeoutMs: number;
-  maxBodyBytes: number;
 }
 
 export class Upstreams {
@@ -60,24 +60,20 @@ export class Upstreams {
     return `${prefix}${rest}` || '/';
   }
 
-  async request(req: UpstreamRequest): Promise<Dispatcher.ResponseData> {
-    try {
-      return await this.pool(req.base).request({
-        path: Upstreams.path(req.base, req.rest),
-        method: req.method as Dispatcher.HttpMethod,
-        headers: req.headers,
-        body: req.body,
-        headersTimeout: req.timeoutMs,
-        bodyTimeout: req.idleTimeoutMs,
-        // A 3xx is the project's answer to the caller, not something the gateway follows.
-        maxRedirections: 0,
-      } as Dispatcher.RequestOptions);
-    } catch (error) {
-      throw classify(error, req.maxBodyBytes);
-    }
+  /** Sends the request; the answer (or the failure, see classify) goes to `handler` (a Relay). */
+  dispatch(req: UpstreamRequest, handler: Dispatcher.DispatchHandler) {
+    // undici follows no redirects in dispatch: a 3xx is the project's answer to the caller.
+    this.pool(req.base).dispatch({
+      path: Upstreams.path(req.base, req.rest),
+      method: req.method as Dispatcher.HttpMethod,
+      headers: req.headers,
+      body: req.body ?? null,
+      headersTimeout: req.timeoutMs,
+      bodyTimeout: req.idleTimeoutMs,
+    }, handler);
   }
 
-  async upgrade(req: Omit<UpstreamRequest, 'body' | 'idleTimeoutMs' | 'maxBodyBytes'>): Promise<Dispatcher.UpgradeData> {
+  async upgrade(req: Omit<UpstreamRequest, 'body' | 'idleTimeoutMs'>): Promise<Dispatcher.UpgradeData> {
     try {
       return await this.pool(req.base).upgrade({
         path: Upstreams.path(req.base, req.rest), method: 'GET', headers: req.headers, protocol: 'websocket',
@@ -95,7 +91,8 @@ export class Upstreams {
   }
 }
 
-function classify(error: unknown, maxBodyBytes: number): GatewayError {
+/** The gateway's words for an upstream failure: 413 (the body cap), 504 (a timeout) or 502. */
+export function classify(error: unknown, maxBodyBytes: number): GatewayError {
   if (error instanceof GatewayError) return error;
   let cause: unknown = error;
   for (let depth = 0; cause && depth < 4; depth++) {

@@ -3,14 +3,14 @@
 // gateway-audience tokens with and without project access, API keys, client credentials, and
 // revocations taking effect within the verification cache's bound.
 import http from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { decodeProtectedHeader } from 'jose';
 import { verifyGatewayAssertion } from '@nexus/auth';
 import { startTestHub, type TestHub } from '../support/hub.js';
 import { postForm } from '../support/oauth.js';
 import { ProjectAccess } from '../../src/accounts/access.js';
 import { ApiKeys } from '../../src/accounts/api-keys.js';
-import { createApiKey, createUser, putBehindGateway, signIn, startUpstream, type Upstream } from './support.js';
+import { createApiKey, createUser, putBehindGateway, signIn, startUpstream, together, type Upstream } from './support.js';
 
 let t: TestHub;
 let upstream: Upstream;
@@ -223,5 +223,59 @@ describe('who is calling', () => {
     await t.hub.users.disable('bob@example.com');
     await new Promise((r) => setTimeout(r, 1100));
     expect((await raw('GET', '/api/gateway/sales/leads', [['authorization', `Bearer ${bobToken}`]])).status).toBe(401);
+  });
+});
+
+describe('rate-limit fields', () => {
+  it('announce an unlimited caller as the largest Structured Field integer; refusals before admission carry none', async () => {
+    const cc = await postForm(t, '/token', 'sales', { grant_type: 'client_credentials', scope: 'leads:read' });
+    const unlimited = await raw('GET', '/api/gateway/sales/leads', [['authorization', `Bearer ${cc.body.access_token}`]]);
+    expect(unlimited.status).toBe(200);
+    expect(unlimited.headers['ratelimit-limit']).toBe('999999999999999');
+    expect(unlimited.headers['ratelimit-remaining']).toBe('999999999999999');
+    expect(unlimited.headers['ratelimit-reset']).toBe('0');
+    // Whatever the answer of an admitted request: here the project's own 503.
+    const failing = await raw('GET', '/api/gateway/sales/status/503', [['authorization', `Bearer ${token}`]]);
+    expect(failing.status).toBe(503);
+    expect(failing.headers['ratelimit-limit']).toBe('60');
+    expect(Number(failing.headers['ratelimit-remaining'])).toBeLessThan(60);
+    const refused = await raw('GET', '/api/gateway/sales/leads', [['authorization', 'Bearer nope']]);
+    expect(refused.status).toBe(401);
+    expect(refused.headers['ratelimit-limit']).toBeUndefined();
+  });
+});
+
+describe('refusals are remembered', () => {
+  const wave = async (count: number, headers: Array<[string, string]>) => {
+    const statuses: number[] = [];
+    // Waves of 10 at once behind a barrier: parallel identical requests share one check, later ones hit the cache.
+    for (let sent = 0; sent < count; sent += 10) statuses.push(...(await together(10, () => raw('GET', '/api/gateway/sales/leads', headers))).map((r) => r.status));
+    return statuses;
+  };
+
+  it('50 requests with one wrong API key cost one key lookup', async () => {
+    const lookups = vi.spyOn(ApiKeys.prototype, 'verify');
+    try {
+      const statuses = await wave(50, [['x-api-key', `nxk_live_${'B'.repeat(43)}`]]);
+      expect(statuses.every((status) => status === 401)).toBe(true);
+      expect(lookups).toHaveBeenCalledTimes(1);
+    } finally {
+      lookups.mockRestore();
+    }
+  });
+
+  it('50 requests with one forged token cost one signature check', async () => {
+    const [header, payload] = token.split('.');
+    const forged = `${header}.${payload}.${'A'.repeat(342)}`; // a well-formed RS256 signature that does not verify
+    const verifications = vi.spyOn(t.hub.host, 'verificationKeys', 'get');
+    try {
+      const statuses = await wave(50, [['authorization', `Bearer ${forged}`]]);
+      expect(statuses.every((status) => status === 401)).toBe(true);
+      expect(verifications).toHaveBeenCalledTimes(1);
+    } finally {
+      verifications.mockRestore();
+    }
+    // The real token is another credential: unaffected.
+    expect((await raw('GET', '/api/gateway/sales/leads', [['authorization', `Bearer ${token}`]])).status).toBe(200);
   });
 });

@@ -35,11 +35,11 @@ beforeAll(async () => {
   logFd = fs.openSync(logFile, 'a');
   const port = await freePort();
   const hub = await createHub(loadConfig({ ...a.env, PORT: String(port), LOG_LEVEL: 'info' }), createLogger('info', logFd));
-  const callback = hub.app.callback();
+  const { handler } = hub;
   // Behind a load balancer that passes the public Host on.
   const server = http.createServer((req, res) => {
     req.headers.host = `localhost:${a.port}`;
-    return callback(req, res);
+    return handler(req, res);
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   b = { hub, server, port };

@@ -87,6 +87,7 @@ describe('upstream errors', () => {
   it('answers 413 for a declared or streamed body over the cap', async () => {
     const declared = await call('/sales/upload', { method: 'POST', body: Buffer.alloc(100_001) });
     expect(declared.status).toBe(413);
+    expect(declared.headers.get('ratelimit-remaining')).not.toBeNull(); // admitted, then refused: the fields are there
     // Chunked: no Content-Length, the cap is counted as the body streams.
     const streamed = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = http.request(`${t.url}/api/gateway/sales/upload`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'transfer-encoding': 'chunked' } }, (res) => {

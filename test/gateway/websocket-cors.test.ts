@@ -19,6 +19,7 @@ let python: ChildProcess;
 let pythonPort: number;
 let token: string;
 let key: string;
+let gatewayToken: string;
 const seen: Array<Record<string, string | string[] | undefined>> = [];
 
 beforeAll(async () => {
@@ -57,6 +58,7 @@ http.server.ThreadingHTTPServer(('127.0.0.1', ${pythonPort}), H).serve_forever()
   const ada = await createUser(t, 'ada@example.com');
   token = await signIn(t, 'ada@example.com', { scope: 'openid email leads:read' });
   key = (await createApiKey(t, ada.id)).key;
+  gatewayToken = await signIn(t, 'ada@example.com', { resource: 'urn:nexus:gateway', scope: 'openid email' });
 });
 afterAll(async () => {
   python?.kill();
@@ -108,6 +110,38 @@ describe('WebSocket', () => {
     if ('socket' in allowed) allowed.socket.close();
     expect(await open('/nope/chat', { authorization: `Bearer ${key}` })).toMatchObject({ status: 404 });
     expect(await open('/dream-people/a%5c..%5cb', { authorization: `Bearer ${key}` })).toMatchObject({ status: 400 });
+  });
+
+  it('takes a browser token from the nexus.bearer.* subprotocol, and neither the upstream nor the 101 ever shows it', async () => {
+    const handshake = (protocols: string[], headers: Record<string, string> = {}) => new Promise<{ socket: WebSocket; protocol: string; answer: http.IncomingMessage } | { status: number }>((resolve, reject) => {
+      const socket = new WebSocket(wsUrl('/dream-people/chat'), protocols, { headers: { origin: 'http://localhost:3002', ...headers } });
+      let answer: http.IncomingMessage;
+      socket.once('upgrade', (res) => { answer = res; });
+      socket.once('open', () => resolve({ socket, protocol: socket.protocol, answer }));
+      socket.once('unexpected-response', (_req, res) => resolve({ status: res.statusCode! }));
+      socket.once('error', reject);
+    });
+    const opened = await handshake([`nexus.bearer.${gatewayToken}`, 'chat.v1', 'chat.v0']);
+    if (!('socket' in opened)) throw new Error(`refused: ${opened.status}`);
+    expect(opened.protocol).toBe('chat.v1');
+    expect(opened.answer.rawHeaders.join('\n')).not.toContain(gatewayToken);
+    expect(Number(opened.answer.headers['ratelimit-limit'])).toBeGreaterThan(0);
+    const upstreamSaw = seen.at(-1)!;
+    expect(upstreamSaw['sec-websocket-protocol']).toBe('chat.v1, chat.v0');
+    expect(JSON.stringify(upstreamSaw)).not.toContain(gatewayToken);
+    expect(upstreamSaw['x-nexus-auth-method']).toBe('jwt');
+    opened.socket.close();
+    // An API key works the same way.
+    const withKey = await handshake([`nexus.bearer.${key}`, 'chat.v1']);
+    expect('socket' in withKey).toBe(true);
+    if ('socket' in withKey) withKey.socket.close();
+    // Without an application protocol next to it (no 101 could select one), with a second
+    // credential, with two tokens, with a bad token, from a foreign origin: refused.
+    expect(await handshake([`nexus.bearer.${gatewayToken}`])).toEqual({ status: 400 });
+    expect(await handshake([`nexus.bearer.${gatewayToken}`, 'chat.v1'], { authorization: `Bearer ${key}` })).toEqual({ status: 400 });
+    expect(await handshake([`nexus.bearer.${gatewayToken}`, `nexus.bearer.${key}`, 'chat.v1'])).toEqual({ status: 400 });
+    expect(await handshake([`nexus.bearer.${gatewayToken}x`, 'chat.v1'])).toEqual({ status: 401 });
+    expect(await handshake([`nexus.bearer.${gatewayToken}`, 'chat.v1'], { origin: 'https://evil.example' })).toEqual({ status: 403 });
   });
 
   it('closes the socket when the credential that opened it expires', async () => {

@@ -47,7 +47,7 @@ export async function startTestHub(extraEnv: Record<string, string> = {}): Promi
   let server: http.Server;
   const start = async () => {
     hub = await createHub(config, log);
-    server = http.createServer(hub.app.callback());
+    server = http.createServer(hub.handler);
     server.on('upgrade', hub.upgrade);
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   };
@@ -94,11 +94,11 @@ export interface SecondInstance {
 export async function startSecondInstance(first: TestHub): Promise<SecondInstance> {
   const port = await freePort();
   const hub = await createHub(loadConfig({ ...first.env, PORT: String(port) }), createLogger('silent'));
-  const callback = hub.app.callback();
+  const { handler } = hub;
   const publicHost = new URL(first.url).host;
   const server = http.createServer((req, res) => {
     req.headers.host = publicHost;
-    return callback(req, res);
+    return handler(req, res);
   });
   server.on('upgrade', hub.upgrade);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
