@@ -55,6 +55,14 @@ export interface Config {
    * reused before its grant, account and key are read again (GATEWAY_VERIFY_CACHE_SECONDS, 5).
    */
   gateway: { timeoutSeconds: number; idleTimeoutSeconds: number; maxBodyBytes: number; verifyCacheSeconds: number };
+  /**
+   * The event bus: webhook targets may be http/loopback/private (WEBHOOKS_ALLOW_PRIVATE_URLS,
+   * false: development and tests only), seconds a receiver has to answer (WEBHOOK_TIMEOUT, 15),
+   * the delays between attempts (WEBHOOK_RETRY_SCHEDULE, 5s,5m,30m,2h,5h,10h,10h), how long an
+   * endpoint may fail everything before it is disabled (WEBHOOK_DISABLE_AFTER, 5d), deliveries in
+   * flight per instance (WEBHOOK_CONCURRENCY, 64), and whether this instance delivers (EVENT_WORKER, true).
+   */
+  events: { allowPrivateUrls: boolean; timeoutMs: number; retrySchedule: number[]; disableAfterMs: number; concurrency: number; worker: boolean };
   /** bcrypt worker threads, and hashes that may wait for one before logins get 503 + Retry-After. */
   passwordHashing: { workers: number; queueMax: number };
 }
@@ -64,6 +72,17 @@ export class ConfigError extends Error {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
   }
+}
+
+const DURATION_UNITS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** `500ms`, `5s`, `30m`, `2h`, `5d`, comma-separated; undefined when any is not one. */
+export function parseDurations(text: string): number[] | undefined {
+  const values = text.split(',').map((part) => {
+    const match = /^\s*(\d{1,9})(ms|s|m|h|d)\s*$/.exec(part);
+    return match ? Number(match[1]) * DURATION_UNITS[match[2] as keyof typeof DURATION_UNITS] : NaN;
+  });
+  return values.every((v) => Number.isFinite(v) && v > 0) ? values : undefined;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -110,6 +129,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       problems.push(`${name} is not a valid URL`);
       return undefined;
     }
+  };
+
+  const durations = (name: string, fallback: string): number[] => {
+    const raw = read(name);
+    const parsed = parseDurations(raw ?? fallback);
+    if (parsed) return parsed;
+    problems.push(`${name} must be durations such as 5s, 30m, 2h or 5d, separated by commas (got "${raw}")`);
+    return parseDurations(fallback)!;
   };
 
   const port = integer('PORT', 3000, 1, 65535);
@@ -183,6 +210,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       idleTimeoutSeconds: integer('GATEWAY_IDLE_TIMEOUT', 300, 1, 24 * 3600),
       maxBodyBytes: integer('GATEWAY_MAX_BODY_BYTES', 10 * 1024 * 1024, 0, 1024 ** 3),
       verifyCacheSeconds: integer('GATEWAY_VERIFY_CACHE_SECONDS', 5, 0, 5),
+    },
+    events: {
+      allowPrivateUrls: boolean('WEBHOOKS_ALLOW_PRIVATE_URLS', false),
+      timeoutMs: integer('WEBHOOK_TIMEOUT', 15, 1, 300) * 1000,
+      retrySchedule: durations('WEBHOOK_RETRY_SCHEDULE', '5s,5m,30m,2h,5h,10h,10h'),
+      disableAfterMs: durations('WEBHOOK_DISABLE_AFTER', '5d')[0],
+      concurrency: integer('WEBHOOK_CONCURRENCY', 64, 1, 10_000),
+      worker: boolean('EVENT_WORKER', true),
     },
     passwordHashing: { workers: passwordWorkers, queueMax: integer('PASSWORD_QUEUE_MAX', 64 * passwordWorkers, 0, 1_000_000) },
     loginLimits: {

@@ -8,6 +8,8 @@ import { ApiKeyError } from '../accounts/api-keys.js';
 import { KeyError } from '../keys/store.js';
 import { AdminError } from './operations.js';
 import { BillingError } from '../billing/subscriptions.js';
+import { EndpointError } from '../events/endpoints.js';
+import { EventInputError } from '../events/event.js';
 
 export interface DomainFailure {
   code: string;
@@ -22,6 +24,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   already_retired: 409,
   current_key: 409,
   no_grant: 404,
+  endpoint_not_found: 404,
 };
 
 export function describeDomainError(error: unknown): DomainFailure | undefined {
@@ -30,5 +33,7 @@ export function describeDomainError(error: unknown): DomainFailure | undefined {
     || error instanceof ApiKeyError || error instanceof KeyError || error instanceof AdminError || error instanceof BillingError) {
     return { code: error.code, message: error.message, status: STATUS_BY_CODE[error.code] ?? 400 };
   }
+  if (error instanceof EndpointError) return { code: error.code, message: error.message, status: STATUS_BY_CODE[error.code] ?? 400 };
+  if (error instanceof EventInputError) return { code: 'invalid_event', message: error.message, status: 400 };
   return undefined;
 }

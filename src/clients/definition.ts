@@ -29,6 +29,13 @@ export const GATEWAY_AUDIENCE = 'urn:nexus:gateway';
  */
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
+/**
+ * Scopes of the event bus that every confidential project gets with client credentials (its
+ * own source's events, its webhook endpoints); never in a user's token.
+ */
+export const BUS_SCOPES = ['events:write', 'events:read', 'webhooks:manage'] as const;
+export type BusScope = (typeof BUS_SCOPES)[number];
+
 export const ROLES = ['admin', 'user', 'read_only'] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -61,6 +68,8 @@ export interface ClientDefinition {
   upstream?: string;
   /** Per-project gateway settings (defaults from GATEWAY_* variables). */
   gateway?: GatewaySettings;
+  /** Event types of this project that other projects may receive (about users they admit). */
+  publishes: string[];
 }
 
 export interface GatewaySettings {
@@ -80,6 +89,8 @@ export class ClientValidationError extends Error {
 }
 
 const ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;
+// As src/events/event.ts (which the bus validates with); kept here so clients stay independent of it.
+const EVENT_TYPE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){1,3}$/;
 const SCOPE_PATTERN = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 scope-token
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -214,6 +225,8 @@ export function parseClientDefinition(input: unknown): ClientDefinition {
     if (problem) problems.push(`${where}upstream ${problem}`);
   }
   const gateway = gatewaySettings(raw.gateway, where, problems);
+  const publishes = stringArray(raw.publishes, `${where}publishes`, problems);
+  for (const type of publishes) if (!EVENT_TYPE.test(type) || type.length > 100) problems.push(`${where}publishes: "${type.slice(0, 60)}" is not an event type such as deal.won`);
 
   if (problems.length) throw new ClientValidationError(problems);
   return {
@@ -231,5 +244,6 @@ export function parseClientDefinition(input: unknown): ClientDefinition {
     pkce: pkce as PkceMode,
     ...(upstream !== undefined ? { upstream: (upstream as string).replace(/\/+$/, '') } : {}),
     ...(gateway ? { gateway } : {}),
+    publishes,
   };
 }

@@ -58,6 +58,8 @@ function toClient(row: Row): RegisteredClient {
     ...definition,
     // Registered before PKCE became a per-client setting: those all required it.
     pkce: definition.pkce ?? 'required',
+    // Registered before the event bus: they published nothing.
+    publishes: definition.publishes ?? [],
     id: row.id,
     audience: row.audience,
     enabled: row.enabled,

@@ -7,7 +7,7 @@ import type { PlanEntitlements } from '../billing/entitlements.js';
 import { entitlementsIn } from './user-lookups.js';
 import { SIGNING_ALG } from '../keys/store.js';
 import { apiScopesOf } from '../billing/scopes.js';
-import { GATEWAY_AUDIENCE, TOKEN_EXCHANGE_GRANT } from '../clients/definition.js';
+import { BUS_SCOPES, GATEWAY_AUDIENCE, TOKEN_EXCHANGE_GRANT } from '../clients/definition.js';
 
 type Client = NonNullable<KoaContextWithOIDC['oidc']['client']>;
 
@@ -72,8 +72,10 @@ export function createResourceIndicators(clients: ClientRegistry, entitlements: 
         : undefined;
       // billing:manage goes only with a user's own sign-in, not with client credentials or API keys.
       const signedIn = accountId !== undefined && ctx.oidc.params?.grant_type !== TOKEN_EXCHANGE_GRANT;
+      // A confidential project acting for itself (client credentials) may also use the event bus.
+      const bus = accountId === undefined && !project.public ? BUS_SCOPES : [];
       return {
-        scope: apiScopesOf(project, { planAllowed: allowed, billing: signedIn }).join(' '),
+        scope: [...apiScopesOf(project, { planAllowed: allowed, billing: signedIn }), ...bus].join(' '),
         audience: project.audience,
         accessTokenTTL: accessTokenTtl,
         accessTokenFormat: 'jwt',

@@ -1,0 +1,113 @@
+// The event bus of one hub instance: the store (the only writer of events and deliveries), the
+// endpoints, the delivery queue and this instance's delivery worker. Libraries publish inside
+// their own transaction (`publish`); routes that only record events `emit` them.
+import type { PrismaClient } from '../generated/prisma/client.js';
+import type { Logger } from '../logger.js';
+import type { SecretBox } from '../secrets/box.js';
+import type { Actor, NewEvent } from './event.js';
+import { HUB_SOURCE } from './event.js';
+import { EventStore, NOTIFY_CHANNEL, type PublishResult, type RulesOf, type Sql } from './store.js';
+import { WebhookEndpoints } from './endpoints.js';
+import { DeliveryQueue } from './deliveries.js';
+import { DeliveryWorker, type RuleRunner, type WorkerOptions } from './worker.js';
+import { webhookDispatcher } from './ssrf.js';
+
+export interface EventsConfig extends WorkerOptions {
+  allowPrivateUrls: boolean;
+  /** Run a delivery worker in this instance. */
+  worker: boolean;
+}
+
+export interface EventBusDeps {
+  prisma: PrismaClient;
+  pool: Sql;
+  databaseUrl: string;
+  box: SecretBox;
+  log: Logger;
+  projectExists: (id: string) => Promise<boolean>;
+  rulesOf?: RulesOf;
+  runRule?: RuleRunner;
+}
+
+/** Other instances are told at most this often that something was queued (they also poll). */
+const NOTIFY_EVERY_MS = 20;
+
+export class EventBus {
+  readonly store: EventStore;
+  readonly endpoints: WebhookEndpoints;
+  readonly deliveries: DeliveryQueue;
+  private readonly worker: DeliveryWorker | undefined;
+  private readonly dispatcher;
+  private notifyTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: EventBusDeps, config: EventsConfig) {
+    this.store = new EventStore(deps.pool, deps.rulesOf);
+    this.endpoints = new WebhookEndpoints(deps.prisma, deps.box, this.store, { allowPrivateUrls: config.allowPrivateUrls, projectExists: deps.projectExists });
+    this.deliveries = new DeliveryQueue(deps.pool);
+    this.dispatcher = webhookDispatcher(config.allowPrivateUrls, 5_000);
+    if (config.allowPrivateUrls) deps.log.warn('WEBHOOKS_ALLOW_PRIVATE_URLS is on: webhooks may target http, loopback and private addresses (development and tests only)');
+    this.worker = config.worker
+      ? new DeliveryWorker({
+        pool: deps.pool, databaseUrl: deps.databaseUrl, box: deps.box, dispatcher: this.dispatcher, runRule: deps.runRule, log: deps.log,
+        disableEndpoint: async (id, reason) => {
+          await this.endpoints.setEnabled(id, false, { type: 'system', id: 'event-worker' }, {}, reason);
+          deps.log.warn({ endpointId: id }, 'webhook endpoint disabled: every delivery failed for too long');
+        },
+      }, config)
+      : undefined;
+  }
+
+  /** The dispatcher outbound calls of the bus use (SSRF-guarded). */
+  get outbound() {
+    return this.dispatcher;
+  }
+
+  start() {
+    this.worker?.start();
+  }
+
+  /** Inside the caller's transaction: workers are woken when it commits. */
+  publish(tx: Sql, source: string, actor: Actor | null, events: NewEvent[]): Promise<PublishResult> {
+    return this.store.publish(tx, source, actor, events, true);
+  }
+
+  /** In a statement of its own (committed when it answers); wakes the workers. */
+  async emit(source: string, actor: Actor | null, events: NewEvent[]): Promise<PublishResult> {
+    const result = await this.store.publish(this.deps.pool, source, actor, events, false);
+    if (result.deliveries > 0) this.queued();
+    return result;
+  }
+
+  /** A `webhook.test` event for one endpoint only, whatever it subscribes to. */
+  async sendTest(endpointId: string, actor: Actor | null) {
+    const endpoint = await this.endpoints.get(endpointId);
+    const result = await this.store.publish(this.deps.pool, HUB_SOURCE, actor, [{
+      type: 'webhook.test', data: { endpointId: endpoint.id, project: endpoint.project, message: 'A test event from Nexus.' },
+    }], false, endpoint.id);
+    this.queued();
+    return result.events[0];
+  }
+
+  /** Replays (new deliveries); see DeliveryQueue.replay. */
+  async replay(filter: Parameters<DeliveryQueue['replay']>[0]) {
+    const ids = await this.deliveries.replay(filter);
+    if (ids.length) this.queued();
+    return ids;
+  }
+
+  private queued() {
+    this.worker?.wake();
+    if (this.notifyTimer) return;
+    this.notifyTimer = setTimeout(() => {
+      this.notifyTimer = undefined;
+      this.deps.pool.query(`SELECT pg_notify('${NOTIFY_CHANNEL}', '')`).catch(() => {});
+    }, NOTIFY_EVERY_MS);
+    this.notifyTimer.unref();
+  }
+
+  async close() {
+    clearTimeout(this.notifyTimer);
+    await this.worker?.stop();
+    await this.dispatcher.close();
+  }
+}

@@ -1,0 +1,264 @@
+// The delivery worker of one hub instance: claims due deliveries (deliveries.ts), sends each —
+// a signed webhook POST, or an automation rule's call — and records the outcome. Woken at once
+// by this instance's own events and by NOTIFY from other instances, and otherwise polls once a
+// second (a notification can be missed, a retry falls due, a claim lapses).
+import pg from 'pg';
+import { request, type Dispatcher } from 'undici';
+import type { Logger } from '../logger.js';
+import type { SecretBox } from '../secrets/box.js';
+import type { StoredEvent } from './event.js';
+import { DeliveryQueue, type ClaimedDelivery, type Outcome } from './deliveries.js';
+import { sealContext } from './endpoints.js';
+import { webhookHeaders } from './signing.js';
+import { NOTIFY_CHANNEL, type Sql } from './store.js';
+
+const POLL_MS = 1_000;
+const RESPONSE_EXCERPT_BYTES = 1_024;
+const MAX_CLAIM = 100;
+const FLUSH_MS = 10;
+
+export interface WorkerOptions {
+  /** Delays before the 2nd, 3rd… attempt (the Standard Webhooks schedule by default). */
+  retrySchedule: number[];
+  timeoutMs: number;
+  /** An endpoint failing every delivery this long is disabled. */
+  disableAfterMs: number;
+  concurrency: number;
+}
+
+/** Runs an automation rule for an event (automations.ts); same outcome shape as a webhook. */
+export type RuleRunner = (rule: string, event: StoredEvent, deliveryId: string) => Promise<Pick<Outcome, 'ok' | 'status' | 'response' | 'error'>>;
+
+export interface WorkerDeps {
+  pool: Sql;
+  /** For LISTEN: a connection of its own. */
+  databaseUrl: string;
+  box: SecretBox;
+  dispatcher: Dispatcher;
+  /** Disables an endpoint that failed for too long (and emits endpoint.disabled). */
+  disableEndpoint: (id: string, reason: string) => Promise<void>;
+  runRule?: RuleRunner;
+  log: Logger;
+}
+
+/** The event as receivers get it. */
+export function webhookPayload(event: StoredEvent) {
+  return {
+    id: event.id, type: event.type, source: event.source, subject: event.subject, sequence: event.sequence,
+    occurredAt: event.occurredAt, actor: event.actor, data: event.data,
+  };
+}
+
+async function excerpt(body: Dispatcher.ResponseData['body']): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      chunks.push(chunk as Buffer);
+      size += (chunk as Buffer).length;
+      if (size >= RESPONSE_EXCERPT_BYTES) break;
+    }
+  } catch {
+    // What arrived before the error is excerpt enough.
+  } finally {
+    body.destroy();
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks).subarray(0, RESPONSE_EXCERPT_BYTES));
+}
+
+function describe(error: unknown): string {
+  const e = error as { code?: string; name?: string; message?: string };
+  if (e.code === 'EBLOCKEDADDRESS') return 'refused: the address is not public';
+  if (e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT') return 'timed out';
+  if (e.code === 'ECONNREFUSED') return 'connection refused';
+  if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return 'the host name does not resolve';
+  return e.code ? `connection failed (${e.code})` : 'connection failed';
+}
+
+export class DeliveryWorker {
+  private readonly queue: DeliveryQueue;
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly outcomes: Outcome[] = [];
+  private readonly secrets = new Map<string, string>();
+  private flushing: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private woken = false;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private listener: pg.Client | undefined;
+
+  constructor(private readonly deps: WorkerDeps, private readonly options: WorkerOptions) {
+    this.queue = new DeliveryQueue(deps.pool);
+  }
+
+  start() {
+    if (this.running) return;
+    this.running = true;
+    void this.listen();
+    this.loop = this.run();
+  }
+
+  /** Something was queued: claim now rather than at the next poll. */
+  wake() {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  async stop() {
+    this.running = false;
+    this.wake();
+    await this.loop;
+    // Deliveries in flight finish (each is bounded by the timeout); what they found is recorded.
+    await Promise.allSettled([...this.inflight]);
+    await this.flushing;
+    await this.flush();
+    await this.listener?.end().catch(() => {});
+  }
+
+  private async listen() {
+    const connect = async () => {
+      if (!this.running) return;
+      const client = new pg.Client({ connectionString: this.deps.databaseUrl });
+      client.on('notification', () => this.wake());
+      client.on('error', () => {
+        if (this.listener === client) this.listener = undefined;
+        client.end().catch(() => {});
+        setTimeout(() => void connect(), 2_000).unref();
+      });
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
+        this.listener = client;
+        if (!this.running) await client.end();
+      } catch (error) {
+        this.deps.log.warn({ err: (error as Error).message }, 'event worker could not listen for notifications; polling');
+        await client.end().catch(() => {});
+        setTimeout(() => void connect(), 2_000).unref();
+      }
+    };
+    await connect();
+  }
+
+  private sleep(ms: number) {
+    if (this.woken) {
+      this.woken = false;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = () => {
+        this.wakeUp = undefined;
+        this.woken = false;
+        done();
+      };
+    });
+  }
+
+  private async run() {
+    const leaseMs = this.options.timeoutMs + 15_000;
+    while (this.running) {
+      const free = this.options.concurrency - this.inflight.size;
+      let claimed: ClaimedDelivery[] = [];
+      if (free > 0) {
+        try {
+          claimed = await this.queue.claim(Math.min(free, MAX_CLAIM), leaseMs);
+        } catch (error) {
+          this.deps.log.warn({ err: (error as Error).message }, 'event worker could not claim deliveries; retrying');
+          await this.sleep(POLL_MS);
+          continue;
+        }
+      }
+      for (const delivery of claimed) {
+        const task = this.deliver(delivery).finally(() => {
+          this.inflight.delete(task);
+          this.wake();
+        });
+        this.inflight.add(task);
+      }
+      // A full claim may have left more behind: go again at once. Otherwise wait for news.
+      if (claimed.length === 0 || claimed.length < Math.min(free, MAX_CLAIM)) await this.sleep(POLL_MS);
+      else if (this.inflight.size >= this.options.concurrency) await this.sleep(POLL_MS);
+    }
+  }
+
+  private secret(sealed: string, endpointId: string): string {
+    let secret = this.secrets.get(sealed);
+    if (!secret) {
+      secret = this.deps.box.open(sealed, sealContext(endpointId));
+      if (this.secrets.size > 10_000) this.secrets.clear();
+      this.secrets.set(sealed, secret);
+    }
+    return secret;
+  }
+
+  private retryAt(attempt: number): Date | null {
+    const delay = this.options.retrySchedule[attempt - 1];
+    return delay === undefined ? null : new Date(Date.now() + delay);
+  }
+
+  private async deliver(delivery: ClaimedDelivery): Promise<void> {
+    const started = performance.now();
+    let result: Pick<Outcome, 'ok' | 'status' | 'response' | 'error'>;
+    try {
+      result = delivery.endpoint ? await this.post(delivery) : await this.runRule(delivery);
+    } catch (error) {
+      result = { ok: false, error: describe(error) };
+    }
+    this.outcomes.push({
+      id: delivery.id, endpointId: delivery.endpoint?.id, latencyMs: performance.now() - started, retryAt: this.retryAt(delivery.attempt), ...result,
+    });
+    this.scheduleFlush();
+  }
+
+  private async post(delivery: ClaimedDelivery) {
+    const endpoint = delivery.endpoint!;
+    const secrets = [this.secret(endpoint.secretSealed, endpoint.id)];
+    if (endpoint.previousSecretSealed && endpoint.previousSecretUntil && new Date(endpoint.previousSecretUntil) > new Date()) {
+      secrets.push(this.secret(endpoint.previousSecretSealed, endpoint.id));
+    }
+    const body = JSON.stringify(webhookPayload(delivery.event));
+    const answer = await request(endpoint.url, {
+      method: 'POST',
+      dispatcher: this.deps.dispatcher,
+      headers: { 'content-type': 'application/json', 'user-agent': 'Nexus-Webhooks/1.0', ...webhookHeaders(secrets, delivery.event.id, body) },
+      body,
+      headersTimeout: this.options.timeoutMs,
+      bodyTimeout: this.options.timeoutMs,
+      signal: AbortSignal.timeout(this.options.timeoutMs),
+    });
+    const response = await excerpt(answer.body);
+    const ok = answer.statusCode >= 200 && answer.statusCode < 300;
+    return { ok, status: answer.statusCode, response, ...(ok ? {} : { error: `answered ${answer.statusCode}` }) };
+  }
+
+  private async runRule(delivery: ClaimedDelivery) {
+    if (!delivery.rule || !this.deps.runRule) return { ok: false, error: 'no such automation rule on this hub' };
+    return this.deps.runRule(delivery.rule, delivery.event, delivery.id);
+  }
+
+  private scheduleFlush() {
+    if (this.flushing) return;
+    this.flushing = new Promise<void>((resolve) => setTimeout(resolve, FLUSH_MS)).then(() => this.flush()).finally(() => {
+      this.flushing = undefined;
+      if (this.outcomes.length) this.scheduleFlush();
+    });
+  }
+
+  private async flush() {
+    const batch = this.outcomes.splice(0);
+    if (batch.length === 0) return;
+    try {
+      await this.queue.record(batch);
+      for (const id of await this.queue.health(batch, this.options.disableAfterMs)) {
+        await this.deps.disableEndpoint(id, 'every delivery failed for too long');
+      }
+    } catch (error) {
+      // Not recorded: the claims lapse and the deliveries are made again (at least once).
+      this.deps.log.warn({ err: (error as Error).message, deliveries: batch.length }, 'event worker could not record delivery outcomes');
+    }
+  }
+}
