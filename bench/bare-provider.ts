@@ -2,7 +2,8 @@
 // In-memory adapter (the library's default), one RSA-2048 RS256 key, one static confidential
 // client "sales", resource indicators issuing RS256 JWT access tokens for its audience, and a
 // minimal login page: HTML form with an HMAC CSRF field, one bcrypt (cost 11, bcryptjs, the
-// hub's library and cost) comparison per login, first-party consent granted without a page.
+// hub's library and cost) comparison per login, first-party consent granted without a consent
+// step (the grant is completed in `loadExistingGrant`, as src/oidc/first-party-grant.ts does).
 //
 // Started by bench/run.ts as a child process without any loader, like the hub (`node dist/server.js`):
 // run.ts transpiles this file to a scratch .mjs (typescript's transpileModule) and runs `node <that>`.
@@ -82,6 +83,29 @@ const configuration: Configuration = {
   pkce: { required: () => true },
   responseTypes: ['code'],
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+  // First-party client: the grant gets what the consent checks would find missing, so no
+  // consent step follows the login (the hub does the same for its first-party projects). The
+  // bench sends no claims parameter, so only scopes are checked.
+  loadExistingGrant: async (ctx) => {
+    const { oidc } = ctx;
+    const clientId = oidc.client!.clientId;
+    const grantId = oidc.result?.consent?.grantId ?? oidc.session!.grantIdFor(clientId);
+    const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
+    const grant = existing ?? new oidc.provider.Grant({ accountId: oidc.account!.accountId, clientId });
+    const scopes = new Set(grant.getOIDCScopeEncountered().split(' '));
+    const missingOIDC = [...oidc.requestParamOIDCScopes].filter((scope) => !scopes.has(scope));
+    if (missingOIDC.length) grant.addOIDCScope(missingOIDC.join(' '));
+    let changed = missingOIDC.length > 0;
+    for (const [indicator, server] of Object.entries(oidc.resourceServers ?? {})) {
+      const encountered = new Set(grant.getResourceScopeEncountered(indicator).split(' '));
+      const missing = [...oidc.requestParamScopes].filter((scope) => server.scopes.has(scope) && !encountered.has(scope));
+      if (missing.length) grant.addResourceScope(indicator, missing.join(' '));
+      changed ||= missing.length > 0;
+    }
+    if (!changed) return existing;
+    await grant.save();
+    return grant;
+  },
   rotateRefreshToken: true,
   features: {
     devInteractions: { enabled: false },
@@ -165,20 +189,6 @@ async function interaction(req: http.IncomingMessage, res: http.ServerResponse, 
 
   if (req.method === 'GET' && action === undefined) {
     if (details.prompt.name === 'login') return reply(res, 200, loginPage(uid, 'Nexus Sales CRM'), 'text/html; charset=utf-8');
-    if (details.prompt.name === 'consent') {
-      // First-party client: consent is implied, as in the hub.
-      const accountId = details.session?.accountId;
-      if (!accountId) return reply(res, 400, 'sign in first');
-      const grant = details.grantId
-        ? await provider.Grant.find(details.grantId)
-        : new provider.Grant({ accountId, clientId: String(details.params.client_id) });
-      if (!grant) return reply(res, 400, 'grant not found');
-      const missing = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
-      if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
-      if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
-      for (const [resource, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(' '));
-      return finish({ consent: { grantId: await grant.save() } });
-    }
     return reply(res, 400, `unsupported prompt ${details.prompt.name}`);
   }
 

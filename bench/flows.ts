@@ -52,8 +52,9 @@ function resolveLocation(target: Target, location: string, redirectUri: string) 
 
 /**
  * One complete sign-in as a browser plus a confidential client would do it: authorization
- * request with PKCE, login page, credentials, redirects back with a code, code exchange.
- * Resolves with the token response.
+ * request with PKCE, login page, credentials, redirects back with a code, code exchange. On a
+ * first-party project that is 5 requests: GET /auth, GET login page, POST credentials,
+ * GET /auth/<uid> (redirect with the code), POST /token. Resolves with the token response.
  */
 export async function loginFlow(target: Target, client: ClientCredentials, account: Account) {
   const jar = new CookieJar();

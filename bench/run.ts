@@ -491,7 +491,7 @@ async function main() {
       rows.push({ test: '  latency p50 / p99 (ms)', hub: `${ms(h.p50)} / ${ms(h.p99)}`, bare: `${ms(b.p50)} / ${ms(b.p99)}`, ratio: '', target: '' });
       rows.push({ ...ratioRow('  server CPU per login (ms)', h.cpuPerOp, b.cpuPerOp, 1), target: `per CPU-second: hub ${pct(b.cpuPerOp / h.cpuPerOp)} of bare (hub's PostgreSQL CPU not counted)` });
       rows.push({ test: `login flow without bcrypt, c=${LOGIN_CONCURRENCY}: logins/s`, hub: 'n/a', bare: fmt(n.perSecond, 1), ratio: '', target: `bare only; p50 ${ms(n.p50)} ms, ${fmt(n.cpuPerOp, 1)} ms CPU/login` });
-      notes.push(`login: 7 HTTP requests per flow (GET /auth, GET login page, POST credentials, GET /auth/<uid>, GET consent step (first-party: granted without a page), GET /auth/<uid>, POST /token); errors ${h.errors} / ${b.errors} / ${n.errors}`);
+      notes.push(`login: 5 HTTP requests per flow (GET /auth, GET login page, POST credentials, GET /auth/<uid>, POST /token; first-party consent is completed with the grant, no consent step); errors ${h.errors} / ${b.errors} / ${n.errors}`);
     }
 
     for (const [part, label, docPath] of [['jwks', 'JWKS', '/jwks'], ['discovery', 'discovery', '/.well-known/openid-configuration']] as const) {
@@ -532,7 +532,7 @@ async function main() {
     summaryLines.push(
       `- Load: closed loop on 127.0.0.1 from one Node process (keep-alive), hub and bare measured in alternating rounds; concurrency ${CC_CONCURRENCY} for tokens and documents, ${LOGIN_CONCURRENCY} for logins.`,
       '- Hub: `node dist/server.js` (compiled by `npm run build`, exactly as `npm start`), PostgreSQL and Redis on loopback, `NODE_ENV=production`, `LOG_LEVEL=warn`. Bare: oidc-provider alone, in-memory adapter, one static client, same RSA-2048 RS256 JWT access tokens, also plain JavaScript under `node` (no loader on either side).',
-      '- Login flow: authorization request with PKCE → login page → POST credentials → redirects → code → token exchange (7 requests); one bcrypt cost-11 check (bcryptjs) on both sides; first-party consent granted without a page on both sides.',
+      '- Login flow: authorization request with PKCE → login page → POST credentials → redirects → code → token exchange (5 requests); one bcrypt cost-11 check (bcryptjs) on both sides; first-party consent completed with the grant (no consent step) on both sides.',
       '- Idle RSS: after a short warm-up, following a full GC forced through a preloaded probe (`--expose-gc`), i.e. what V8\'s memory reducer returns after ~10 s of idleness on a quiet machine.',
     );
   }

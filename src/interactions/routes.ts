@@ -14,7 +14,7 @@ import { HttpError } from '../http/errors.js';
 import type { Csrf } from './csrf.js';
 import { describeScope } from './scopes.js';
 import { NO_PROJECT_ACCESS } from '../oidc/project-access.js';
-import { apiScopesOf } from '../billing/scopes.js';
+import { addConsent, type MissingConsent } from '../oidc/first-party-grant.js';
 
 export interface InteractionDeps {
   provider: () => Provider;
@@ -103,16 +103,7 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf }: 
     const op = provider();
     const grant = grantId ? await op.Grant.find(grantId) : new op.Grant({ accountId, clientId: String(params.client_id) });
     if (!grant) throw new HttpError(400, 'session_not_found', 'The sign-in could not be completed. Try again.', 'This sign-in has expired');
-    const missing = prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
-    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
-    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
-    for (const [resource, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(' '));
-    // Consent covers every API scope the project asked for, not only those the user's plan
-    // allows today: the plan is applied when each token is issued, so an upgrade shows at the
-    // next refresh without asking again.
-    const project = await clients.findEnabled(String(params.client_id));
-    const requested = project ? String(params.scope ?? '').split(' ').filter((scope) => apiScopesOf(project).includes(scope)) : [];
-    if (project && requested.length) grant.addResourceScope(project.audience, requested.join(' '));
+    addConsent(grant, prompt.details as MissingConsent, await clients.findEnabled(String(params.client_id)), String(params.scope ?? ''));
     const savedId = await grant.save();
     await finish(ctx, { consent: { grantId: savedId } });
   };
@@ -129,7 +120,9 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf }: 
       return;
     }
     if (interaction.prompt.name === 'consent') {
-      // First-party projects are part of Nexus itself: the user already trusts them.
+      // First-party projects are part of Nexus itself: the user already trusts them. Their grant
+      // is usually completed before this step (first-party-grant.ts); what oidc-provider still
+      // sends here (prompt=consent, native clients) is granted without a page.
       if (client?.firstParty) {
         await grantConsent(ctx, interaction);
         return;

@@ -12,6 +12,7 @@ import { CLAIMS, createExtraTokenClaims, createFindAccount } from './account.js'
 import { createResourceIndicators, refuseUnusableResource } from './resources.js';
 import { deviceFlowPages, logoutSource, postLogoutSuccessSource, renderError } from './pages.js';
 import { createInteractionPolicy, createProjectAccessCheck } from './project-access.js';
+import { createLoadExistingGrant } from './first-party-grant.js';
 import { registerTokenExchange } from './token-exchange.js';
 import { explainMissingVerifier, pkceOption } from './pkce.js';
 import { acceptPreviousSecrets } from './client-secrets.js';
@@ -64,6 +65,8 @@ export function createProvider({ config, prisma, users, access, clients, apiKeys
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
       policy: createInteractionPolicy(roleIn),
     },
+    // First-party projects need no consent step: their grant is completed here (first-party-grant.ts).
+    loadExistingGrant: createLoadExistingGrant(clients, roleIn),
     // Refresh tokens rotate on every use; reuse of a rotated one revokes the whole grant. This
     // hook runs after the refresh token's checks and before it is spent: a resource that will be
     // refused is refused here, while the refresh token is still good.
