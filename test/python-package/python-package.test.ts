@@ -1,7 +1,8 @@
 // packages/python/nexus_auth against a real hub: Python unittest modules (test_*.py here) run
 // with Debian's /usr/bin/python3 and the package on PYTHONPATH. What Python cannot do itself —
 // sign a token with the hub's own signing key, rotate keys, create an API key, approve a device
-// code in the hub's pages like a person — it asks this file through a small control server.
+// code in the hub's pages like a person, sign a webhook with the `standardwebhooks` library, read
+// a stored event — it asks this file through a small control server.
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import http from 'node:http';
@@ -12,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importJWK, SignJWT, type JWTHeaderParameters } from 'jose';
+import { Webhook } from 'standardwebhooks';
 import { startTestHub, type TestHub } from '../support/hub.js';
 import { Browser, parseForm } from '../support/browser.js';
 import { closeServer } from '../support/process.js';
@@ -30,6 +32,7 @@ let ownerId: string;
 let apiKeys: ApiKeys;
 let control: http.Server;
 let controlUrl: string;
+let emitterSecret: string;
 
 /** Signs `claims` (null deletes a default) with the hub's current signing key; header fields likewise. */
 async function sign(claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}) {
@@ -98,6 +101,14 @@ const actions: Record<string, (body: Record<string, any>) => Promise<unknown>> =
   '/apikeys': async (body) => apiKeys.create({ userId: ownerId, name: `python ${randomBytes(3).toString('hex')}`, env: 'live', rateLimit: body.rateLimit }),
   '/device/approve': async (body) => approveDevice(body.verification_uri_complete),
   '/device/cancel': async (body) => approveDevice(body.verification_uri_complete, true),
+  // The independent implementation the Python verifier is checked against.
+  '/webhooks/sign': async (body) => ({ signature: new Webhook(body.secret).sign(body.id, new Date(body.timestamp * 1000), body.payload) }),
+  '/events/get': async (body) => {
+    const [row] = await t.hub.db.prisma.$queryRawUnsafe<Array<Record<string, unknown>>>(
+      'SELECT type, source, user_id::text AS subject, data, occurred_at, idempotency_key FROM events WHERE id = $1::uuid', body.id,
+    );
+    return row ?? null;
+  },
 };
 
 function startControl() {
@@ -124,7 +135,7 @@ function unittest(module: string, packagePath = PACKAGE) {
     env: {
       PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', PYTHONPATH: packagePath, PYTHONDONTWRITEBYTECODE: '1',
       NEXUS_ISSUER: t.url, NEXUS_TEST_CONTROL: controlUrl, NEXUS_TEST_OWNER_ID: ownerId, NEXUS_TEST_EMAIL: EMAIL,
-      NEXUS_AGI_SAFETY_SECRET: t.secrets['agi-safety'], NEXUS_SALES_SECRET: t.secrets.sales,
+      NEXUS_AGI_SAFETY_SECRET: t.secrets['agi-safety'], NEXUS_SALES_SECRET: t.secrets.sales, NEXUS_EMITTER_SECRET: emitterSecret,
     },
   });
   let output = '';
@@ -149,6 +160,9 @@ beforeAll(async () => {
   t = await startTestHub();
   apiKeys = new ApiKeys(t.hub.db.prisma);
   ownerId = (await t.hub.users.create({ email: EMAIL, password: PASSWORD, fullName: 'Barbara McClintock' })).id;
+  ({ secret: emitterSecret } = await t.hub.clients.add({
+    id: 'emitter', name: 'Emitter', grantTypes: ['client_credentials'], audience: 'urn:nexus:emitter', scopes: ['things:read'],
+  }) as { secret: string });
   control = await startControl();
   controlUrl = `http://127.0.0.1:${(control.address() as { port: number }).port}`;
 });
@@ -165,6 +179,14 @@ describe('nexus_auth (Python) against a real hub', () => {
 
   it('exchange_api_key: a real key for a token; invalid_grant, invalid_client, 429 slow_down with retry_after', { timeout: 60_000 }, async () => {
     await expectPasses('test_exchange', 5);
+  });
+
+  it('verify_webhook: what the standardwebhooks library signs verifies; tampering, old timestamps, garbage headers are refused', { timeout: 60_000 }, async () => {
+    await expectPasses('test_webhooks', 14);
+  });
+
+  it('emit / emit_many: events stored by the hub, one shared token for parallel threads, renewed once after a 401', { timeout: 60_000 }, async () => {
+    await expectPasses('test_emit', 7);
   });
 
   it('pip installs packages/python offline (setuptools backend) and the installed copy works', { timeout: 60_000 }, async () => {

@@ -15,12 +15,14 @@ ISSUER = os.environ['NEXUS_ISSUER']
 CONTROL = os.environ['NEXUS_TEST_CONTROL']
 OWNER_ID = os.environ['NEXUS_TEST_OWNER_ID']
 EMAIL = os.environ['NEXUS_TEST_EMAIL']
-SECRETS = {'agi-safety': os.environ['NEXUS_AGI_SAFETY_SECRET'], 'sales': os.environ['NEXUS_SALES_SECRET']}
+SECRETS = {'agi-safety': os.environ['NEXUS_AGI_SAFETY_SECRET'], 'sales': os.environ['NEXUS_SALES_SECRET'],
+           'emitter': os.environ['NEXUS_EMITTER_SECRET']}
 AUDIENCE = 'urn:nexus:agi-safety'
 
 
 def control(path, body=None):
-    """Asks the test (Node) to act on the hub: sign, rotate keys, create an API key, approve."""
+    """Asks the test (Node) to act on the hub: sign, rotate keys, create an API key, approve,
+    sign a webhook with the standardwebhooks library, read a stored event."""
     response = requests.post(CONTROL + path, json=body or {}, timeout=30)
     if response.status_code != 200:
         raise AssertionError('control %s failed: %s' % (path, response.text))

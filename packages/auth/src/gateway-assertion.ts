@@ -5,6 +5,7 @@
 import { jwtVerify, errors as joseErrors } from 'jose';
 import { JwksCache, type JwksCacheOptions } from './jwks-cache.js';
 import { NexusAuthError } from './errors.js';
+import { setting } from './settings.js';
 
 export const GATEWAY_ASSERTION_HEADER = 'x-nexus-assertion';
 export const GATEWAY_ASSERTION_TYP = 'nexus-gateway+jwt';
@@ -41,15 +42,9 @@ export interface GatewayAssertionVerifier {
   keys: JwksCache;
 }
 
-function setting(value: string | undefined, name: string): string {
-  const resolved = value ?? (typeof process !== 'undefined' ? process.env[name] : undefined);
-  if (!resolved) throw new Error(`${name} is not set: pass it as an option`);
-  return resolved;
-}
-
 export function createGatewayAssertionVerifier(options: GatewayAssertionOptions = {}): GatewayAssertionVerifier {
-  const issuer = setting(options.issuer, 'NEXUS_ISSUER').replace(/\/+$/, '');
-  const audience = setting(options.audience, 'NEXUS_AUDIENCE');
+  const issuer = setting(options.issuer, 'NEXUS_ISSUER', 'issuer').replace(/\/+$/, '');
+  const audience = setting(options.audience, 'NEXUS_AUDIENCE', 'audience');
   const keys = new JwksCache({ ...options.jwks, jwksUri: options.jwksUri ?? `${issuer}/jwks` });
   const verifyOptions = {
     issuer, audience, algorithms: ['RS256'], typ: GATEWAY_ASSERTION_TYP,

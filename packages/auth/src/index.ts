@@ -3,7 +3,7 @@
 export { createVerifier, type Verifier, type VerifierOptions } from './verifier.js';
 export { verifyJWT, verifyToken, type VerifyTokenOptions } from './verify-token.js';
 export { JwksCache, type JwksCacheOptions } from './jwks-cache.js';
-export { NexusAuthError, type AuthErrorCode } from './errors.js';
+export { NexusAuthError, NexusHubError, WebhookVerificationError, type AuthErrorCode, type WebhookErrorCode } from './errors.js';
 export { toPrincipal, type Principal, type Role } from './principal.js';
 export { requireScope, requireRole, requirePlan, requireEntitlement } from './guards.js';
 export { TOKEN_COOKIE, extractToken, readCookie, type ProtectOptions } from './middleware/shared.js';
@@ -19,3 +19,8 @@ export {
   type GatewayIdentity, type GatewayAssertionOptions, type GatewayAssertionVerifier,
 } from './gateway-assertion.js';
 export { gatewayKoa, gatewayExpress } from './middleware/gateway.js';
+export { verifyWebhook, type WebhookHeaders, type VerifyWebhookOptions } from './webhooks.js';
+export {
+  emit, createEmitter, EVENTS_SCOPE, MAX_BATCH,
+  type Emitter, type EmitterOptions, type EventFields, type EventInput, type StoredEvent,
+} from './emit.js';

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { EncryptJWT, jwtDecrypt } from 'jose';
+import { discoverer } from './discovery.js';
 import { isSafeReturnTo, readCookie, TOKEN_COOKIE } from './middleware/shared.js';
 
 export const SESSION_COOKIE = 'nexus_session';
@@ -67,7 +68,7 @@ interface SessionData {
 export class SignIn {
   /** The app's callback path, where the adapters handle the hub's redirect. */
   readonly callbackPath: string;
-  private configuration: Promise<oidc.Configuration> | undefined;
+  private readonly config: () => Promise<oidc.Configuration>;
   private readonly key: Uint8Array;
   private readonly secure: boolean;
 
@@ -76,20 +77,7 @@ export class SignIn {
     this.key = createHash('sha256').update(options.cookieSecret).digest();
     this.secure = options.secureCookies ?? options.redirectUri.startsWith('https:');
     this.callbackPath = new URL(options.redirectUri).pathname;
-  }
-
-  private config(): Promise<oidc.Configuration> {
-    this.configuration ??= oidc.discovery(
-      new URL(this.options.issuer),
-      this.options.clientId,
-      this.options.clientSecret,
-      this.options.clientSecret ? undefined : oidc.None(),
-      this.options.allowHttpIssuer ? { execute: [oidc.allowInsecureRequests] } : undefined,
-    ).catch((error) => {
-      this.configuration = undefined; // retry discovery on the next request
-      throw error;
-    });
-    return this.configuration;
+    this.config = discoverer(options);
   }
 
   private cookie(name: string, value: string, maxAge: number): CookieToSet {

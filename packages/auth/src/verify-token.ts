@@ -4,20 +4,15 @@
 // calling them on every request costs one signature check, not one key download.
 import { createVerifier, type Verifier, type VerifierOptions } from './verifier.js';
 import type { Principal } from './principal.js';
+import { setting } from './settings.js';
 
 export type VerifyTokenOptions = Partial<VerifierOptions>;
 
 const verifiers = new Map<string, Verifier>();
 
-function setting(value: string | undefined, variable: 'NEXUS_ISSUER' | 'NEXUS_AUDIENCE'): string {
-  const resolved = value ?? (typeof process === 'undefined' ? undefined : process.env[variable]);
-  if (!resolved) throw new TypeError(`@nexus/auth: pass the ${variable === 'NEXUS_ISSUER' ? 'issuer' : 'audience'} option or set ${variable}`);
-  return resolved;
-}
-
 function verifierFor(options: VerifyTokenOptions): Verifier {
-  const issuer = setting(options.issuer, 'NEXUS_ISSUER');
-  const audience = setting(options.audience, 'NEXUS_AUDIENCE');
+  const issuer = setting(options.issuer, 'NEXUS_ISSUER', 'issuer');
+  const audience = setting(options.audience, 'NEXUS_AUDIENCE', 'audience');
   // Options beyond issuer and audience tune one verifier: they are part of its identity.
   const key = JSON.stringify([issuer, audience, options.jwksUri ?? null, options.clockToleranceSeconds ?? null, options.jwks ?? null]);
   let verifier = verifiers.get(key);

@@ -44,3 +44,16 @@ class SlowDown(OAuthError):
     def __init__(self, description=None, status=None, retry_after=None):
         super().__init__('slow_down', description, status)
         self.retry_after = retry_after
+
+
+class InvalidWebhook(NexusAuthError):
+    """A webhook delivery did not verify; answer it with 400. ``code`` says which check failed
+    (``missing_header``, ``repeated_header``, ``invalid_timestamp``, ``timestamp_too_old``,
+    ``timestamp_too_new``, ``no_matching_signature``, ``invalid_payload``), ``reason`` in words."""
+
+    status = 400
+
+    def __init__(self, code, reason):
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason

@@ -20,12 +20,18 @@ def client_request(url, form, client_id, client_secret=None, timeout=TIMEOUT):
         body = None
     if response.status_code == 200 and isinstance(body, dict):
         return body
+    raise refusal(url, response, body)
+
+
+def refusal(url, response, body):
+    """The exception for an answer that is not the expected one: OAuthError (SlowDown for
+    ``slow_down``) when the body is an error object ``{error, error_description}``, else HubError."""
     if isinstance(body, dict) and isinstance(body.get('error'), str):
         description = body.get('error_description')
         if body['error'] == 'slow_down':
-            raise SlowDown(description, response.status_code, retry_after_seconds(response.headers.get('Retry-After')))
-        raise OAuthError(body['error'], description, response.status_code)
-    raise HubError('%s answered HTTP %s: %s' % (url, response.status_code, response.text[:300]))
+            return SlowDown(description, response.status_code, retry_after_seconds(response.headers.get('Retry-After')))
+        return OAuthError(body['error'], description, response.status_code)
+    return HubError('%s answered HTTP %s: %s' % (url, response.status_code, response.text[:300]))
 
 
 def token_request(token_endpoint, form, client_id, client_secret=None, timeout=TIMEOUT):

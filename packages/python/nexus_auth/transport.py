@@ -1,5 +1,6 @@
-"""HTTP to the hub: JSON GETs and form POSTs, network failures raised as HubUnreachable."""
+"""HTTP to the hub: JSON GETs, form and JSON POSTs, network failures raised as HubUnreachable."""
 import base64
+import json
 import urllib.parse
 
 import requests
@@ -28,11 +29,22 @@ def get_json(url, timeout=TIMEOUT):
 
 def post_form(url, form, authorization=None, timeout=TIMEOUT):
     """POSTs a form; returns the requests.Response whatever its status (callers judge it)."""
-    headers = {'Accept': 'application/json'}
+    return _post(url, form, {}, authorization, timeout)
+
+
+def post_json(url, document, authorization=None, timeout=TIMEOUT):
+    """POSTs a JSON document; returns the requests.Response whatever its status. NaN and
+    infinities raise ValueError here: they are not JSON, and the hub would refuse the body."""
+    body = json.dumps(document, allow_nan=False)
+    return _post(url, body.encode('utf-8'), {'Content-Type': 'application/json'}, authorization, timeout)
+
+
+def _post(url, data, headers, authorization, timeout):
+    headers = dict(headers, Accept='application/json')
     if authorization:
         headers['Authorization'] = authorization
     try:
-        return requests.post(url, data=form, headers=headers, timeout=timeout)
+        return requests.post(url, data=data, headers=headers, timeout=timeout, allow_redirects=False)
     except requests.RequestException as error:
         raise HubUnreachable(url, error) from error
 
