@@ -65,15 +65,16 @@ class Emits(unittest.TestCase):
         self.assertLess(stored[0]['sequence'], stored[1]['sequence'])
         self.assertLess(stored[1]['sequence'], stored[2]['sequence'])
         self.assertEqual(len(events.emit_many({'type': 'load.tested', 'data': {'i': i}} for i in range(100))), 100)
+        fresh = emitter()  # no token yet: refusing these must not even ask for one
         with TokenRequests() as tokens:
             with self.assertRaises(ValueError):
-                events.emit_many([{'type': 'load.tested'}] * 101)
+                fresh.emit_many([{'type': 'load.tested'}] * 101)
             with self.assertRaises(ValueError):
-                events.emit_many([])
+                fresh.emit_many([])
             with self.assertRaises(ValueError):  # a naive datetime is a different instant on every server
-                events.emit('deal.won', occurred_at=datetime.datetime(2026, 11, 30, 10, 0))
+                fresh.emit('deal.won', occurred_at=datetime.datetime(2026, 11, 30, 10, 0))
             with self.assertRaises(ValueError):  # NaN is not JSON
-                events.emit('deal.won', {'value': float('nan')})
+                fresh.emit('deal.won', {'value': float('nan')})
             self.assertEqual(tokens.count, 0)
 
     def test_refusals_carry_the_hubs_error_code(self):

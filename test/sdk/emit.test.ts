@@ -78,9 +78,10 @@ describe('emit against a real hub', () => {
     expect((await stored(batch[1].id)).occurred_at).toEqual(new Date('2026-11-30T10:00:00Z'));
     expect(await events.emit(Array.from({ length: 100 }, (_, i) => ({ type: 'load.tested', data: { i } })))).toHaveLength(100);
 
+    const fresh = emitter(); // no token yet: refusing these must not even ask for one
     const requests = countTokenRequests();
-    await expect(events.emit(Array.from({ length: 101 }, () => ({ type: 'load.tested' })))).rejects.toThrow(RangeError);
-    await expect(events.emit([])).rejects.toThrow(RangeError);
+    await expect(fresh.emit(Array.from({ length: 101 }, () => ({ type: 'load.tested' })))).rejects.toThrow(RangeError);
+    await expect(fresh.emit([])).rejects.toThrow(RangeError);
     expect(requests()).toBe(0);
   });
 

@@ -52,6 +52,6 @@ function hubError(error: unknown): NexusHubError {
   }
   const message = error instanceof Error ? error.message : String(error);
   // fetch rejects with a TypeError when there is no HTTP answer at all (refused, DNS, reset).
-  const unreachable = error instanceof TypeError && !(error instanceof oidc.ClientError);
-  return new NexusHubError(unreachable ? 'hub_unreachable' : 'unexpected_response', `the token request failed: ${message}`, undefined, { cause: error });
+  const code = error instanceof TypeError ? 'hub_unreachable' : 'unexpected_response';
+  return new NexusHubError(code, `the token request failed: ${message}`, undefined, { cause: error });
 }

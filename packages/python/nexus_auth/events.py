@@ -18,7 +18,7 @@ from .client_credentials import ClientCredentialsToken
 from .discovery import normalize_issuer
 from .errors import HubError
 from .oauth import refusal
-from .transport import TIMEOUT, post_json
+from .transport import TIMEOUT, json_body, post_json
 
 EVENTS_SCOPE = 'events:write'
 MAX_BATCH = 100  # events per request, the hub's limit
@@ -78,7 +78,8 @@ class Emitter:
             raise ValueError('emit_many takes 1 to %d events at a time, not %d' % (MAX_BATCH, len(events)))
         return self._post([_wire(**event) for event in events], len(events))
 
-    def _post(self, body, count):
+    def _post(self, events, count):
+        body = json_body(events)  # before the token: a body that cannot be sent costs no request
         token = self.token.get()
         response = post_json(self.url, body, 'Bearer ' + token, self.timeout)
         if response.status_code == 401:

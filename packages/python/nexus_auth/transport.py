@@ -32,11 +32,14 @@ def post_form(url, form, authorization=None, timeout=TIMEOUT):
     return _post(url, form, {}, authorization, timeout)
 
 
-def post_json(url, document, authorization=None, timeout=TIMEOUT):
-    """POSTs a JSON document; returns the requests.Response whatever its status. NaN and
-    infinities raise ValueError here: they are not JSON, and the hub would refuse the body."""
-    body = json.dumps(document, allow_nan=False)
-    return _post(url, body.encode('utf-8'), {'Content-Type': 'application/json'}, authorization, timeout)
+def json_body(document):
+    """A request body of JSON. NaN and infinities raise ValueError: they are not JSON."""
+    return json.dumps(document, allow_nan=False).encode('utf-8')
+
+
+def post_json(url, body, authorization=None, timeout=TIMEOUT):
+    """POSTs a json_body; returns the requests.Response whatever its status (callers judge it)."""
+    return _post(url, body, {'Content-Type': 'application/json'}, authorization, timeout)
 
 
 def _post(url, data, headers, authorization, timeout):
