@@ -152,7 +152,8 @@ export class EventStore {
     if (filter.afterSequence !== undefined) add('sequence > ?', filter.afterSequence);
     values.push(Math.min(Math.max(filter.limit ?? 100, 1), 1000));
     // With a source, the sequence orders its events; across sources the recording time does.
-    const order = filter.source ? 'sequence' : 'created_at, sequence';
+    // Qualified: a bare `sequence` in ORDER BY would name the output column, sequence::text.
+    const order = filter.source ? 'events.sequence' : 'events.created_at, events.sequence';
     const { rows } = await this.pool.query<EventRow>(
       `${SELECT_EVENT} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${filter.newestFirst ? order.split(', ').map((c) => `${c} DESC`).join(', ') : order} LIMIT $${values.length}`,
       values,
