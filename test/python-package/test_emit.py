@@ -85,6 +85,10 @@ class Emits(unittest.TestCase):
         with self.assertRaises(OAuthError) as caught:
             events.emit_many([{'type': 'deal.won'}, {'type': 'deal.won', 'subject': 'not-a-user-id'}])
         self.assertEqual((caught.exception.error, caught.exception.status), ('invalid_event', 400))
+        # The hub reads at most 2 MB of events: 40 events of 60 KB are 413, its code invalid_request.
+        with self.assertRaises(OAuthError) as caught:
+            events.emit_many([{'type': 'load.tested', 'data': {'blob': 'x' * 60000}}] * 40)
+        self.assertEqual((caught.exception.error, caught.exception.status), ('invalid_request', 413))
         with self.assertRaises(OAuthError) as caught:
             emitter(client_secret='not-the-secret').emit('deal.won')
         self.assertEqual((caught.exception.error, caught.exception.status), ('invalid_client', 401))

@@ -85,13 +85,17 @@ describe('emit against a real hub', () => {
     expect(requests()).toBe(0);
   });
 
-  it('the hub\'s refusals arrive as NexusHubError with its code', async () => {
+  it('the hub\'s refusals arrive as NexusHubError with its code: 400, 413, invalid_client', async () => {
     const events = emitter();
     const invalid = await events.emit('Not A Type', {}).catch((error: unknown) => error);
     expect(invalid).toBeInstanceOf(NexusHubError);
     expect(invalid).toMatchObject({ code: 'invalid_event', status: 400 });
     // One bad event refuses the whole batch: nothing of it is stored.
     await expect(events.emit([{ type: 'deal.won' }, { type: 'deal.won', subject: 'not-a-user-id' }])).rejects.toMatchObject({ code: 'invalid_event', status: 400 });
+
+    // The hub reads at most 2 MB of events: 40 events of 60 KB are 413, its code invalid_request.
+    const big = Array.from({ length: 40 }, () => ({ type: 'load.tested', data: { blob: 'x'.repeat(60_000) } }));
+    await expect(events.emit(big)).rejects.toMatchObject({ code: 'invalid_request', status: 413 });
 
     const wrongSecret = createEmitter({ issuer: t.url, clientId: 'emitter', clientSecret: 'not-the-secret' });
     await expect(wrongSecret.emit('deal.won')).rejects.toMatchObject({ name: 'NexusHubError', code: 'invalid_client', status: 401 });

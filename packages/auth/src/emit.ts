@@ -32,9 +32,10 @@ export interface EventFields {
 }
 
 export interface EventInput extends EventFields {
-  /** `word.word`, e.g. deal.won. */
+  /** Lowercase words joined by dots, e.g. deal.won. */
   type: string;
-  data?: unknown;
+  /** An object of at most 64 KB as JSON. */
+  data?: Record<string, unknown>;
 }
 
 /** What the hub stored for one event. */
@@ -50,7 +51,7 @@ export interface StoredEvent {
 }
 
 export interface Emitter {
-  emit(type: string, data?: unknown, fields?: EventFields): Promise<StoredEvent>;
+  emit(type: string, data?: Record<string, unknown>, fields?: EventFields): Promise<StoredEvent>;
   emit(events: EventInput[]): Promise<StoredEvent[]>;
 }
 
@@ -119,9 +120,9 @@ export function createEmitter(options: EmitterOptions = {}): Emitter {
     throw new NexusHubError('unexpected_response', `${url} answered HTTP ${response.status}: ${text.slice(0, 300)}`, response.status);
   }
 
-  function emit(type: string, data?: unknown, fields?: EventFields): Promise<StoredEvent>;
+  function emit(type: string, data?: Record<string, unknown>, fields?: EventFields): Promise<StoredEvent>;
   function emit(events: EventInput[]): Promise<StoredEvent[]>;
-  async function emit(typeOrEvents: string | EventInput[], data?: unknown, fields: EventFields = {}): Promise<StoredEvent | StoredEvent[]> {
+  async function emit(typeOrEvents: string | EventInput[], data?: Record<string, unknown>, fields: EventFields = {}): Promise<StoredEvent | StoredEvent[]> {
     if (!Array.isArray(typeOrEvents)) return (await post({ ...fields, type: typeOrEvents, data }))[0];
     if (typeOrEvents.length === 0 || typeOrEvents.length > MAX_BATCH) {
       throw new RangeError(`@nexus/auth: emit takes 1 to ${MAX_BATCH} events at a time, not ${typeOrEvents.length}`);
@@ -139,9 +140,9 @@ const emitters = new Map<string, Emitter>();
  * (and so one cached token) is kept per configuration. Resolves with what the hub stored; throws
  * NexusHubError with the hub's code (invalid_event, insufficient_scope, invalid_client…).
  */
-export function emit(type: string, data?: unknown, fields?: EventFields): Promise<StoredEvent>;
+export function emit(type: string, data?: Record<string, unknown>, fields?: EventFields): Promise<StoredEvent>;
 export function emit(events: EventInput[]): Promise<StoredEvent[]>;
-export async function emit(typeOrEvents: string | EventInput[], data?: unknown, fields?: EventFields): Promise<StoredEvent | StoredEvent[]> {
+export async function emit(typeOrEvents: string | EventInput[], data?: Record<string, unknown>, fields?: EventFields): Promise<StoredEvent | StoredEvent[]> {
   const env = (name: string) => (typeof process === 'undefined' ? undefined : process.env[name]);
   const key = JSON.stringify([env('NEXUS_ISSUER'), env('NEXUS_CLIENT_ID'), env('NEXUS_CLIENT_SECRET')]);
   let emitter = emitters.get(key);
