@@ -7,7 +7,7 @@
 // (and an access grant takes effect within the same bound as a revocation). The cache key is the credential's hash with the audience, key id and
 // project (a token accepted for one project is never reused for another: Oathkeeper
 // CVE-2021-32701 / CVE-2026-33496 were caches keyed on less).
-import { createHash } from 'node:crypto';
+import crypto from 'node:crypto';
 import type Provider from 'oidc-provider';
 import { decodeProtectedHeader, type JWTPayload } from 'jose';
 import type { OwnTokenVerifier } from '../oidc/own-tokens.js';
@@ -68,6 +68,11 @@ export function credentialOf(authorization: string | undefined, apiKey: string |
   return { kind: value.startsWith('nxk_') || apiKey !== undefined ? 'api_key' : 'jwt', value };
 }
 
+// The one-shot crypto.hash (Node ≥ 20.12) allocates no Hash object per request.
+const digestOf: (value: string) => string = typeof crypto.hash === 'function'
+  ? (value) => crypto.hash('sha256', value, 'base64url')
+  : (value) => crypto.createHash('sha256').update(value).digest('base64url');
+
 const words = (value: unknown) => (typeof value === 'string' ? value.split(' ').filter(Boolean) : []);
 const text = (value: unknown) => (typeof value === 'string' ? value : '');
 
@@ -81,7 +86,7 @@ export class Callers {
   /** The caller, at once when it is cached (no promise on the hot path); throws a GatewayError. */
   resolve(project: RegisteredClient, authorization: string | undefined, apiKey: string | string[] | undefined): Caller | Promise<Caller> {
     const credential = credentialOf(authorization, apiKey);
-    const digest = createHash('sha256').update(credential.value).digest('base64url');
+    const digest = digestOf(credential.value);
     const key = `${digest}|${project.id}|${project.audience}|${credential.kind === 'jwt' ? kidOf(credential.value) : 'key'}`;
     const now = Date.now();
     const hit = this.verified.get(key, now);

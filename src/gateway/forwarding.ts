@@ -15,15 +15,13 @@ const first = (value: string | string[] | undefined) => (Array.isArray(value) ? 
 
 export function forwardingOf(req: IncomingMessage, trust: ProxyTrust): Forwarding {
   const peer = req.socket.remoteAddress ?? '';
-  const chain: string[] = [];
-  if (trust.trustProxy) {
-    const header = req.headers['x-forwarded-for'];
-    const entries = (Array.isArray(header) ? header.join(',') : header ?? '').split(',').map((e) => e.trim()).filter(Boolean);
-    chain.push(...entries.slice(-trust.hops));
-  }
-  chain.push(peer);
-  const proto = (trust.trustProxy && first(req.headers['x-forwarded-proto'])) || ('encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http');
-  const host = (trust.trustProxy && first(req.headers['x-forwarded-host'])) || req.headers.host || '';
+  const encrypted = 'encrypted' in req.socket && req.socket.encrypted;
+  if (!trust.trustProxy) return { forwardedFor: peer, proto: encrypted ? 'https' : 'http', host: req.headers.host ?? '' };
+  const header = req.headers['x-forwarded-for'];
+  const entries = (Array.isArray(header) ? header.join(',') : header ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  const chain = [...entries.slice(-trust.hops), peer];
+  const proto = first(req.headers['x-forwarded-proto']) || (encrypted ? 'https' : 'http');
+  const host = first(req.headers['x-forwarded-host']) || req.headers.host || '';
   return { forwardedFor: chain.join(', '), proto, host };
 }
 

@@ -12,7 +12,7 @@ import { databaseInputErrorCode } from '../http/database-input-errors.js';
 import { requestIdOf } from '../http/request-log.js';
 import type { Callers, Caller } from './caller.js';
 import type { AssertionSigner } from './assertion.js';
-import { pushRateLimitFields, type Bucket, type GatewayLimiter } from './rate-limit.js';
+import { pushRateLimitFields, type Bucket, type GatewayLimiter, type Verdict } from './rate-limit.js';
 import { GatewayMetrics } from './metrics.js';
 import { Upstreams, CappedBody } from './upstream.js';
 import { checkConnection, identityPairs, IDENTITY_HEADERS, upstreamHeaders } from './headers.js';
@@ -79,6 +79,14 @@ function identityOf(caller: Caller, project: RegisteredClient, assertion: string
   return pairs;
 }
 
+function admitted(caller: Caller, verdict: Verdict, headers: string[]): Caller {
+  pushRateLimitFields(headers, verdict);
+  if (!verdict.allowed) {
+    throw new GatewayError(429, 'rate_limited', `more than ${verdict.limit} requests per minute`, { 'Retry-After': String(verdict.retryAfterSeconds) });
+  }
+  return caller;
+}
+
 function bucketsOf(project: RegisteredClient, caller: Caller): Bucket[] {
   const buckets: Bucket[] = [];
   if (caller.perMinute !== null) buckets.push({ key: `${project.id}:u:${caller.userId}`, perMinute: caller.perMinute });
@@ -107,18 +115,19 @@ export class Gateway {
 
   /**
    * Who is calling, and whether the rate limit lets them through. Its RateLimit-* fields go onto
-   * `headers`: every answer to an admitted request carries them, a 429 too.
+   * `headers`: every answer to an admitted request carries them, a 429 too. At once (no promise)
+   * for a cached caller without a limit, the common case of a busy unlimited caller.
    */
-  private async admit(project: RegisteredClient, authorization: string | undefined, apiKey: IncomingHttpHeaders['x-api-key'], headers: string[]): Promise<Caller> {
+  private admit(project: RegisteredClient, authorization: string | undefined, apiKey: IncomingHttpHeaders['x-api-key'], headers: string[]): Caller | Promise<Caller> {
     const resolved = this.deps.callers.resolve(project, authorization, apiKey);
-    const caller = resolved instanceof Promise ? await resolved : resolved;
+    if (resolved instanceof Promise) return resolved.then((caller) => this.limit(project, caller, headers));
+    return this.limit(project, resolved, headers);
+  }
+
+  private limit(project: RegisteredClient, caller: Caller, headers: string[]): Caller | Promise<Caller> {
     const taken = this.deps.limiter.take(bucketsOf(project, caller));
-    const verdict = taken instanceof Promise ? await taken : taken;
-    pushRateLimitFields(headers, verdict);
-    if (!verdict.allowed) {
-      throw new GatewayError(429, 'rate_limited', `more than ${verdict.limit} requests per minute`, { 'Retry-After': String(verdict.retryAfterSeconds) });
-    }
-    return caller;
+    if (taken instanceof Promise) return taken.then((verdict) => admitted(caller, verdict, headers));
+    return admitted(caller, taken, headers);
   }
 
   private assertion(caller: Caller, project: RegisteredClient): string | Promise<string> {
@@ -152,7 +161,8 @@ export class Gateway {
       exchange.addHeaders(corsHeaders(project, headers.origin));
       if (REFUSED_METHODS.has(method)) throw new GatewayError(405, 'method_not_allowed', `${method} is not forwarded`);
       const named = checkConnection(headers);
-      const caller = await this.admit(project, headers.authorization, headers['x-api-key'], exchange.headers);
+      const admitting = this.admit(project, headers.authorization, headers['x-api-key'], exchange.headers);
+      const caller = admitting instanceof Promise ? await admitting : admitting;
       record.user = caller.userId;
       record.authMethod = caller.authMethod;
       if (caller.keyId) record.keyId = caller.keyId;

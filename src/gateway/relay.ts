@@ -15,7 +15,7 @@ const BODYLESS = new Set([204, 205, 304]);
 export class Relay implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private ended = false;
-  private readonly resume = () => this.controller?.resume();
+  private resume: (() => void) | undefined; // made at the first backpressure, rare for small answers
 
   constructor(private readonly exchange: Exchange, private readonly asked: number, private readonly maxBodyBytes: number) {
     exchange.onCallerGone = () => {
@@ -51,7 +51,7 @@ export class Relay implements Dispatcher.DispatchHandler {
     this.exchange.record.bytesOut += chunk.length;
     if (!this.exchange.res.write(chunk)) {
       controller.pause();
-      this.exchange.res.once('drain', this.resume);
+      this.exchange.res.once('drain', (this.resume ??= () => this.controller?.resume()));
     }
   }
 

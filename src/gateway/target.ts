@@ -25,8 +25,11 @@ export function parseTarget(url: string): Target {
   const after = url.slice(GATEWAY_PREFIX.length);
   const end = after.search(/[/?#]/);
   const id = end === -1 ? after : after.slice(0, end);
-  const rest = end === -1 ? '' : after.slice(end).replace(/#.*$/, '');
-  const pathPart = rest.split('?')[0];
+  let rest = end === -1 ? '' : after.slice(end);
+  const hash = rest.indexOf('#');
+  if (hash !== -1) rest = rest.slice(0, hash);
+  const query = rest.indexOf('?');
+  const pathPart = query === -1 ? rest : rest.slice(0, query);
   // Without '%', '.', '\\' or NUL no segment can decode to anything the loop below refuses.
   if (!NEEDS_SEGMENT_CHECK.test(pathPart)) return { projectId: PROJECT_ID.test(id) ? id : undefined, rest };
   for (const segment of pathPart.split('/')) {
