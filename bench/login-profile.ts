@@ -83,6 +83,25 @@ async function threadCpu(pid: number): Promise<{ main: number; others: number }>
   return { main, others };
 }
 
+/** utime + stime of every process named `name` (e.g. postgres: all its backends), ms. */
+async function processesCpu(name: string): Promise<number> {
+  let total = 0;
+  for (const pid of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== name) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    total += (Number(fields[11]) + Number(fields[12])) * 10;
+  }
+  return total;
+}
+
+/** The CPU the rest of the box spends on logins: this load generator, PostgreSQL, Redis. */
+async function boxCpu() {
+  const own = process.cpuUsage();
+  return { loadGenerator: (own.user + own.system) / 1000, postgres: await processesCpu('postgres'), redis: await processesCpu('redis-server') };
+}
+
 async function main() {
   const tmp = await makeTempDir(path.join(os.tmpdir(), 'nexus-login-profile-'));
   const limit = measureBcrypt();
@@ -129,6 +148,7 @@ async function main() {
   const countsBeforeWindow = await queryCounts(child, countFile);
   const cpuBefore = cpuTimeMs(child.pid);
   const threadsBefore = await threadCpu(child.pid);
+  const boxBefore = await boxCpu();
   const began = performance.now();
   const deadline = began + SECONDS * 1000;
   const latencies: number[] = [];
@@ -148,6 +168,7 @@ async function main() {
   }));
   const elapsedMs = performance.now() - began;
   const threadsAfter = await threadCpu(child.pid);
+  const boxAfter = await boxCpu();
   const countsAfterWindow = await queryCounts(child, countFile);
   const completed = latencies.length;
   latencies.sort((a, b) => a - b);
@@ -170,6 +191,7 @@ async function main() {
     `  logins/s ${stats.perSecond.toFixed(2)} = ${((100 * stats.perSecond) / limit.loginsPerSecond).toFixed(0)}% of ${limit.cores} × 1/${limit.compareCpuMs.toFixed(0)} ms = ${limit.loginsPerSecond.toFixed(1)}/s; p50 ${stats.p50.toFixed(0)} ms, p99 ${stats.p99.toFixed(0)} ms; errors ${stats.errors}${stats.firstError ? ` (${stats.firstError})` : ''}`,
     `  hub CPU per login ${stats.cpuPerOp.toFixed(1)} ms (bcrypt ${limit.compareCpuMs.toFixed(0)} ms, the rest ${(stats.cpuPerOp - limit.compareCpuMs).toFixed(1)} ms); hub busy ${stats.cpuCores.toFixed(2)} cores`,
     `  per login: main thread ${mainPerLogin.toFixed(1)} ms, other threads (password workers, GC, libuv) ${othersPerLogin.toFixed(1)} ms`,
+    `  per login elsewhere on the box: load generator ${((boxAfter.loadGenerator - boxBefore.loadGenerator) / completed).toFixed(1)} ms, PostgreSQL ${((boxAfter.postgres - boxBefore.postgres) / completed).toFixed(1)} ms, Redis ${((boxAfter.redis - boxBefore.redis) / completed).toFixed(1)} ms (all processes of each, other work included)`,
     `  database connections opened while measuring: ${connectionsOpened} (for ${completed} logins)`,
     `  SQL statements in one login: ${perLogin.reduce((sum, [, n]) => sum + n, 0)}`,
     ...perLogin.map(([sql, n]) => `    ${String(n).padStart(3)}  ${sql}`),

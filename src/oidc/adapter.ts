@@ -34,10 +34,17 @@ function toPayload(row: PayloadRow | undefined): AdapterPayload | undefined {
   return row.consumed !== null ? { ...row.payload, consumed: row.consumed } : row.payload;
 }
 
+const UPSERT = `INSERT INTO oidc_payloads (model, id, payload, grant_id, account_id, user_code, uid, expires_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+  ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, account_id = EXCLUDED.account_id,
+    user_code = EXCLUDED.user_code, uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`;
+
 /**
  * `pool`: the pg pool Prisma runs on (by default the one under `prisma`). The adapter runs on
  * every OpenID request, several statements each, so it sends plain SQL through `pg`: Prisma's
- * query engine costs ~10× the CPU of the statement itself (see src/accounts/sql-pool.ts).
+ * query engine costs ~10× the CPU of the statement itself (see src/accounts/sql-pool.ts). The
+ * statements of every login are named (prepared once per connection): PostgreSQL then skips
+ * parsing and planning them on each call.
  */
 export function createAdapterFactory(prisma: PrismaClient, clients: ClientRegistry, pool: pg.Pool = sqlPoolOf(prisma)) {
   class ClientAdapter implements Adapter {
@@ -65,24 +72,23 @@ export function createAdapterFactory(prisma: PrismaClient, clients: ClientRegist
       // PostgreSQL cannot store a NUL character in jsonb. Payloads carry request parameters
       // (state, login_hint, ui_locales, ...), so such a request is invalid, not a server error.
       if (containsNul(payload)) throw new errors.InvalidRequest('request parameters must not contain NUL characters');
-      await pool.query(
-        `INSERT INTO oidc_payloads (model, id, payload, grant_id, account_id, user_code, uid, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, account_id = EXCLUDED.account_id,
-           user_code = EXCLUDED.user_code, uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`,
-        [
+      await pool.query({
+        name: 'oidc-upsert',
+        text: UPSERT,
+        values: [
           this.model, id, JSON.stringify(payload),
           payload.grantId ?? null, payload.accountId ?? null, payload.userCode ?? null, payload.uid ?? null,
           expiresIn ? sqlTimestamp(new Date(Date.now() + expiresIn * 1000)) : null,
         ],
-      );
+      });
     }
 
     private async findWhere(column: 'id' | 'user_code' | 'uid', value: string) {
-      const { rows } = await pool.query<PayloadRow>(
-        `${SELECT_PAYLOAD} WHERE model = $1 AND ${column} = $2 AND ${NOT_EXPIRED} LIMIT 1`,
-        [this.model, value, sqlTimestamp(new Date())],
-      );
+      const { rows } = await pool.query<PayloadRow>({
+        name: `oidc-find-by-${column}`,
+        text: `${SELECT_PAYLOAD} WHERE model = $1 AND ${column} = $2 AND ${NOT_EXPIRED} LIMIT 1`,
+        values: [this.model, value, sqlTimestamp(new Date())],
+      });
       return toPayload(rows[0]);
     }
 
@@ -109,10 +115,11 @@ export function createAdapterFactory(prisma: PrismaClient, clients: ClientRegist
      * is revoked (the winner's new tokens die with it: one of the two parties is an attacker).
      */
     async consume(id: string) {
-      const { rowCount } = await pool.query(
-        'UPDATE oidc_payloads SET consumed_at = $3 WHERE model = $1 AND id = $2 AND consumed_at IS NULL',
-        [this.model, id, sqlTimestamp(new Date())],
-      );
+      const { rowCount } = await pool.query({
+        name: 'oidc-consume',
+        text: 'UPDATE oidc_payloads SET consumed_at = $3 WHERE model = $1 AND id = $2 AND consumed_at IS NULL',
+        values: [this.model, id, sqlTimestamp(new Date())],
+      });
       if (rowCount === 1) return;
       const { rows } = await pool.query<{ grant_id: string | null }>('SELECT grant_id FROM oidc_payloads WHERE model = $1 AND id = $2', [this.model, id]);
       const grantId = rows[0]?.grant_id;
@@ -122,7 +129,7 @@ export function createAdapterFactory(prisma: PrismaClient, clients: ClientRegist
 
     async destroy(id: string) {
       if (!isLookupKey(id)) return;
-      await pool.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.model, id]);
+      await pool.query({ name: 'oidc-destroy', text: 'DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', values: [this.model, id] });
     }
 
     // A grant's codes, tokens and sessions share its grantId; all of them go.
