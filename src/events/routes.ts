@@ -143,5 +143,9 @@ export function eventRoutes(deps: { ops: EventOperations; verify: OwnTokenVerifi
   }));
   endpoints.all(['/', '/{*rest}'], () => { throw new HttpError(404, 'not_found', 'no such webhooks endpoint'); });
 
-  return compose([router.routes(), router.allowedMethods(), endpoints.routes(), endpoints.allowedMethods()]);
+  // Nested, so that busErrors wraps the endpoints' routes too (a second router composed beside
+  // this one ran them outside it: every EndpointError was a 500), and one router holds every
+  // bus route: exposed as `.router`, as router.routes() does, for listings of the app's routes.
+  router.use(endpoints.routes());
+  return Object.assign(compose([router.routes(), router.allowedMethods()]), { router });
 }

@@ -73,7 +73,8 @@ WITH input AS (
   SELECT (SELECT count(*) FROM webhooks) + (SELECT count(*) FROM runs) AS deliveries
 )
 SELECT s.id, s.idempotency_key AS key, s.sequence::text AS sequence, counted.deliveries::int AS deliveries,
-  CASE WHEN $6::boolean AND counted.deliveries > 0 THEN pg_notify('${NOTIFY_CHANNEL}', '') END AS notified
+  -- As text: pg_notify answers void, which Prisma cannot read back (publish inside a Prisma transaction).
+  CASE WHEN $6::boolean AND counted.deliveries > 0 THEN pg_notify('${NOTIFY_CHANNEL}', '') END::text AS notified
 FROM stored s, counted
 `;
 
