@@ -156,6 +156,7 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   const checkLive = liveTokenCheck({ provider, verify, clients, users });
   const ops = new AdminOperations({
     clients, users, access, apiKeys, keys, subscriptions: () => subscriptions, clientsFile: config.clientsFile, notify: (topic) => publishChange(prisma, topic),
+    events: new EventOperations(services.bus),
   });
 
   app.proxy = config.trustProxy;

@@ -10,6 +10,8 @@ import { ApiKeyError, parseDuration, type ApiKeys } from '../accounts/api-keys.j
 import type { KeyStore } from '../keys/store.js';
 import type { ChangeTopic } from '../db/changes.js';
 import type { Subscriptions } from '../billing/subscriptions.js';
+import type { EventOperations } from '../events/operations.js';
+import type { EventFilter } from '../events/store.js';
 
 export class AdminError extends Error {
   constructor(readonly code: 'no_hub_project' | 'no_grant', message: string) {
@@ -28,6 +30,8 @@ export interface AdminDeps {
   clientsFile: string;
   /** Lazy: only the plan operations need plans.json. */
   subscriptions: () => Subscriptions;
+  /** The event bus's operations, unscoped: administrators reach every endpoint and delivery. */
+  events: EventOperations;
 }
 
 /** `24h`, `30m`, `7d`…, or `0` (the default): how long a replaced client secret keeps working. */
@@ -47,8 +51,15 @@ export function publicUser(user: User) {
   return { ...rest, hasPassword: Boolean(passwordHash) };
 }
 
+const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export class AdminOperations {
-  constructor(private readonly deps: AdminDeps) {}
+  /** Endpoints and deliveries: used as they are (pass no scope, or `{}`), not wrapped here. */
+  readonly events: EventOperations;
+
+  constructor(private readonly deps: AdminDeps) {
+    this.events = deps.events;
+  }
 
   // --- clients ---------------------------------------------------------------------------
 
@@ -188,6 +199,17 @@ export class AdminOperations {
     const user = await this.deps.users.get(email);
     await this.deps.subscriptions().apply(user.id, { plan: plan as never, status: 'active', source });
     return this.getPlan(user.email);
+  }
+
+  // --- events --------------------------------------------------------------------------
+
+  /**
+   * The audit log. Administrators name the subject by email (a user id also works, for the
+   * events of a user who has since been deleted).
+   */
+  async listEvents(filter: Omit<EventFilter, 'subject'> & { subject?: string }) {
+    const subject = filter.subject === undefined || USER_ID.test(filter.subject) ? filter.subject : (await this.deps.users.get(filter.subject)).id;
+    return this.deps.events.listEvents({ ...filter, subject });
   }
 
   // --- API keys --------------------------------------------------------------------------

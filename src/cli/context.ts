@@ -1,5 +1,6 @@
 // What commands work with: the same database and master key as the server (same DATABASE_URL /
 // DATA_DIR defaults, so it works against the embedded default too), and the admin operations.
+// The event bus here records and queues only: its worker is off, the running hubs deliver.
 import { loadConfig, type Config } from '../config.js';
 import { createLogger } from '../logger.js';
 import { openCore } from '../core.js';
@@ -13,6 +14,8 @@ import { KeyStore } from '../keys/store.js';
 import { AdminOperations } from '../admin/operations.js';
 import { Plans } from '../billing/plans.js';
 import { Subscriptions } from '../billing/subscriptions.js';
+import { EventBus } from '../events/bus.js';
+import { EventOperations } from '../events/operations.js';
 
 export interface CliContext {
   config: Config;
@@ -29,8 +32,12 @@ export async function openContext(env: NodeJS.ProcessEnv, stdin: () => Promise<s
   const log = createLogger(env.LOG_LEVEL ?? 'warn', 2);
   const { db, box } = await openCore(config, log);
   let subscriptions: Subscriptions | undefined;
+  const clients = new ClientRegistry(db.prisma, box);
+  const bus = new EventBus({
+    prisma: db.prisma, pool: db.pool, databaseUrl: db.url, box, log, projectExists: (id) => clients.get(id).then(() => true, () => false),
+  }, { ...config.events, worker: false });
   const ops = new AdminOperations({
-    clients: new ClientRegistry(db.prisma, box),
+    clients,
     // Read on first use: only `nexus plans` needs plans.json.
     subscriptions: () => (subscriptions ??= new Subscriptions(db.prisma, Plans.fromFile(config.plansFile))),
     users: new Users(db.prisma),
@@ -39,7 +46,8 @@ export async function openContext(env: NodeJS.ProcessEnv, stdin: () => Promise<s
     keys: new KeyStore(db.prisma, box),
     notify: (topic) => publishChange(db.prisma, topic),
     clientsFile: config.clientsFile,
+    events: new EventOperations(bus),
   });
   const releasePasswordPool = holdPasswordPool(config.passwordHashing);
-  return { config, ops, stdin, interactive, close: () => releasePasswordPool().then(() => db.close()) };
+  return { config, ops, stdin, interactive, close: () => releasePasswordPool().then(() => bus.close()).then(() => db.close()) };
 }

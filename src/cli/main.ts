@@ -13,8 +13,10 @@ import { access } from './commands/access.js';
 import { keys } from './commands/keys.js';
 import { apikeys } from './commands/apikeys.js';
 import { plans } from './commands/plans.js';
+import { events } from './commands/events.js';
+import { webhooks } from './commands/webhooks.js';
 
-const GROUPS: Record<string, CommandGroup> = { clients, users, access, keys, apikeys, plans };
+const GROUPS: Record<string, CommandGroup> = { clients, users, access, keys, apikeys, plans, events, webhooks };
 
 const COMMON = {
   json: { type: 'boolean' },

@@ -15,6 +15,7 @@ const DEFINITION_OPTIONS = {
   pkce: { type: 'string' },
   upstream: { type: 'string' },
   'first-party': { type: 'boolean' },
+  publishes: { type: 'string' },
 } as const;
 
 /** The definition fields the flags set (only those given). */
@@ -30,6 +31,8 @@ function definitionFromFlags(values: Values) {
   set('access', optionalString(values, 'access'));
   set('defaultRole', optionalString(values, 'default-role'));
   set('pkce', optionalString(values, 'pkce'));
+  // Comma-separated, like `webhooks add --events`; `--publishes ''` publishes nothing.
+  if (typeof values.publishes === 'string') fields.publishes = values.publishes.split(',').map((type) => type.trim()).filter(Boolean);
   // `--upstream ''` takes the project out of the gateway.
   if (typeof values.upstream === 'string') fields.upstream = values.upstream.trim() === '' ? null : values.upstream;
   if (values['first-party']) fields.firstParty = true;
@@ -53,6 +56,7 @@ function describe(client: RegisteredClient) {
     `redirect URIs: ${client.redirectUris.join(' ') || '-'}`,
     `logout URIs:   ${client.postLogoutRedirectUris.join(' ') || '-'}`,
     `upstream:      ${client.upstream ?? '- (not behind the gateway)'}`,
+    `publishes:     ${client.publishes.join(', ') || '- (other projects receive none of its events)'}`,
     ...(client.rotationGraceUntil ? [`old secret:    works until ${client.rotationGraceUntil.toISOString()}`] : []),
   ].join('\n');
 }
@@ -83,7 +87,7 @@ export const clients: CommandGroup = {
     },
     add: {
       summary: 'register a project; prints its secret once',
-      usage: '--id ID --name NAME --redirect-uri URL... [--post-logout-uri URL...] [--public] [--grant TYPE...] [--first-party] [--scope S...] [--audience URI] [--access open|granted] [--default-role ROLE] [--pkce required|optional] [--upstream URL]',
+      usage: '--id ID --name NAME --redirect-uri URL... [--post-logout-uri URL...] [--public] [--grant TYPE...] [--first-party] [--scope S...] [--audience URI] [--access open|granted] [--default-role ROLE] [--pkce required|optional] [--upstream URL] [--publishes deal.won,lead.qualified]',
       options: { ...DEFINITION_OPTIONS, id: { type: 'string' }, public: { type: 'boolean' } },
       async run(ctx, values) {
         const id = requireString(values, 'id');
@@ -97,7 +101,7 @@ export const clients: CommandGroup = {
     },
     update: {
       summary: 'change a client (only the flags given)',
-      usage: 'ID [--name NAME] [--redirect-uri URL...] [--post-logout-uri URL...] [--grant TYPE...] [--scope S...] [--public|--confidential] [--first-party|--third-party] [--audience URI] [--access open|granted] [--default-role ROLE] [--pkce required|optional] [--upstream URL]',
+      usage: 'ID [--name NAME] [--redirect-uri URL...] [--post-logout-uri URL...] [--grant TYPE...] [--scope S...] [--public|--confidential] [--first-party|--third-party] [--audience URI] [--access open|granted] [--default-role ROLE] [--pkce required|optional] [--upstream URL] [--publishes deal.won,lead.qualified]',
       args: ['ID'],
       options: { ...DEFINITION_OPTIONS, public: { type: 'boolean' }, confidential: { type: 'boolean' }, 'third-party': { type: 'boolean' } },
       async run(ctx, values, [id]) {
