@@ -5,6 +5,8 @@ import { HttpMethodEnum, koaBody } from 'koa-body';
 import type { Context, Middleware } from 'koa';
 import { AdminOperations, publicUser } from './operations.js';
 import { describeDomainError } from './domain-errors.js';
+import { isEventPattern, type Actor } from '../events/event.js';
+import { parseSince } from '../events/routes.js';
 
 const jsonBody = koaBody({ json: true, urlencoded: false, multipart: false, text: false, jsonLimit: '64kb', parsedMethods: [HttpMethodEnum.POST, HttpMethodEnum.PUT, HttpMethodEnum.PATCH, HttpMethodEnum.DELETE] });
 
@@ -48,10 +50,32 @@ function refuseControlCharacters(): Middleware {
   };
 }
 
+const MAX_QUERY_VALUE = 320;
+
 function query(ctx: Context, name: string): string | undefined {
   const value = ctx.query[name];
-  return typeof value === 'string' && value !== '' ? value : undefined;
+  // Repeated, it is ambiguous; longer than an email, it names nothing the hub stores.
+  if (Array.isArray(value)) throw new BadRequest(`repeat "${name}" at most once`);
+  if (value !== undefined && value.length > MAX_QUERY_VALUE) throw new BadRequest(`"${name}" is longer than ${MAX_QUERY_VALUE} characters`);
+  return value !== undefined && value !== '' ? value : undefined;
 }
+
+/** A body that carries only these fields (a misspelt one is refused, not silently ignored). */
+function only(ctx: Context, fields: string[]): Record<string, unknown> {
+  const input = body(ctx);
+  const unknown = Object.keys(input).find((name) => !fields.includes(name));
+  if (unknown !== undefined) throw new BadRequest(`unknown field "${unknown.slice(0, 40)}"; expected ${fields.join(', ')}`);
+  return input;
+}
+
+function limitOf(ctx: Context): number | undefined {
+  const raw = query(ctx, 'limit');
+  if (raw === undefined) return undefined;
+  if (!/^\d{1,4}$/.test(raw) || Number(raw) < 1 || Number(raw) > 1000) throw new BadRequest('"limit" must be a whole number from 1 to 1000');
+  return Number(raw);
+}
+
+const SOURCE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /** JSON errors with stable codes for everything below /api/admin. */
 function adminErrors(): Middleware {
@@ -148,6 +172,68 @@ export function adminRoutes(ops: AdminOperations, auth: Middleware) {
     ctx.body = { ...info, key };
   });
   router.post('/apikeys/:id/revoke', async (ctx) => { ctx.body = await ops.revokeApiKey(ctx.params.id); });
+
+  // The event log and every project's webhook endpoints: the shapes of the project API
+  // (/api/events, /api/webhooks/*), unscoped.
+  const events = ops.events;
+  const actor = (ctx: Context): Actor => ({ type: 'admin', id: String(ctx.state.adminEmail) });
+  router.get('/events', async (ctx) => {
+    const type = query(ctx, 'type');
+    if (type !== undefined && !isEventPattern(type)) throw new BadRequest('"type" must be an event type such as deal.won, or a pattern such as deal.*');
+    const source = query(ctx, 'source');
+    if (source !== undefined && !SOURCE.test(source)) throw new BadRequest('"source" must be a project id, or nexus for the hub\'s own events');
+    ctx.body = {
+      events: await ops.listEvents({
+        type: type === '*' ? undefined : type, source, subject: query(ctx, 'subject'), since: parseSince(query(ctx, 'since')), limit: limitOf(ctx), newestFirst: true,
+      }),
+    };
+  });
+
+  const ENDPOINT_FIELDS = ['url', 'events', 'description'];
+  router.get('/webhooks/endpoints', async (ctx) => {
+    const project = query(ctx, 'project');
+    ctx.body = { endpoints: await events.listEndpoints(project === undefined ? {} : { project }) };
+  });
+  router.post('/webhooks/endpoints', async (ctx) => {
+    const input = only(ctx, ['project', 'all', ...ENDPOINT_FIELDS]);
+    if (input.all !== undefined && input.all !== true) throw new BadRequest('"all" must be true, or left out');
+    const project = text(ctx, 'project');
+    if ((project === undefined) !== (input.all === true)) throw new BadRequest('give either "project" or "all": true (an administrators\' endpoint that may receive every event)');
+    ctx.status = 201;
+    ctx.body = await events.addEndpoint({}, { project: project ?? null, url: input.url, eventTypes: input.events, description: input.description });
+  });
+  router.get('/webhooks/endpoints/:id', async (ctx) => { ctx.body = await events.getEndpoint(ctx.params.id, {}); });
+  router.patch('/webhooks/endpoints/:id', async (ctx) => {
+    const input = only(ctx, ENDPOINT_FIELDS);
+    if (Object.keys(input).length === 0) throw new BadRequest(`nothing to change: give ${ENDPOINT_FIELDS.join(', ')}`);
+    ctx.body = await events.updateEndpoint(ctx.params.id, { url: input.url, eventTypes: input.events, description: input.description }, {});
+  });
+  router.delete('/webhooks/endpoints/:id', async (ctx) => {
+    await events.removeEndpoint(ctx.params.id, {});
+    ctx.status = 204;
+  });
+  router.post('/webhooks/endpoints/:id/disable', async (ctx) => { ctx.body = await events.setEndpointEnabled(ctx.params.id, false, actor(ctx), {}); });
+  router.post('/webhooks/endpoints/:id/enable', async (ctx) => { ctx.body = await events.setEndpointEnabled(ctx.params.id, true, actor(ctx), {}); });
+  router.post('/webhooks/endpoints/:id/rotate-secret', async (ctx) => { ctx.body = await events.rotateEndpointSecret(ctx.params.id, {}); });
+  router.post('/webhooks/endpoints/:id/test', async (ctx) => {
+    ctx.status = 202;
+    ctx.body = await events.testEndpoint(ctx.params.id, actor(ctx), {});
+  });
+  router.get('/webhooks/endpoints/:id/deliveries', async (ctx) => {
+    const failed = query(ctx, 'failed');
+    if (failed !== undefined && failed !== 'true' && failed !== 'false') throw new BadRequest('"failed" must be true or false');
+    ctx.body = { deliveries: await events.listDeliveries(ctx.params.id, { failed: failed === 'true', limit: limitOf(ctx) }, {}) };
+  });
+  router.post('/webhooks/endpoints/:id/replay-failed', async (ctx) => {
+    only(ctx, ['since']);
+    ctx.status = 202;
+    ctx.body = await events.replayFailed(ctx.params.id, parseSince(text(ctx, 'since', true))!, {});
+  });
+  router.get('/webhooks/deliveries/:id', async (ctx) => { ctx.body = await events.getDelivery(ctx.params.id, {}); });
+  router.post('/webhooks/deliveries/:id/replay', async (ctx) => {
+    ctx.status = 202;
+    ctx.body = await events.replayDelivery(ctx.params.id, {});
+  });
 
   // Unknown paths below /api/admin answer JSON too, after authentication.
   router.all(['/', '/{*rest}'], (ctx) => {
