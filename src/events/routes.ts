@@ -6,7 +6,6 @@
 import Router from '@koa/router';
 import { HttpMethodEnum, koaBody } from 'koa-body';
 import type { Context, Middleware } from 'koa';
-import compose from 'koa-compose';
 import type { ClientRegistry, RegisteredClient } from '../clients/registry.js';
 import type { OwnTokenVerifier } from '../oidc/own-tokens.js';
 import { HttpError } from '../http/errors.js';
@@ -144,8 +143,14 @@ export function eventRoutes(deps: { ops: EventOperations; verify: OwnTokenVerifi
   endpoints.all(['/', '/{*rest}'], () => { throw new HttpError(404, 'not_found', 'no such webhooks endpoint'); });
 
   // Nested, so that busErrors wraps the endpoints' routes too (a second router composed beside
-  // this one ran them outside it: every EndpointError was a 500), and one router holds every
-  // bus route: exposed as `.router`, as router.routes() does, for listings of the app's routes.
+  // this one ran them outside it: every EndpointError was a 500), and one router (its
+  // routes() carries it as `.router`) holds every bus route for listings of the app's routes.
   router.use(endpoints.routes());
-  return Object.assign(compose([router.routes(), router.allowedMethods()]), { router });
+  // Wrong methods answered here rather than by router.allowedMethods(), which answers 501 to
+  // any method it does not implement (TRACE, PROPFIND) on every path of the app that ends in 404.
+  router.all('/api/events', (ctx) => {
+    ctx.set('Allow', 'GET, HEAD, POST');
+    throw new HttpError(405, 'method_not_allowed', 'use GET or POST');
+  });
+  return router.routes();
 }

@@ -5,7 +5,8 @@
 // publishes), so a route added later without an entry here fails the suite.
 //
 // Placeholders resolved per request: $csrf (the CSRF token of the session or interaction),
-// $email (a new address), $evt (a new Stripe event id), $now (epoch seconds).
+// $email (a new address), $evt (a new Stripe event id), $now (epoch seconds), $endpoint and
+// $delivery (a webhook endpoint of sales and a delivery to it).
 
 export type Auth =
   | 'none'
@@ -15,6 +16,7 @@ export type Auth =
   | 'interaction' // a fresh sign-in interaction (cookies, uid, CSRF token)
   | 'client' // HTTP Basic of the sales project
   | 'device-client' // HTTP Basic of agi-safety (device flow)
+  | 'project' // Bearer client-credentials token of sales with the event bus scopes
   | 'stripe'; // a valid Stripe-Signature over the body
 
 export type Body = 'form' | 'json' | 'stripe-event';
@@ -50,6 +52,12 @@ const AUTHORIZATION: Params = {
 const EMAIL_SEGMENT = { email: 'ghost@example.com' };
 const ADMIN: Auth[] = ['admin'];
 const ANONYMOUS: Auth[] = ['none'];
+const PROJECT: Auth[] = ['project'];
+// A user's token (the admin's) is refused by the bus routes before they read anything, like none.
+const NOT_A_PROJECT: Auth[] = ['none', 'admin'];
+const ENDPOINT = { id: '$endpoint' };
+const NO_SUCH_ENDPOINT = { id: '00000000-0000-4000-8000-000000000000' };
+const EVENT = { type: 'deal.won', subject: '00000000-0000-4000-8000-000000000001', data: { dealId: 'h1', value: 10 }, id: 'hostile-1', occurredAt: '2026-12-01T10:00:00Z' };
 
 export const ROUTES: RouteSpec[] = [
   // Operations and static files.
@@ -118,6 +126,26 @@ export const ROUTES: RouteSpec[] = [
     ],
   },
 
+  // The event bus, as a project (client-credentials token of sales).
+  { route: 'POST /api/events', body: 'json', params: [EVENT], auth: PROJECT, shallow: NOT_A_PROJECT },
+  { route: 'ALL /api/events', auth: PROJECT, shallow: NOT_A_PROJECT },
+  { route: 'GET /api/events', params: [{ type: 'deal.*', since: '24h', after: '0', limit: '10' }], auth: PROJECT, shallow: NOT_A_PROJECT },
+  { route: 'GET /api/webhooks/endpoints', auth: PROJECT, shallow: NOT_A_PROJECT },
+  { route: 'POST /api/webhooks/endpoints', body: 'json', params: [{ url: 'https://hostile.invalid/new', events: ['deal.won', 'user.*'], description: 'hostile' }], auth: PROJECT, shallow: NOT_A_PROJECT },
+  { route: 'GET /api/webhooks/endpoints/:id', segments: ENDPOINT, auth: PROJECT, shallow: NOT_A_PROJECT },
+  { route: 'PATCH /api/webhooks/endpoints/:id', body: 'json', segments: ENDPOINT, params: [{ url: 'https://hostile.invalid/hook', events: ['deal.*'], description: 'patched' }], auth: PROJECT, shallow: NOT_A_PROJECT },
+  { route: 'DELETE /api/webhooks/endpoints/:id', segments: NO_SUCH_ENDPOINT, auth: PROJECT, shallow: NOT_A_PROJECT },
+  { route: 'POST /api/webhooks/endpoints/:id/disable', segments: NO_SUCH_ENDPOINT, auth: PROJECT, shallow: NOT_A_PROJECT },
+  { route: 'POST /api/webhooks/endpoints/:id/enable', segments: ENDPOINT, auth: PROJECT, shallow: NOT_A_PROJECT },
+  { route: 'POST /api/webhooks/endpoints/:id/rotate-secret', segments: ENDPOINT, auth: PROJECT, shallow: NOT_A_PROJECT },
+  { route: 'POST /api/webhooks/endpoints/:id/test', segments: ENDPOINT, auth: PROJECT, shallow: NOT_A_PROJECT },
+  { route: 'GET /api/webhooks/endpoints/:id/deliveries', segments: ENDPOINT, params: [{ failed: 'true', limit: '10' }], auth: PROJECT, shallow: NOT_A_PROJECT },
+  { route: 'POST /api/webhooks/endpoints/:id/replay-failed', body: 'json', segments: ENDPOINT, params: [{ since: '1h' }], auth: PROJECT, shallow: NOT_A_PROJECT },
+  { route: 'GET /api/webhooks/deliveries/:id', segments: { id: '$delivery' }, auth: PROJECT, shallow: NOT_A_PROJECT },
+  { route: 'POST /api/webhooks/deliveries/:id/replay', segments: { id: '$delivery' }, auth: PROJECT, shallow: NOT_A_PROJECT },
+  { route: 'ALL /api/webhooks', auth: PROJECT, shallow: NOT_A_PROJECT },
+  { route: 'ALL /api/webhooks/{*rest}', segments: { rest: 'x/y' }, auth: PROJECT, shallow: NOT_A_PROJECT },
+
   // The admin API.
   { route: 'ALL /api/admin', auth: ADMIN, shallow: ANONYMOUS },
   { route: 'ALL /api/admin/{*rest}', segments: { rest: 'x/y' }, auth: ADMIN, shallow: ANONYMOUS },
@@ -151,6 +179,23 @@ export const ROUTES: RouteSpec[] = [
   { route: 'GET /api/admin/apikeys', params: [{ email: 'ghost@example.com' }], auth: ADMIN, shallow: ANONYMOUS },
   { route: 'POST /api/admin/apikeys', body: 'json', params: [{ email: 'ghost@example.com', name: 'hostile', env: 'test', rateLimit: 10, expires: '1d' }], auth: ADMIN, shallow: ANONYMOUS },
   { route: 'POST /api/admin/apikeys/:id/revoke', segments: { id: '00000000-0000-4000-8000-000000000000' }, auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'GET /api/admin/events', params: [{ type: 'deal.*', source: 'sales', subject: 'ghost@example.com', since: '24h', limit: '10' }], auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'GET /api/admin/webhooks/endpoints', params: [{ project: 'sales' }], auth: ADMIN, shallow: ANONYMOUS },
+  {
+    route: 'POST /api/admin/webhooks/endpoints', body: 'json', auth: ADMIN, shallow: ANONYMOUS,
+    params: [{ project: 'sales', url: 'https://hostile.invalid/admin', events: ['deal.won'], description: 'hostile' }, { all: true, url: 'https://hostile.invalid/all', events: ['*'] }],
+  },
+  { route: 'GET /api/admin/webhooks/endpoints/:id', segments: ENDPOINT, auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'PATCH /api/admin/webhooks/endpoints/:id', body: 'json', segments: ENDPOINT, params: [{ url: 'https://hostile.invalid/hook', events: ['deal.*'], description: 'patched' }], auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'DELETE /api/admin/webhooks/endpoints/:id', segments: NO_SUCH_ENDPOINT, auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'POST /api/admin/webhooks/endpoints/:id/disable', segments: NO_SUCH_ENDPOINT, auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'POST /api/admin/webhooks/endpoints/:id/enable', segments: ENDPOINT, auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'POST /api/admin/webhooks/endpoints/:id/rotate-secret', segments: ENDPOINT, auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'POST /api/admin/webhooks/endpoints/:id/test', segments: ENDPOINT, auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'GET /api/admin/webhooks/endpoints/:id/deliveries', segments: ENDPOINT, params: [{ failed: 'true', limit: '10' }], auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'POST /api/admin/webhooks/endpoints/:id/replay-failed', body: 'json', segments: ENDPOINT, params: [{ since: '1h' }], auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'GET /api/admin/webhooks/deliveries/:id', segments: { id: '$delivery' }, auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'POST /api/admin/webhooks/deliveries/:id/replay', segments: { id: '$delivery' }, auth: ADMIN, shallow: ANONYMOUS },
 ];
 
 /** Paths oidc-provider answers that discovery does not list (found in its router). */

@@ -95,7 +95,7 @@ describe('no 5xx', () => {
   });
 
   it('hostile headers on a few representative routes', async () => {
-    const paths = ['/', '/auth', '/token', '/me', '/account', '/api/admin/users', '/api/billing/checkout', '/interaction/x'];
+    const paths = ['/', '/auth', '/token', '/me', '/account', '/api/admin/users', '/api/billing/checkout', '/interaction/x', '/api/events', '/api/webhooks/endpoints'];
     const headerSets: Record<string, Record<string, string>> = {
       'garbage bearer': { authorization: 'Bearer ~~~.%00.%FF' },
       'long bearer': { authorization: `Bearer ${'a'.repeat(8000)}` },

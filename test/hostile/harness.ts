@@ -6,7 +6,7 @@
 import http from 'node:http';
 import { Browser, parseForm, pkcePair } from '../support/browser.js';
 import { adminToken } from '../support/admin-token.js';
-import { basicAuth } from '../support/oauth.js';
+import { basicAuth, postForm } from '../support/oauth.js';
 import { signature } from '../billing/events.js';
 import { billingToken, createUser, signInToAccount, startBillingHub, type BillingHub } from '../billing/support.js';
 
@@ -48,10 +48,25 @@ export interface Credentials {
   salesBasic: string;
   /** Basic authentication of agi-safety (device flow). */
   deviceBasic: string;
+  /** The sales project as it calls the event bus: a client-credentials token with the bus scopes, one of its webhook endpoints and a delivery to it. */
+  project: { token: string; endpointId: string; deliveryId: string };
   /** A fresh sign-in interaction (its own browser cookies), at the login step. */
   interaction(): Promise<Interaction>;
   /** The Stripe-Signature header for a body. */
   stripeSignature(body: string | Buffer): string;
+}
+
+/**
+ * The sales project's bus credentials. Its endpoint points at a name that never resolves
+ * (.invalid): deliveries fail at once, without leaving the machine.
+ */
+async function busProject(t: BillingHub['t']): Promise<Credentials['project']> {
+  const tokens = await postForm(t, '/token', 'sales', { grant_type: 'client_credentials', scope: 'events:write events:read webhooks:manage' });
+  if (tokens.status !== 200) throw new Error(`no bus token for sales: ${tokens.text}`);
+  const { endpoint } = await t.hub.bus.endpoints.add({ project: 'sales', url: 'https://hostile.invalid/hook', eventTypes: ['deal.won'] });
+  await t.hub.bus.sendTest(endpoint.id, null);
+  const [delivery] = await t.hub.bus.deliveries.list({ endpointId: endpoint.id });
+  return { token: tokens.body.access_token, endpointId: endpoint.id, deliveryId: delivery.id };
 }
 
 export const ADMIN_EMAIL = 'root@example.com';
@@ -84,6 +99,7 @@ export class HostileHub {
       session: { cookie: browser.cookieHeader(), csrf: parseForm(account.body, '/api/billing/checkout').fields.csrf },
       salesBasic: basicAuth('sales', t.secrets.sales),
       deviceBasic: basicAuth('agi-safety', t.secrets['agi-safety']),
+      project: await busProject(t),
       interaction,
       stripeSignature: (body) => signature(Buffer.isBuffer(body) ? body.toString('utf8') : body),
     };

@@ -19,10 +19,13 @@ interface Caller {
   headers: Record<string, string>;
   csrf: string;
   uid: string;
+  /** The sales project's webhook endpoint and one of its deliveries ($endpoint, $delivery). */
+  endpoint: string;
+  delivery: string;
 }
 
 async function callerFor(auth: Auth, credentials: Credentials): Promise<Caller> {
-  const none = { headers: {}, csrf: 'x', uid: 'abc' };
+  const none = { headers: {}, csrf: 'x', uid: 'abc', endpoint: credentials.project.endpointId, delivery: credentials.project.deliveryId };
   switch (auth) {
     case 'none':
     case 'stripe': return none;
@@ -30,10 +33,11 @@ async function callerFor(auth: Auth, credentials: Credentials): Promise<Caller> 
     case 'bearer': return { ...none, headers: { authorization: `Bearer ${credentials.billingToken}` } };
     case 'client': return { ...none, headers: { authorization: credentials.salesBasic } };
     case 'device-client': return { ...none, headers: { authorization: credentials.deviceBasic } };
+    case 'project': return { ...none, headers: { authorization: `Bearer ${credentials.project.token}` } };
     case 'session': return { ...none, headers: { cookie: credentials.session.cookie }, csrf: credentials.session.csrf };
     case 'interaction': {
       const interaction = await credentials.interaction();
-      return { headers: { cookie: interaction.cookie }, csrf: interaction.csrf, uid: interaction.uid };
+      return { ...none, headers: { cookie: interaction.cookie }, csrf: interaction.csrf, uid: interaction.uid };
     }
   }
 }
@@ -44,6 +48,8 @@ function resolve(value: unknown, caller: Caller): unknown {
   switch (value) {
     case '$csrf': return caller.csrf;
     case '$uid': return caller.uid;
+    case '$endpoint': return caller.endpoint;
+    case '$delivery': return caller.delivery;
     case '$email': return `h-${randomBytes(6).toString('hex')}@example.com`;
     case '$evt': return `evt_hostile_${randomBytes(8).toString('hex')}`;
     case '$now': return String(Math.floor(Date.now() / 1000));
