@@ -146,11 +146,15 @@ export class WebhookEndpoints {
     const current = await this.row(id, scope);
     if (current.enabled === enabled) return info(current);
     return info(await this.prisma.$transaction(async (tx) => {
-      const row = await tx.webhookEndpoint.update({
-        where: { id },
+      // Conditional, so that of callers racing to disable only the one that flips it emits
+      // endpoint.disabled (the others' updates find it disabled once the first commits).
+      const { count } = await tx.webhookEndpoint.updateMany({
+        where: { id, enabled: !enabled },
         data: enabled ? { enabled: true, disabledReason: null, failingSince: null, updatedAt: new Date() } : { enabled: false, disabledReason: reason, updatedAt: new Date() },
       });
-      if (!enabled) {
+      const row = await tx.webhookEndpoint.findUnique({ where: { id } });
+      if (!row) throw new EndpointError('endpoint_not_found', `no webhook endpoint ${id.slice(0, 40)}`);
+      if (count === 1 && !enabled) {
         await tx.eventDelivery.updateMany({
           where: { endpointId: id, status: 'pending' },
           data: { status: 'failed', lastError: 'endpoint disabled', lockedUntil: null, completedAt: new Date() },

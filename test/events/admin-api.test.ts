@@ -245,11 +245,7 @@ describe('concurrency', () => {
     expect(removed.map((r) => r.status)).toEqual(Array(8).fill(204));
   });
 
-  // Known race in WebhookEndpoints.setEnabled (src/events/endpoints.ts): each call reads
-  // "enabled" before its transaction, so concurrent disables each record endpoint.disabled (8
-  // here). Expected to fail until the update there is conditional on the current state; then
-  // make this an ordinary `it`.
-  it.fails('8 disables of one endpoint at once: it ends disabled and endpoint.disabled is recorded once', async () => {
+  it('8 disables of one endpoint at once: it ends disabled and endpoint.disabled is recorded once', async () => {
     const { endpoint } = await addEndpoint({ project: 'testing', events: ['project.won'] });
     const answers = await together(8, () => api('POST', `/webhooks/endpoints/${endpoint.id}/disable`));
     expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));

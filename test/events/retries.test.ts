@@ -5,7 +5,7 @@
 // replay of one delivery and replay-failed of an endpoint.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHub, type TestHub } from '../support/hub.js';
-import { addEndpoint, call, emit, eventually, projectToken, Receiver, sleep, type Behaviour } from './support.js';
+import { addEndpoint, call, emit, eventually, projectToken, Receiver, sleep, together, type Behaviour } from './support.js';
 
 const SCHEDULE = { WEBHOOKS_ALLOW_PRIVATE_URLS: 'true', WEBHOOK_RETRY_SCHEDULE: '1s,1s,1s', WEBHOOK_TIMEOUT: '1' };
 
@@ -187,5 +187,21 @@ describe('disabling after failing', () => {
     expect((await call(strict.url, token, 'POST', `/api/webhooks/endpoints/${endpoint.id}/enable`)).body.enabled).toBe(true);
     expect((await call(strict.url, token, 'POST', `/api/webhooks/endpoints/${endpoint.id}/replay-failed`, { since: '1h' })).body.replayed).toBe(1);
     await eventually(() => expect(broken.requests.length).toBeGreaterThan(attempts), 5_000);
+  });
+});
+
+describe('disabling at once from many callers', () => {
+  it('emits endpoint.disabled once when 8 disables of one endpoint race', async () => {
+    const target = await receiver();
+    const { endpoint } = await addEndpoint(hub.url, sales, target.url, ['deal.raced']);
+    const answers = await together(8, () => call(hub.url, sales, 'POST', `/api/webhooks/endpoints/${endpoint.id}/disable`));
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
+    expect(answers.every((a) => a.body.enabled === false)).toBe(true);
+    const notices = (await hub.hub.bus.store.list({ type: 'endpoint.disabled', source: 'nexus', limit: 1000 })).filter((e) => e.data.endpointId === endpoint.id);
+    expect(notices).toHaveLength(1);
+    expect(notices[0].actor).toEqual({ type: 'client', id: 'sales' });
+
+    const enabled = await together(8, () => call(hub.url, sales, 'POST', `/api/webhooks/endpoints/${endpoint.id}/enable`));
+    expect(enabled.every((a) => a.status === 200 && a.body.enabled === true)).toBe(true);
   });
 });
