@@ -186,12 +186,18 @@ export class DeliveryQueue {
 
   /**
    * Sends finished deliveries again as new ones (the history of the old ones stays): one by id,
-   * or an endpoint's failed ones since a time. Only to enabled endpoints. Answers the new ids.
+   * or an endpoint's failed ones since a time — of each event only its latest failed delivery,
+   * so replays that failed too are not replayed beside their originals (each call would double
+   * the copies of every event while the endpoint stays down). Only to enabled endpoints.
+   * Answers the new ids.
    */
   async replay(filter: { deliveryId: string } | { endpointId: string; failedSince: Date }): Promise<string[]> {
     const [where, values] = 'deliveryId' in filter
       ? ["d.id = $1::uuid AND d.status <> 'pending'", [filter.deliveryId]]
-      : ["d.endpoint_id = $1::uuid AND d.status = 'failed' AND d.created_at >= $2::timestamptz", [filter.endpointId, filter.failedSince.toISOString()]];
+      : [`d.endpoint_id = $1::uuid AND d.status = 'failed' AND d.created_at >= $2::timestamptz
+          AND NOT EXISTS (SELECT 1 FROM event_deliveries later WHERE later.event_id = d.event_id AND later.endpoint_id = d.endpoint_id
+            AND later.status = 'failed' AND later.created_at > d.created_at)`,
+        [filter.endpointId, filter.failedSince.toISOString()]];
     const { rows } = await this.pool.query<{ id: string }>(
       `INSERT INTO event_deliveries (event_id, endpoint_id, rule)
        SELECT d.event_id, d.endpoint_id, d.rule FROM event_deliveries d LEFT JOIN webhook_endpoints w ON w.id = d.endpoint_id

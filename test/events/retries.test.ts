@@ -154,6 +154,25 @@ describe('replay', () => {
   });
 });
 
+describe('replay-failed again', () => {
+  it('replays each event once more, not also its replays that failed meanwhile', async () => {
+    const down = await receiver((_req, res) => res.writeHead(500).end());
+    const { endpoint } = await addEndpoint(hub.url, sales, down.url, ['lead.stale']);
+    await emit(hub.url, sales, [{ type: 'lead.stale', data: { n: 1 } }, { type: 'lead.stale', data: { n: 2 } }]);
+    const failedCount = (count: number) => eventually(async () => {
+      const { body } = await call(hub.url, sales, 'GET', `/api/webhooks/endpoints/${endpoint.id}/deliveries?failed=true`);
+      expect(body.deliveries).toHaveLength(count);
+    }, 15_000, 200);
+    await failedCount(2);
+    for (const round of [1, 2]) {
+      const replayed = await call(hub.url, sales, 'POST', `/api/webhooks/endpoints/${endpoint.id}/replay-failed`, { since: '1h' });
+      // Two events, two replays: in round 2 not also the originals beside their failed replays.
+      expect(replayed.body.replayed, `round ${round}`).toBe(2);
+      await failedCount(2 + 2 * round);
+    }
+  });
+});
+
 describe('disabling after failing', () => {
   let strict: TestHub;
   afterAll(() => strict?.stop());
