@@ -115,19 +115,23 @@ async function createServices(config: Config, db: Database, box: SecretBox, log:
   const { prisma } = db;
   const keys = new KeyStore(prisma, box);
   await keys.ensure();
-  const clients = new ClientRegistry(prisma, box);
+  // First: the libraries publish their changes on it, in the changes' own transactions.
+  const bus = new EventBus({
+    prisma, pool: db.pool, databaseUrl: db.url, box, log, projectExists: (id) => clients.get(id).then(() => true, () => false),
+  }, config.events);
+  const clients: ClientRegistry = new ClientRegistry(prisma, box, bus);
   await seedClients(config, clients, log);
   await ensureAccountClient(clients, config.issuer, log);
-  const users = new Users(prisma);
-  const access = new ProjectAccess(prisma);
-  const apiKeys = new ApiKeys(prisma);
+  const users = new Users(prisma, bus);
+  const access = new ProjectAccess(prisma, bus);
+  const apiKeys = new ApiKeys(prisma, bus);
 
   const redis = config.redisUrl ? new RedisLink(config.redisUrl, log) : undefined;
   const limiterStore: LimiterStore = redis ? { redis, prefix: config.redisPrefix } : { pool: db.pool };
   const throttle = new LoginThrottle(limiterStore, config.loginLimits, config.signupsPerIpPerHour);
 
   const plans = Plans.fromFile(config.plansFile, (await clients.list()).map((client) => client.id));
-  const subscriptions = new Subscriptions(prisma, plans);
+  const subscriptions = new Subscriptions(prisma, plans, bus);
   const entitlements = new PlanEntitlements(plans, subscriptions, access);
   // Loaded only when billing is on: the Stripe library is a fair share of the hub's memory.
   const stripe = config.stripe.secretKey
@@ -137,9 +141,6 @@ async function createServices(config: Config, db: Database, box: SecretBox, log:
     : undefined;
   const billing = new Billing(users, subscriptions, plans, stripe, config.issuer);
   const webhooks = stripe ? new StripeWebhooks(prisma, subscriptions, plans, stripe, log) : undefined;
-  const bus = new EventBus({
-    prisma, pool: db.pool, databaseUrl: db.url, box, log, projectExists: (id) => clients.get(id).then(() => true, () => false),
-  }, config.events);
 
   return { keys, clients, users, access, apiKeys, redis, limiterStore, throttle, plans, subscriptions, entitlements, stripe, billing, webhooks, bus };
 }

@@ -4,6 +4,7 @@
 import type { ApiKey, PrismaClient, User } from '../generated/prisma/client.js';
 import { randomSecret, sha256Hex } from '../secrets/tokens.js';
 import { isUuid } from '../db/ids.js';
+import { HubEvents, SYSTEM_ACTOR, type Actor, type EventPublisher } from './identity-events.js';
 
 export const API_KEY_ENVIRONMENTS = ['live', 'test'] as const;
 export type ApiKeyEnvironment = (typeof API_KEY_ENVIRONMENTS)[number];
@@ -59,11 +60,19 @@ export interface NewApiKey {
   expiresIn?: string;
 }
 
+/** What `apikey.*` events carry of a key: never the key or its hash. */
+const keyEvent = (type: 'apikey.created' | 'apikey.revoked', info: ApiKeyInfo) =>
+  ({ type, subject: info.userId, data: { id: info.id, name: info.name, env: info.env, prefix: info.prefix } });
+
 export class ApiKeys {
-  constructor(private readonly prisma: PrismaClient) {}
+  private readonly events: HubEvents;
+
+  constructor(private readonly prisma: PrismaClient, publisher?: EventPublisher) {
+    this.events = new HubEvents(prisma, publisher);
+  }
 
   /** Creates a key. The returned `key` is the only time the secret exists outside its hash. */
-  async create({ userId, name, env, rateLimit, expiresIn }: NewApiKey): Promise<{ key: string; info: ApiKeyInfo }> {
+  async create({ userId, name, env, rateLimit, expiresIn }: NewApiKey, actor: Actor = SYSTEM_ACTOR): Promise<{ key: string; info: ApiKeyInfo }> {
     if (!(API_KEY_ENVIRONMENTS as readonly string[]).includes(env)) throw new ApiKeyError('invalid_env', 'env must be live or test');
     if (!name.trim() || name.length > 100) throw new ApiKeyError('invalid_name', 'name must be 1 to 100 characters');
     if (rateLimit !== undefined && (!Number.isInteger(rateLimit) || rateLimit < 1 || rateLimit > 100_000)) {
@@ -71,11 +80,15 @@ export class ApiKeys {
     }
     const expiresAt = expiresIn ? new Date(Date.now() + parseDuration(expiresIn)) : null;
     const key = `nxk_${env}_${randomSecret(32)}`;
-    const row = await this.prisma.apiKey.create({
-      data: { userId, name: name.trim(), env, prefix: key.slice(0, 13), keyHash: sha256Hex(key), rateLimit: rateLimit ?? null, expiresAt },
-      include: { user: { select: { email: true } } },
+    const info = await this.prisma.$transaction(async (tx) => {
+      const created = toInfo(await tx.apiKey.create({
+        data: { userId, name: name.trim(), env, prefix: key.slice(0, 13), keyHash: sha256Hex(key), rateLimit: rateLimit ?? null, expiresAt },
+        include: { user: { select: { email: true } } },
+      }));
+      await this.events.inTransaction(tx, actor, [keyEvent('apikey.created', created)]);
+      return created;
     });
-    return { key, info: toInfo(row) };
+    return { key, info };
   }
 
   async list(userId?: string): Promise<ApiKeyInfo[]> {
@@ -87,15 +100,17 @@ export class ApiKeys {
     return rows.map(toInfo);
   }
 
-  async revoke(id: string): Promise<ApiKeyInfo> {
-    const existing = isUuid(id) ? await this.prisma.apiKey.findUnique({ where: { id } }) : null;
-    if (!existing) throw new ApiKeyError('not_found', `no API key with id ${id}`);
-    const row = await this.prisma.apiKey.update({
-      where: { id },
-      data: { revokedAt: existing.revokedAt ?? new Date() },
-      include: { user: { select: { email: true } } },
+  /** Revokes a key; `apikey.revoked` only the first time (revoking twice is one change). */
+  async revoke(id: string, actor: Actor = SYSTEM_ACTOR): Promise<ApiKeyInfo> {
+    if (!isUuid(id)) throw new ApiKeyError('not_found', `no API key with id ${id}`);
+    return this.prisma.$transaction(async (tx) => {
+      const { count } = await tx.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
+      const row = await tx.apiKey.findUnique({ where: { id }, include: { user: { select: { email: true } } } });
+      if (!row) throw new ApiKeyError('not_found', `no API key with id ${id}`);
+      const info = toInfo(row);
+      if (count) await this.events.inTransaction(tx, actor, [keyEvent('apikey.revoked', info)]);
+      return info;
     });
-    return toInfo(row);
   }
 
   /**

@@ -5,6 +5,7 @@ import { hashPassword, passwordProblem, verifyPassword } from './passwords.js';
 import { isUuid } from '../db/ids.js';
 import { isUsableEmail, normalizeEmail } from './email.js';
 import { sqlPoolOf } from './sql-pool.js';
+import { HubEvents, SYSTEM_ACTOR, userData, type Actor, type EventPublisher } from './identity-events.js';
 
 export type { User };
 export { normalizeEmail };
@@ -48,14 +49,19 @@ const SELECT_USER = `SELECT id, email, password_hash AS "passwordHash", email_ve
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 export class Users {
-  constructor(private readonly prisma: PrismaClient) {}
+  private readonly events: HubEvents;
+
+  constructor(private readonly prisma: PrismaClient, publisher?: EventPublisher) {
+    this.events = new HubEvents(prisma, publisher);
+  }
 
   private async selectUser(where: string, value: string): Promise<User | null> {
     const { rows } = await sqlPoolOf(this.prisma).query<User>(`${SELECT_USER} WHERE ${where} = $1`, [value]);
     return rows[0] ?? null;
   }
 
-  async create({ email, password, fullName, emailVerified = false }: NewUser): Promise<User> {
+  /** `actor`: who creates the account; undefined for a sign-up (the new user acts). */
+  async create({ email, password, fullName, emailVerified = false }: NewUser, actor?: Actor): Promise<User> {
     const normalized = normalizeEmail(email);
     if (!isUsableEmail(normalized)) throw new UserError('invalid_email', 'Enter a valid email address.');
     const name = fullName?.trim() ?? '';
@@ -65,14 +71,13 @@ export class Users {
       const problem = passwordProblem(password);
       if (problem) throw new UserError('weak_password', problem);
     }
+    // Hashed before the transaction opens: it must not hold a connection through bcrypt.
+    const passwordHash = password === undefined ? null : await hashPassword(password);
     try {
-      return await this.prisma.user.create({
-        data: {
-          email: normalized,
-          passwordHash: password === undefined ? null : await hashPassword(password),
-          fullName: name || null,
-          emailVerified,
-        },
+      return await this.prisma.$transaction(async (tx) => {
+        const user = await tx.user.create({ data: { email: normalized, passwordHash, fullName: name || null, emailVerified } });
+        await this.events.inTransaction(tx, actor ?? { type: 'user', id: user.id }, [{ type: 'user.created', subject: user.id, data: userData(user) }]);
+        return user;
       });
     } catch (error) {
       if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
@@ -102,6 +107,11 @@ export class Users {
     const user = await this.findByEmail(email);
     const valid = await verifyPassword(password, user?.passwordHash);
     return valid && user && !user.disabledAt ? user : undefined;
+  }
+
+  /** Records a sign-in to `clientId` (one statement: a sign-in changes no row of ours). */
+  signedIn(userId: string, clientId: string): Promise<void> {
+    return this.events.alone({ type: 'user', id: userId }, [{ type: 'user.signed_in', subject: userId, data: { clientId } }]);
   }
 
   findById(id: string): Promise<User | null> {
@@ -137,38 +147,57 @@ export class Users {
   /**
    * Disables the account and, in the same transaction, ends its sessions and revokes every
    * grant, code and refresh token issued to it. Access tokens already issued expire on their own.
+   * `user.disabled` only when it was enabled: disabling twice is one change.
    */
-  async disable(email: string): Promise<User> {
+  async disable(email: string, actor: Actor = SYSTEM_ACTOR): Promise<User> {
     const user = await this.get(email);
-    const [updated] = await this.prisma.$transaction([
-      this.prisma.user.update({ where: { id: user.id }, data: { disabledAt: user.disabledAt ?? new Date() } }),
-      this.prisma.oidcPayload.deleteMany({ where: { accountId: user.id } }),
-    ]);
-    return updated;
+    return this.prisma.$transaction(async (tx) => {
+      const { count } = await tx.user.updateMany({ where: { id: user.id, disabledAt: null }, data: { disabledAt: new Date() } });
+      await tx.oidcPayload.deleteMany({ where: { accountId: user.id } });
+      const updated = await tx.user.findUniqueOrThrow({ where: { id: user.id } });
+      if (count) await this.events.inTransaction(tx, actor, [{ type: 'user.disabled', subject: user.id, data: userData(updated) }]);
+      return updated;
+    });
   }
 
-  async enable(email: string): Promise<User> {
+  async enable(email: string, actor: Actor = SYSTEM_ACTOR): Promise<User> {
     const user = await this.get(email);
-    return this.prisma.user.update({ where: { id: user.id }, data: { disabledAt: null } });
+    return this.prisma.$transaction(async (tx) => {
+      const { count } = await tx.user.updateMany({ where: { id: user.id, disabledAt: { not: null } }, data: { disabledAt: null } });
+      const updated = await tx.user.findUniqueOrThrow({ where: { id: user.id } });
+      if (count) await this.events.inTransaction(tx, actor, [updatedEvent(updated, 'disabled')]);
+      return updated;
+    });
   }
 
   /** Sets a new password and signs the user out everywhere. */
-  async setPassword(email: string, password: string): Promise<User> {
+  async setPassword(email: string, password: string, actor: Actor = SYSTEM_ACTOR): Promise<User> {
     const problem = passwordProblem(password);
     if (problem) throw new UserError('weak_password', problem);
     const user = await this.get(email);
-    const [updated] = await this.prisma.$transaction([
-      this.prisma.user.update({ where: { id: user.id }, data: { passwordHash: await hashPassword(password) } }),
-      this.prisma.oidcPayload.deleteMany({ where: { accountId: user.id } }),
-    ]);
-    return updated;
+    const passwordHash = await hashPassword(password);
+    return this.prisma.$transaction(async (tx) => {
+      const updated = await tx.user.update({ where: { id: user.id }, data: { passwordHash } });
+      await tx.oidcPayload.deleteMany({ where: { accountId: user.id } });
+      await this.events.inTransaction(tx, actor, [updatedEvent(updated, 'password')]);
+      return updated;
+    });
   }
 
-  async delete(email: string): Promise<void> {
+  /**
+   * `user.deleted` is published before the row goes, in the same transaction: the endpoints that
+   * could see the user (through their project access, deleted with them) are the ones told.
+   */
+  async delete(email: string, actor: Actor = SYSTEM_ACTOR): Promise<void> {
     const user = await this.get(email);
-    await this.prisma.$transaction([
-      this.prisma.oidcPayload.deleteMany({ where: { accountId: user.id } }),
-      this.prisma.user.delete({ where: { id: user.id } }),
-    ]);
+    await this.prisma.$transaction(async (tx) => {
+      await this.events.inTransaction(tx, actor, [{ type: 'user.deleted', subject: user.id, data: userData(user) }]);
+      await tx.oidcPayload.deleteMany({ where: { accountId: user.id } });
+      // Deleted meanwhile by someone else: P2025, and this transaction's event goes with it.
+      await tx.user.delete({ where: { id: user.id } });
+    });
   }
 }
+
+/** `user.updated`, naming what changed (never its value when it is a secret). */
+const updatedEvent = (user: User, changed: 'disabled' | 'password') => ({ type: 'user.updated', subject: user.id, data: { ...userData(user), changed: [changed] } });

@@ -12,6 +12,7 @@ import type { ChangeTopic } from '../db/changes.js';
 import type { Subscriptions } from '../billing/subscriptions.js';
 import type { EventOperations } from '../events/operations.js';
 import type { EventFilter } from '../events/store.js';
+import type { Actor } from '../events/event.js';
 
 export class AdminError extends Error {
   constructor(readonly code: 'no_hub_project' | 'no_grant', message: string) {
@@ -45,6 +46,9 @@ export function parseGrace(text: string | undefined): number {
   }
 }
 
+/** Who acts through the `nexus` CLI (it runs with the database's credentials, not a user's). */
+export const CLI_ACTOR: Actor = { type: 'admin', id: 'cli' };
+
 /** A user as administrators see it: never the password hash. */
 export function publicUser(user: User) {
   const { passwordHash, ...rest } = user;
@@ -71,38 +75,38 @@ export class AdminOperations {
     return this.deps.clients.get(id);
   }
 
-  async addClient(input: unknown) {
-    const result = await this.deps.clients.add(input);
+  async addClient(input: unknown, actor: Actor) {
+    const result = await this.deps.clients.add(input, actor);
     await this.deps.notify('clients');
     return result;
   }
 
-  async updateClient(id: string, changes: object) {
-    const result = await this.deps.clients.update(id, changes);
+  async updateClient(id: string, changes: object, actor: Actor) {
+    const result = await this.deps.clients.update(id, changes, actor);
     await this.deps.notify('clients');
     return result;
   }
 
   /** `grace`: how long the replaced secret keeps working (see parseGrace); none by default. */
-  async rotateClientSecret(id: string, grace?: string) {
-    const { secret, rotationGraceUntil } = await this.deps.clients.rotateSecret(id, parseGrace(grace));
+  async rotateClientSecret(id: string, actor: Actor, grace?: string) {
+    const { secret, rotationGraceUntil } = await this.deps.clients.rotateSecret(id, parseGrace(grace), actor);
     await this.deps.notify('clients');
     return { id, secret, rotationGraceUntil };
   }
 
-  async setClientEnabled(id: string, enabled: boolean) {
-    const client = await this.deps.clients.setEnabled(id, enabled);
+  async setClientEnabled(id: string, enabled: boolean, actor: Actor) {
+    const client = await this.deps.clients.setEnabled(id, enabled, actor);
     await this.deps.notify('clients');
     return client;
   }
 
-  async removeClient(id: string) {
-    await this.deps.clients.remove(id);
+  async removeClient(id: string, actor: Actor) {
+    await this.deps.clients.remove(id, actor);
     await this.deps.notify('clients');
   }
 
-  async syncClients(file = this.deps.clientsFile) {
-    const result = await syncClients(this.deps.clients, await readClientsFile(file));
+  async syncClients(actor: Actor, file = this.deps.clientsFile) {
+    const result = await syncClients(this.deps.clients, await readClientsFile(file), actor);
     await this.deps.notify('clients');
     return { file, ...result };
   }
@@ -120,28 +124,28 @@ export class AdminOperations {
   }
 
   /** Creates a user; `admin` also gives them the admin role in the hub project. */
-  async createUser(input: { email: string; password?: string; name?: string; admin?: boolean }) {
+  async createUser(input: { email: string; password?: string; name?: string; admin?: boolean }, actor: Actor) {
     // Resolved before creating anything, so a failure leaves no half-made admin behind.
     const hubProject = input.admin ? await this.hubProjectId() : undefined;
-    const user = await this.deps.users.create({ email: input.email, password: input.password, fullName: input.name, emailVerified: true });
-    if (hubProject) await this.deps.access.grant(user.id, hubProject, 'admin');
+    const user = await this.deps.users.create({ email: input.email, password: input.password, fullName: input.name, emailVerified: true }, actor);
+    if (hubProject) await this.deps.access.grant(user.id, hubProject, 'admin', 'admin', actor);
     return user;
   }
 
-  disableUser(email: string) {
-    return this.deps.users.disable(email);
+  disableUser(email: string, actor: Actor) {
+    return this.deps.users.disable(email, actor);
   }
 
-  enableUser(email: string) {
-    return this.deps.users.enable(email);
+  enableUser(email: string, actor: Actor) {
+    return this.deps.users.enable(email, actor);
   }
 
-  setPassword(email: string, password: string) {
-    return this.deps.users.setPassword(email, password);
+  setPassword(email: string, password: string, actor: Actor) {
+    return this.deps.users.setPassword(email, password, actor);
   }
 
-  deleteUser(email: string) {
-    return this.deps.users.delete(email);
+  deleteUser(email: string, actor: Actor) {
+    return this.deps.users.delete(email, actor);
   }
 
   private async hubProjectId() {
@@ -152,15 +156,15 @@ export class AdminOperations {
 
   // --- project access --------------------------------------------------------------------
 
-  async grantAccess(email: string, projectId: string, role: string) {
+  async grantAccess(email: string, projectId: string, role: string, actor: Actor) {
     const user = await this.deps.users.get(email);
     const project = await this.deps.clients.get(projectId);
-    return this.deps.access.grant(user.id, project.id, role);
+    return this.deps.access.grant(user.id, project.id, role, 'admin', actor);
   }
 
-  async revokeAccess(email: string, project: string) {
+  async revokeAccess(email: string, project: string, actor: Actor) {
     const user = await this.deps.users.get(email);
-    if (!(await this.deps.access.revoke(user.id, project))) throw new AdminError('no_grant', `${user.email} has no grant for ${project}`);
+    if (!(await this.deps.access.revoke(user.id, project, actor))) throw new AdminError('no_grant', `${user.email} has no grant for ${project}`);
     return { email: user.email, project, revoked: true };
   }
 
@@ -195,9 +199,9 @@ export class AdminOperations {
   }
 
   /** Sets a user's plan directly (no Stripe), e.g. for enterprise deals or a hub without billing. */
-  async setPlan(email: string, plan: string, source = 'admin') {
+  async setPlan(email: string, plan: string, actor: Actor, source = 'admin') {
     const user = await this.deps.users.get(email);
-    await this.deps.subscriptions().apply(user.id, { plan: plan as never, status: 'active', source });
+    await this.deps.subscriptions().apply(user.id, { plan: plan as never, status: 'active', source }, actor);
     return this.getPlan(user.email);
   }
 
@@ -214,16 +218,16 @@ export class AdminOperations {
 
   // --- API keys --------------------------------------------------------------------------
 
-  async createApiKey(input: { email: string; name: string; env: string; rateLimit?: number; expiresIn?: string }) {
+  async createApiKey(input: { email: string; name: string; env: string; rateLimit?: number; expiresIn?: string }, actor: Actor) {
     const user = await this.deps.users.get(input.email);
-    return this.deps.apiKeys.create({ userId: user.id, name: input.name, env: input.env, rateLimit: input.rateLimit, expiresIn: input.expiresIn });
+    return this.deps.apiKeys.create({ userId: user.id, name: input.name, env: input.env, rateLimit: input.rateLimit, expiresIn: input.expiresIn }, actor);
   }
 
   async listApiKeys(email?: string) {
     return this.deps.apiKeys.list(email ? (await this.deps.users.get(email)).id : undefined);
   }
 
-  revokeApiKey(id: string) {
-    return this.deps.apiKeys.revoke(id);
+  revokeApiKey(id: string, actor: Actor) {
+    return this.deps.apiKeys.revoke(id, actor);
   }
 }

@@ -103,24 +103,26 @@ function adminErrors(): Middleware {
 export function adminRoutes(ops: AdminOperations, auth: Middleware) {
   const router = new Router({ prefix: '/api/admin' });
   router.use(adminErrors(), auth, refuseControlCharacters(), jsonBody);
+  // Who the events of a change name: the administrator requireHubAdmin signed in.
+  const actor = (ctx: Context): Actor => ({ type: 'admin', id: String(ctx.state.adminEmail) });
 
   router.get('/clients', async (ctx) => { ctx.body = await ops.listClients(); });
   router.post('/clients', async (ctx) => {
-    const { client, secret } = await ops.addClient(body(ctx));
+    const { client, secret } = await ops.addClient(body(ctx), actor(ctx));
     ctx.status = 201;
     ctx.body = { client, secret: secret ?? null };
   });
-  router.post('/clients/sync', async (ctx) => { ctx.body = await ops.syncClients(); });
+  router.post('/clients/sync', async (ctx) => { ctx.body = await ops.syncClients(actor(ctx)); });
   router.get('/clients/:id', async (ctx) => { ctx.body = await ops.getClient(ctx.params.id); });
   router.patch('/clients/:id', async (ctx) => {
-    const { client, secret } = await ops.updateClient(ctx.params.id, body(ctx));
+    const { client, secret } = await ops.updateClient(ctx.params.id, body(ctx), actor(ctx));
     ctx.body = { client, secret: secret ?? null };
   });
-  router.post('/clients/:id/rotate-secret', async (ctx) => { ctx.body = await ops.rotateClientSecret(ctx.params.id, text(ctx, 'grace')); });
-  router.post('/clients/:id/disable', async (ctx) => { ctx.body = await ops.setClientEnabled(ctx.params.id, false); });
-  router.post('/clients/:id/enable', async (ctx) => { ctx.body = await ops.setClientEnabled(ctx.params.id, true); });
+  router.post('/clients/:id/rotate-secret', async (ctx) => { ctx.body = await ops.rotateClientSecret(ctx.params.id, actor(ctx), text(ctx, 'grace')); });
+  router.post('/clients/:id/disable', async (ctx) => { ctx.body = await ops.setClientEnabled(ctx.params.id, false, actor(ctx)); });
+  router.post('/clients/:id/enable', async (ctx) => { ctx.body = await ops.setClientEnabled(ctx.params.id, true, actor(ctx)); });
   router.delete('/clients/:id', async (ctx) => {
-    await ops.removeClient(ctx.params.id);
+    await ops.removeClient(ctx.params.id, actor(ctx));
     ctx.status = 204;
   });
 
@@ -130,7 +132,7 @@ export function adminRoutes(ops: AdminOperations, auth: Middleware) {
     if (admin !== undefined && typeof admin !== 'boolean') throw new BadRequest('"admin" must be true or false');
     const user = await ops.createUser({
       email: text(ctx, 'email', true), password: text(ctx, 'password'), name: text(ctx, 'name'), admin: admin === true,
-    });
+    }, actor(ctx));
     ctx.status = 201;
     ctx.body = publicUser(user);
   });
@@ -138,21 +140,21 @@ export function adminRoutes(ops: AdminOperations, auth: Middleware) {
     const { user, access, apiKeys } = await ops.getUser(ctx.params.email);
     ctx.body = { ...publicUser(user), access, apiKeys };
   });
-  router.post('/users/:email/disable', async (ctx) => { ctx.body = publicUser(await ops.disableUser(ctx.params.email)); });
-  router.post('/users/:email/enable', async (ctx) => { ctx.body = publicUser(await ops.enableUser(ctx.params.email)); });
-  router.post('/users/:email/password', async (ctx) => { ctx.body = publicUser(await ops.setPassword(ctx.params.email, text(ctx, 'password', true))); });
+  router.post('/users/:email/disable', async (ctx) => { ctx.body = publicUser(await ops.disableUser(ctx.params.email, actor(ctx))); });
+  router.post('/users/:email/enable', async (ctx) => { ctx.body = publicUser(await ops.enableUser(ctx.params.email, actor(ctx))); });
+  router.post('/users/:email/password', async (ctx) => { ctx.body = publicUser(await ops.setPassword(ctx.params.email, text(ctx, 'password', true), actor(ctx))); });
   router.get('/users/:email/plan', async (ctx) => { ctx.body = await ops.getPlan(ctx.params.email); });
-  router.put('/users/:email/plan', async (ctx) => { ctx.body = await ops.setPlan(ctx.params.email, text(ctx, 'plan', true)); });
+  router.put('/users/:email/plan', async (ctx) => { ctx.body = await ops.setPlan(ctx.params.email, text(ctx, 'plan', true), actor(ctx)); });
   router.delete('/users/:email', async (ctx) => {
-    await ops.deleteUser(ctx.params.email);
+    await ops.deleteUser(ctx.params.email, actor(ctx));
     ctx.status = 204;
   });
 
   router.get('/access', async (ctx) => { ctx.body = await ops.listAccess({ email: query(ctx, 'email'), project: query(ctx, 'project') }); });
   router.post('/access', async (ctx) => {
-    ctx.body = await ops.grantAccess(text(ctx, 'email', true), text(ctx, 'project', true), text(ctx, 'role', true));
+    ctx.body = await ops.grantAccess(text(ctx, 'email', true), text(ctx, 'project', true), text(ctx, 'role', true), actor(ctx));
   });
-  router.delete('/access', async (ctx) => { ctx.body = await ops.revokeAccess(text(ctx, 'email', true), text(ctx, 'project', true)); });
+  router.delete('/access', async (ctx) => { ctx.body = await ops.revokeAccess(text(ctx, 'email', true), text(ctx, 'project', true), actor(ctx)); });
 
   router.get('/keys', async (ctx) => { ctx.body = await ops.listKeys(); });
   router.post('/keys/rotate', async (ctx) => {
@@ -167,16 +169,15 @@ export function adminRoutes(ops: AdminOperations, auth: Middleware) {
     if (rateLimit !== undefined && typeof rateLimit !== 'number') throw new BadRequest('"rateLimit" must be a number');
     const { key, info } = await ops.createApiKey({
       email: text(ctx, 'email', true), name: text(ctx, 'name', true), env: text(ctx, 'env', true), rateLimit, expiresIn: text(ctx, 'expires'),
-    });
+    }, actor(ctx));
     ctx.status = 201;
     ctx.body = { ...info, key };
   });
-  router.post('/apikeys/:id/revoke', async (ctx) => { ctx.body = await ops.revokeApiKey(ctx.params.id); });
+  router.post('/apikeys/:id/revoke', async (ctx) => { ctx.body = await ops.revokeApiKey(ctx.params.id, actor(ctx)); });
 
   // The event log and every project's webhook endpoints: the shapes of the project API
   // (/api/events, /api/webhooks/*), unscoped.
   const events = ops.events;
-  const actor = (ctx: Context): Actor => ({ type: 'admin', id: String(ctx.state.adminEmail) });
   router.get('/events', async (ctx) => {
     const type = query(ctx, 'type');
     if (type !== undefined && !isEventPattern(type)) throw new BadRequest('"type" must be an event type such as deal.won, or a pattern such as deal.*');

@@ -4,6 +4,8 @@ import type { PrismaClient, Subscription } from '../generated/prisma/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { DEFAULT_PLAN, isPlanId, type PlanId, type Plans } from './plans.js';
 import { sqlPoolOf } from '../accounts/sql-pool.js';
+import { BILLING_ACTOR, HubEvents, type Actor, type EventPublisher } from '../accounts/identity-events.js';
+import { accessEvent } from '../accounts/access.js';
 
 export type SubscriptionStatus = 'active' | 'past_due' | 'canceled';
 
@@ -38,7 +40,11 @@ export class BillingError extends Error {
 const FREE: PlanState = { plan: DEFAULT_PLAN, status: 'active', currentPeriodEnd: null, mrrCents: 0, stripeCustomerId: null };
 
 export class Subscriptions {
-  constructor(private readonly prisma: PrismaClient, private readonly plans: Plans) {}
+  private readonly events: HubEvents;
+
+  constructor(private readonly prisma: PrismaClient, private readonly plans: Plans, publisher?: EventPublisher) {
+    this.events = new HubEvents(prisma, publisher);
+  }
 
   /** The plan in force: a canceled subscription counts as free; past_due keeps its plan. */
   async stateOf(userId: string): Promise<PlanState> {
@@ -76,10 +82,11 @@ export class Subscriptions {
 
   /**
    * Applies a new subscription state, unless a newer Stripe event was already applied (out of
-   * order delivery). Updates plan-granted project access and records an event row, all in one
-   * transaction. Returns false when the change was older than the stored state.
+   * order delivery). Updates plan-granted project access and publishes `subscription.changed`
+   * (and the access events of the plan's grants), all in one transaction. Returns false when the
+   * change was older than the stored state.
    */
-  async apply(userId: string, change: SubscriptionChange): Promise<boolean> {
+  async apply(userId: string, change: SubscriptionChange, actor: Actor = BILLING_ACTOR): Promise<boolean> {
     if (!isPlanId(change.plan) || !this.plans.get(change.plan)) throw new BillingError('unknown_plan', `unknown plan "${change.plan}"`);
     return this.prisma.$transaction(async (tx) => {
       // Serialise changes per user: two webhooks for one user must not interleave.
@@ -97,20 +104,18 @@ export class Subscriptions {
       };
       const updated = await tx.subscription.upsert({ where: { userId }, create: { userId, ...data }, update: data });
       const effective = toState(updated).plan;
-      await this.syncPlanAccess(tx, userId, effective);
-      await tx.event.create({
+      await this.syncPlanAccess(tx, userId, effective, actor);
+      await this.events.inTransaction(tx, actor, [{
+        type: 'subscription.changed',
+        subject: userId,
         data: {
-          type: 'subscription.changed',
-          userId,
-          data: {
-            source: change.source,
-            from: current ? { plan: current.plan, status: current.status } : { plan: DEFAULT_PLAN, status: 'active' },
-            to: { plan: updated.plan, status: updated.status, effectivePlan: effective },
-            currentPeriodEnd: updated.currentPeriodEnd?.toISOString() ?? null,
-            mrrCents: updated.mrrCents,
-          } as Prisma.InputJsonValue,
+          source: change.source,
+          from: current ? { plan: current.plan, status: current.status } : { plan: DEFAULT_PLAN, status: 'active' },
+          to: { plan: updated.plan, status: updated.status, effectivePlan: effective },
+          currentPeriodEnd: updated.currentPeriodEnd?.toISOString() ?? null,
+          mrrCents: updated.mrrCents,
         },
-      });
+      }]);
       return true;
     });
   }
@@ -118,23 +123,31 @@ export class Subscriptions {
   /**
    * Plan-granted access follows the plan: projects it covers get a `user` grant (source plan);
    * plan grants for projects it no longer covers are removed. Grants made by an admin are left
-   * as they are.
+   * as they are. Each grant made or removed is an `access.*` event, a removal published while
+   * the row still exists (as ProjectAccess.revoke does).
    */
-  private async syncPlanAccess(tx: Prisma.TransactionClient, userId: string, plan: PlanId) {
+  private async syncPlanAccess(tx: Prisma.TransactionClient, userId: string, plan: PlanId, actor: Actor) {
     const covered = this.plans.projectsOf(plan);
-    await tx.projectAccess.deleteMany({ where: { userId, source: 'plan', project: { notIn: covered } } });
+    const lapsed = await tx.$queryRaw<Array<{ project: string; role: string }>>`
+      SELECT project, role::text AS role FROM project_access
+      WHERE user_id = ${userId}::uuid AND source = 'plan' AND NOT (project = ANY(${covered}::text[])) FOR UPDATE`;
+    await this.events.inTransaction(tx, actor, lapsed.map((row) => accessEvent('access.revoked', userId, { project: row.project, role: row.role, source: 'plan' })));
+    await tx.projectAccess.deleteMany({ where: { userId, source: 'plan', project: { in: lapsed.map((row) => row.project) } } });
+    const added: string[] = [];
     for (const project of covered) {
-      await tx.projectAccess.upsert({
-        where: { userId_project: { userId, project } },
-        create: { userId, project, role: 'user', source: 'plan' },
-        update: {},
-      });
+      // granted_at is a UTC timestamp without time zone (as Prisma writes it).
+      const inserted = await tx.$queryRaw<unknown[]>`
+        INSERT INTO project_access (user_id, project, role, source, granted_at)
+        VALUES (${userId}::uuid, ${project}, 'user', 'plan', now() AT TIME ZONE 'UTC')
+        ON CONFLICT (user_id, project) DO NOTHING RETURNING 1`;
+      if (inserted.length) added.push(project);
     }
+    await this.events.inTransaction(tx, actor, added.map((project) => accessEvent('access.granted', userId, { project, role: 'user', source: 'plan' })));
   }
 
   /** Records something Stripe told us that changed no subscription (unknown customer, ...). */
-  async recordEvent(type: string, userId: string | null, data: object): Promise<void> {
-    await this.prisma.event.create({ data: { type, userId, data: data as Prisma.InputJsonValue } });
+  async recordEvent(type: string, userId: string | null, data: Record<string, unknown>): Promise<void> {
+    await this.events.alone(BILLING_ACTOR, [{ type, subject: userId, data }]);
   }
 }
 

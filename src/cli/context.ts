@@ -32,17 +32,17 @@ export async function openContext(env: NodeJS.ProcessEnv, stdin: () => Promise<s
   const log = createLogger(env.LOG_LEVEL ?? 'warn', 2);
   const { db, box } = await openCore(config, log);
   let subscriptions: Subscriptions | undefined;
-  const clients = new ClientRegistry(db.prisma, box);
   const bus = new EventBus({
     prisma: db.prisma, pool: db.pool, databaseUrl: db.url, box, log, projectExists: (id) => clients.get(id).then(() => true, () => false),
   }, { ...config.events, worker: false });
+  const clients: ClientRegistry = new ClientRegistry(db.prisma, box, bus);
   const ops = new AdminOperations({
     clients,
     // Read on first use: only `nexus plans` needs plans.json.
-    subscriptions: () => (subscriptions ??= new Subscriptions(db.prisma, Plans.fromFile(config.plansFile))),
-    users: new Users(db.prisma),
-    access: new ProjectAccess(db.prisma),
-    apiKeys: new ApiKeys(db.prisma),
+    subscriptions: () => (subscriptions ??= new Subscriptions(db.prisma, Plans.fromFile(config.plansFile), bus)),
+    users: new Users(db.prisma, bus),
+    access: new ProjectAccess(db.prisma, bus),
+    apiKeys: new ApiKeys(db.prisma, bus),
     keys: new KeyStore(db.prisma, box),
     notify: (topic) => publishChange(db.prisma, topic),
     clientsFile: config.clientsFile,

@@ -1,10 +1,12 @@
 // The registered projects: storage, secrets, and the cached view oidc-provider reads on every
 // request. The cache is refreshed on change notifications and expires after CACHE_TTL_MS anyway.
+import { isDeepStrictEqual } from 'node:util';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { SecretBox } from '../secrets/box.js';
 import { constantTimeEqual, randomSecret } from '../secrets/tokens.js';
 import { parseClientDefinition, TOKEN_EXCHANGE_GRANT, type ClientDefinition } from './definition.js';
+import { HubEvents, SYSTEM_ACTOR, type Actor, type EventPublisher } from '../accounts/identity-events.js';
 
 export const CACHE_TTL_MS = 30_000;
 
@@ -87,6 +89,19 @@ export function toOidcMetadata(client: ClientDefinition, secret: string | undefi
   };
 }
 
+type ClientEventType = 'client.created' | 'client.updated' | 'client.disabled' | 'client.enabled' | 'client.removed' | 'client.secret_rotated';
+
+/**
+ * A `client.*` event: about no user, so `data.project` names the project whose endpoints get it
+ * (see src/events/store.ts). Never a secret.
+ */
+function clientEvent(type: ClientEventType, client: Pick<RegisteredClient, 'id' | 'name' | 'public' | 'firstParty' | 'access' | 'enabled'>, extra: Record<string, unknown> = {}) {
+  return {
+    type,
+    data: { project: client.id, name: client.name, public: client.public, firstParty: client.firstParty, access: client.access, enabled: client.enabled, ...extra },
+  };
+}
+
 interface CachedEntry {
   client: RegisteredClient;
   /** oidc-provider metadata, built once per load: it is read on every token request. */
@@ -100,7 +115,11 @@ export class ClientRegistry {
   private cachedAt = 0;
   private loading: Promise<Map<string, CachedEntry>> | undefined;
 
-  constructor(private readonly prisma: PrismaClient, private readonly box: SecretBox) {}
+  private readonly events: HubEvents;
+
+  constructor(private readonly prisma: PrismaClient, private readonly box: SecretBox, publisher?: EventPublisher) {
+    this.events = new HubEvents(prisma, publisher);
+  }
 
   // --- cached reads (hot path) -------------------------------------------------------------
 
@@ -184,43 +203,53 @@ export class ClientRegistry {
   }
 
   /** Registers a project. Returns the generated secret (shown once) for confidential clients. */
-  async add(input: unknown): Promise<{ client: RegisteredClient; secret: string | undefined }> {
+  async add(input: unknown, actor: Actor = SYSTEM_ACTOR): Promise<{ client: RegisteredClient; secret: string | undefined }> {
     const definition = parseClientDefinition(input);
     const secret = definition.public ? undefined : randomSecret(32);
     try {
-      const row = await this.prisma.oAuthClient.create({
-        data: {
-          id: definition.id,
-          audience: definition.audience,
-          definition: storedDefinition(definition),
-          secretEncrypted: secret ? this.box.seal(secret, sealContext(definition.id)) : null,
-        },
+      const client = await this.prisma.$transaction(async (tx) => {
+        const created = toClient(await tx.oAuthClient.create({
+          data: {
+            id: definition.id,
+            audience: definition.audience,
+            definition: storedDefinition(definition),
+            secretEncrypted: secret ? this.box.seal(secret, sealContext(definition.id)) : null,
+          },
+        }));
+        await this.events.inTransaction(tx, actor, [clientEvent('client.created', created)]);
+        return created;
       });
       this.invalidate();
-      return { client: toClient(row), secret };
+      return { client, secret };
     } catch (error) {
       throw uniqueViolation(error, `a client with id "${definition.id}" or audience "${definition.audience}" already exists`);
     }
   }
 
   /** Replaces a project's definition; a confidential client keeps its secret (or gets one). */
-  async update(id: string, input: unknown): Promise<{ client: RegisteredClient; secret: string | undefined }> {
+  /** `client.updated` names the definition fields that changed; none changed, no event. */
+  async update(id: string, input: unknown, actor: Actor = SYSTEM_ACTOR): Promise<{ client: RegisteredClient; secret: string | undefined }> {
     const current = await this.get(id);
     const definition = parseClientDefinition({ ...current, ...(input as object), id });
+    const changed = (Object.keys(definition) as Array<keyof ClientDefinition>).filter((key) => !isDeepStrictEqual(definition[key], current[key]));
     const existing = await this.prisma.oAuthClient.findUniqueOrThrow({ where: { id } });
     const secret = !definition.public && !existing.secretEncrypted ? randomSecret(32) : undefined;
     try {
-      const row = await this.prisma.oAuthClient.update({
-        where: { id },
-        data: {
-          audience: definition.audience,
-          definition: storedDefinition(definition),
-          ...(definition.public ? { secretEncrypted: null, previousSecretEncrypted: null, previousSecretExpiresAt: null } : {}),
-          ...(secret ? { secretEncrypted: this.box.seal(secret, sealContext(id)) } : {}),
-        },
+      const client = await this.prisma.$transaction(async (tx) => {
+        const updated = toClient(await tx.oAuthClient.update({
+          where: { id },
+          data: {
+            audience: definition.audience,
+            definition: storedDefinition(definition),
+            ...(definition.public ? { secretEncrypted: null, previousSecretEncrypted: null, previousSecretExpiresAt: null } : {}),
+            ...(secret ? { secretEncrypted: this.box.seal(secret, sealContext(id)) } : {}),
+          },
+        }));
+        if (changed.length) await this.events.inTransaction(tx, actor, [clientEvent('client.updated', updated, { changed })]);
+        return updated;
       });
       this.invalidate();
-      return { client: toClient(row), secret };
+      return { client, secret };
     } catch (error) {
       throw uniqueViolation(error, `another client already uses audience "${definition.audience}"`);
     }
@@ -232,7 +261,7 @@ export class ClientRegistry {
    * the older one at once. Concurrent rotations are serialised on the row, so each moves the
    * secret it really replaced, and one of them ends up current.
    */
-  async rotateSecret(id: string, graceMs = 0): Promise<{ secret: string; rotationGraceUntil: Date | null }> {
+  async rotateSecret(id: string, graceMs = 0, actor: Actor = SYSTEM_ACTOR): Promise<{ secret: string; rotationGraceUntil: Date | null }> {
     if (!Number.isSafeInteger(graceMs) || graceMs < 0 || graceMs > MAX_SECRET_GRACE_MS) {
       throw new ClientError('invalid_grace', `the grace period must be between 0 and ${MAX_SECRET_GRACE_MS / 86_400_000}d`);
     }
@@ -243,25 +272,37 @@ export class ClientRegistry {
       const [locked] = await tx.$queryRaw<Array<{ secret_encrypted: string | null }>>`SELECT secret_encrypted FROM oauth_clients WHERE id = ${id} FOR UPDATE`;
       if (!locked) throw new ClientError('not_found', `no client with id "${id}"`);
       if (!locked.secret_encrypted) throw new ClientError('public_client', `client "${id}" is public and has no secret`);
-      await tx.oAuthClient.update({
+      const row = await tx.oAuthClient.update({
         where: { id },
         data: { secretEncrypted: sealed, previousSecretEncrypted: previousSecretExpiresAt ? locked.secret_encrypted : null, previousSecretExpiresAt },
       });
+      await this.events.inTransaction(tx, actor, [clientEvent('client.secret_rotated', toClient(row), { rotationGraceUntil: previousSecretExpiresAt?.toISOString() ?? null })]);
     });
     this.invalidate();
     return { secret, rotationGraceUntil: previousSecretExpiresAt };
   }
 
-  async setEnabled(id: string, enabled: boolean): Promise<RegisteredClient> {
-    await this.get(id);
-    const row = await this.prisma.oAuthClient.update({ where: { id }, data: { enabled } });
+  /** `client.enabled` / `client.disabled` only when it changes that. */
+  async setEnabled(id: string, enabled: boolean, actor: Actor = SYSTEM_ACTOR): Promise<RegisteredClient> {
+    const client = await this.prisma.$transaction(async (tx) => {
+      const { count } = await tx.oAuthClient.updateMany({ where: { id, enabled: !enabled }, data: { enabled } });
+      const row = await tx.oAuthClient.findUnique({ where: { id } });
+      if (!row) throw new ClientError('not_found', `no client with id "${id}"`);
+      const after = toClient(row);
+      if (count) await this.events.inTransaction(tx, actor, [clientEvent(enabled ? 'client.enabled' : 'client.disabled', after)]);
+      return after;
+    });
     this.invalidate();
-    return toClient(row);
+    return client;
   }
 
-  async remove(id: string): Promise<void> {
-    await this.get(id);
-    await this.prisma.oAuthClient.delete({ where: { id } });
+  /** The project's own endpoints go with it (cascade): `client.removed` reaches administrators' endpoints. */
+  async remove(id: string, actor: Actor = SYSTEM_ACTOR): Promise<void> {
+    const client = await this.get(id);
+    await this.prisma.$transaction(async (tx) => {
+      await tx.oAuthClient.delete({ where: { id } });
+      await this.events.inTransaction(tx, actor, [clientEvent('client.removed', client)]);
+    });
     this.invalidate();
   }
 }

@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { ClientValidationError, parseClientDefinition, type ClientDefinition } from './definition.js';
 import type { ClientRegistry } from './registry.js';
+import { SYSTEM_ACTOR, type Actor } from '../accounts/identity-events.js';
 
 export interface SyncResult {
   created: Array<{ id: string; secret: string | undefined }>;
@@ -39,13 +40,13 @@ export async function readClientsFile(file: string): Promise<ClientDefinition[]>
   return definitions;
 }
 
-export async function syncClients(registry: ClientRegistry, definitions: ClientDefinition[]): Promise<SyncResult> {
+export async function syncClients(registry: ClientRegistry, definitions: ClientDefinition[], actor: Actor = SYSTEM_ACTOR): Promise<SyncResult> {
   const existing = new Map((await registry.list()).map((client) => [client.id, client]));
   const result: SyncResult = { created: [], updated: [], unchanged: [], notInFile: [] };
   for (const definition of definitions) {
     const current = existing.get(definition.id);
     if (!current) {
-      const { secret } = await registry.add(definition);
+      const { secret } = await registry.add(definition, actor);
       result.created.push({ id: definition.id, secret });
       continue;
     }
@@ -53,7 +54,7 @@ export async function syncClients(registry: ClientRegistry, definitions: ClientD
     if (isDeepStrictEqual(currentDefinition, definition)) {
       result.unchanged.push(definition.id);
     } else {
-      await registry.update(definition.id, definition);
+      await registry.update(definition.id, definition, actor);
       result.updated.push(definition.id);
     }
   }

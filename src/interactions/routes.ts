@@ -177,6 +177,7 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf }: 
     }
     await admission.succeeded();
     ctx.state.log.info({ event: 'login', accountId: user.id }, 'login succeeded');
+    await users.signedIn(user.id, String(interaction.params.client_id));
     await finish(ctx, { login: { accountId: user.id } });
   });
 

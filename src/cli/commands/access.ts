@@ -1,5 +1,6 @@
 // nexus access ...
 import { ROLES } from '../../clients/definition.js';
+import { CLI_ACTOR } from '../../admin/operations.js';
 import { optionalString, requireString, table, UsageError, type CommandGroup } from '../command.js';
 
 export const access: CommandGroup = {
@@ -10,7 +11,7 @@ export const access: CommandGroup = {
       usage: `--email E --project P --role ${ROLES.join('|')}`,
       options: { email: { type: 'string' }, project: { type: 'string' }, role: { type: 'string' } },
       async run(ctx, values) {
-        const entry = await ctx.ops.grantAccess(requireString(values, 'email'), requireString(values, 'project'), requireString(values, 'role'));
+        const entry = await ctx.ops.grantAccess(requireString(values, 'email'), requireString(values, 'project'), requireString(values, 'role'), CLI_ACTOR);
         return { data: entry, text: `${entry.email} is now ${entry.role} in ${entry.project}.` };
       },
     },
@@ -19,7 +20,7 @@ export const access: CommandGroup = {
       usage: '--email E --project P',
       options: { email: { type: 'string' }, project: { type: 'string' } },
       async run(ctx, values) {
-        const result = await ctx.ops.revokeAccess(requireString(values, 'email'), requireString(values, 'project'));
+        const result = await ctx.ops.revokeAccess(requireString(values, 'email'), requireString(values, 'project'), CLI_ACTOR);
         return { data: result, text: `Revoked ${result.email}'s access to ${result.project}.` };
       },
     },

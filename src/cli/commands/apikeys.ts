@@ -1,4 +1,5 @@
 // nexus apikeys ...
+import { CLI_ACTOR } from '../../admin/operations.js';
 import { optionalString, requireString, table, UsageError, type CommandGroup } from '../command.js';
 
 export const apikeys: CommandGroup = {
@@ -17,7 +18,7 @@ export const apikeys: CommandGroup = {
           env: requireString(values, 'env'),
           rateLimit: limit === undefined ? undefined : Number(limit),
           expiresIn: optionalString(values, 'expires'),
-        });
+        }, CLI_ACTOR);
         return {
           data: { ...info, key },
           text: `API key ${info.id} for ${info.email} (shown once, store it now):\n${key}${info.expiresAt ? `\nExpires ${info.expiresAt.toISOString()}.` : ''}`,
@@ -40,7 +41,7 @@ export const apikeys: CommandGroup = {
       usage: 'ID',
       args: ['ID'],
       async run(ctx, _values, [id]) {
-        const info = await ctx.ops.revokeApiKey(id);
+        const info = await ctx.ops.revokeApiKey(id, CLI_ACTOR);
         return { data: info, text: `Revoked API key ${id} (${info.name}, ${info.email}).` };
       },
     },

@@ -1,5 +1,6 @@
 // nexus clients ...
 import type { RegisteredClient } from '../../clients/registry.js';
+import { CLI_ACTOR } from '../../admin/operations.js';
 import { list, optionalString, requireString, table, UsageError, type CommandGroup, type Values } from '../command.js';
 import { confirm } from '../confirm.js';
 
@@ -92,7 +93,7 @@ export const clients: CommandGroup = {
       async run(ctx, values) {
         const id = requireString(values, 'id');
         requireString(values, 'name');
-        const { client, secret } = await ctx.ops.addClient({ id, ...definitionFromFlags(values) });
+        const { client, secret } = await ctx.ops.addClient({ id, ...definitionFromFlags(values) }, CLI_ACTOR);
         return {
           data: { client, secret: secret ?? null },
           text: `Added client ${client.id}.${secret ? `\n${secretNotice(client.id, secret)}` : ' It is public: it has no secret.'}`,
@@ -107,7 +108,7 @@ export const clients: CommandGroup = {
       async run(ctx, values, [id]) {
         const changes = definitionFromFlags(values);
         if (Object.keys(changes).length === 0) throw new UsageError('nothing to change: give at least one flag');
-        const { client, secret } = await ctx.ops.updateClient(id, changes);
+        const { client, secret } = await ctx.ops.updateClient(id, changes, CLI_ACTOR);
         return { data: { client, secret: secret ?? null }, text: `Updated client ${id}.${secret ? `\n${secretNotice(id, secret)}` : ''}` };
       },
     },
@@ -117,7 +118,7 @@ export const clients: CommandGroup = {
       args: ['ID'],
       options: { grace: { type: 'string' } },
       async run(ctx, values, [id]) {
-        const rotated = await ctx.ops.rotateClientSecret(id, optionalString(values, 'grace'));
+        const rotated = await ctx.ops.rotateClientSecret(id, CLI_ACTOR, optionalString(values, 'grace'));
         const old = rotated.rotationGraceUntil
           ? `The old secret keeps working until ${rotated.rotationGraceUntil.toISOString()}; an older one, if any, no longer works.`
           : 'The old secret no longer works.';
@@ -129,7 +130,7 @@ export const clients: CommandGroup = {
       usage: 'ID',
       args: ['ID'],
       async run(ctx, _values, [id]) {
-        const client = await ctx.ops.setClientEnabled(id, false);
+        const client = await ctx.ops.setClientEnabled(id, false, CLI_ACTOR);
         return { data: client, text: `Disabled client ${id}.` };
       },
     },
@@ -138,7 +139,7 @@ export const clients: CommandGroup = {
       usage: 'ID',
       args: ['ID'],
       async run(ctx, _values, [id]) {
-        const client = await ctx.ops.setClientEnabled(id, true);
+        const client = await ctx.ops.setClientEnabled(id, true, CLI_ACTOR);
         return { data: client, text: `Enabled client ${id}.` };
       },
     },
@@ -150,7 +151,7 @@ export const clients: CommandGroup = {
       async run(ctx, values, [id]) {
         await ctx.ops.getClient(id);
         await confirm(ctx, values, `Remove client ${id}? Its users will no longer be able to sign in to it.`);
-        await ctx.ops.removeClient(id);
+        await ctx.ops.removeClient(id, CLI_ACTOR);
         return { data: { id, removed: true }, text: `Removed client ${id}.` };
       },
     },
@@ -159,7 +160,7 @@ export const clients: CommandGroup = {
       usage: '[--file PATH]',
       options: { file: { type: 'string' } },
       async run(ctx, values) {
-        const result = await ctx.ops.syncClients(optionalString(values, 'file'));
+        const result = await ctx.ops.syncClients(CLI_ACTOR, optionalString(values, 'file'));
         const lines = [
           `Synced ${result.file}: ${result.created.length} added, ${result.updated.length} updated, ${result.unchanged.length} unchanged.`,
           ...result.created.filter((c) => c.secret).map((c) => secretNotice(c.id, c.secret!)),

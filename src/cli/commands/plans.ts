@@ -1,5 +1,6 @@
 // nexus plans ...
 import { PLAN_ORDER } from '../../billing/plans.js';
+import { CLI_ACTOR } from '../../admin/operations.js';
 import { requireString, type CommandGroup } from '../command.js';
 
 const describe = (state: { email: string; plan: string; status: string; currentPeriodEnd: Date | null }) =>
@@ -22,7 +23,7 @@ export const plans: CommandGroup = {
       usage: `--email E --plan ${PLAN_ORDER.join('|')}`,
       options: { email: { type: 'string' }, plan: { type: 'string' } },
       async run(ctx, values) {
-        const state = await ctx.ops.setPlan(requireString(values, 'email'), requireString(values, 'plan'), 'cli');
+        const state = await ctx.ops.setPlan(requireString(values, 'email'), requireString(values, 'plan'), CLI_ACTOR, 'cli');
         return { data: state, text: `Plan set. ${describe(state)}` };
       },
     },

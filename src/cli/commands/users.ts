@@ -1,5 +1,5 @@
 // nexus users ...
-import { publicUser } from '../../admin/operations.js';
+import { CLI_ACTOR, publicUser } from '../../admin/operations.js';
 import { optionalString, requireString, table, UsageError, type CommandGroup, type Values } from '../command.js';
 import type { CliContext } from '../context.js';
 import { confirm } from '../confirm.js';
@@ -28,7 +28,7 @@ export const users: CommandGroup = {
       async run(ctx, values) {
         const email = requireString(values, 'email');
         const password = await passwordFrom(ctx, values, false);
-        const user = await ctx.ops.createUser({ email, password, name: optionalString(values, 'name'), admin: Boolean(values.admin) });
+        const user = await ctx.ops.createUser({ email, password, name: optionalString(values, 'name'), admin: Boolean(values.admin) }, CLI_ACTOR);
         return {
           data: { ...publicUser(user), admin: Boolean(values.admin) },
           text: `Created user ${user.email} (${user.id})${values.admin ? ' with the hub admin role' : ''}.${password ? '' : ' It has no password yet: run `nexus users set-password`.'}`,
@@ -68,7 +68,7 @@ export const users: CommandGroup = {
       usage: 'EMAIL',
       args: ['EMAIL'],
       async run(ctx, _values, [email]) {
-        const user = await ctx.ops.disableUser(email);
+        const user = await ctx.ops.disableUser(email, CLI_ACTOR);
         return { data: publicUser(user), text: `Disabled ${user.email}; their sessions and refresh tokens are revoked.` };
       },
     },
@@ -77,7 +77,7 @@ export const users: CommandGroup = {
       usage: 'EMAIL',
       args: ['EMAIL'],
       async run(ctx, _values, [email]) {
-        const user = await ctx.ops.enableUser(email);
+        const user = await ctx.ops.enableUser(email, CLI_ACTOR);
         return { data: publicUser(user), text: `Enabled ${user.email}.` };
       },
     },
@@ -88,7 +88,7 @@ export const users: CommandGroup = {
       options: { password: { type: 'string' }, 'password-stdin': { type: 'boolean' } },
       async run(ctx, values, [email]) {
         const password = (await passwordFrom(ctx, values, true))!;
-        const user = await ctx.ops.setPassword(email, password);
+        const user = await ctx.ops.setPassword(email, password, CLI_ACTOR);
         return { data: publicUser(user), text: `Password set for ${user.email}; their sessions were ended.` };
       },
     },
@@ -100,7 +100,7 @@ export const users: CommandGroup = {
       async run(ctx, values, [email]) {
         const { user } = await ctx.ops.getUser(email);
         await confirm(ctx, values, `Delete ${user.email} with their access grants and API keys?`);
-        await ctx.ops.deleteUser(email);
+        await ctx.ops.deleteUser(email, CLI_ACTOR);
         return { data: { email: user.email, id: user.id, deleted: true }, text: `Deleted ${user.email}.` };
       },
     },
