@@ -1,6 +1,6 @@
 // Who may use which project, and with what role (project_access). Open projects admit every
 // signed-up user with the project's default role; granted projects need an explicit row.
-import type { PrismaClient } from '../generated/prisma/client.js';
+import type { Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { ROLES, type Role } from '../clients/definition.js';
 import { sqlPoolOf } from './sql-pool.js';
 import { HubEvents, SYSTEM_ACTOR, type Actor, type EventPublisher } from './identity-events.js';
@@ -35,8 +35,6 @@ export class AccessError extends Error {
     this.name = 'AccessError';
   }
 }
-
-type Transaction = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
 
 /** `access.granted` / `access.revoked`: what a receiver needs of a grant. */
 export const accessEvent = (type: 'access.granted' | 'access.revoked', userId: string, data: { project: string; role: string; source: string } & Record<string, unknown>) =>
@@ -123,7 +121,7 @@ export class ProjectAccess {
  * was in force already. The insert waits for a concurrent writer of the row; an existing row is
  * locked before it is compared, so each caller sees the changes before its own.
  */
-async function grantRow(tx: Transaction, userId: string, project: string, role: Role, source: string): Promise<{ previousRole?: string; previousSource?: string } | undefined> {
+async function grantRow(tx: Prisma.TransactionClient, userId: string, project: string, role: Role, source: string): Promise<{ previousRole?: string; previousSource?: string } | undefined> {
   // granted_at is a UTC timestamp without time zone (as Prisma writes it).
   for (;;) {
     const inserted = await tx.$queryRaw<unknown[]>`
