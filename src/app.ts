@@ -55,6 +55,8 @@ import { AssertionSigner } from './gateway/assertion.js';
 import { GatewayLimiter } from './gateway/rate-limit.js';
 import { gatewayFirst, gatewayUpgrade } from './gateway/listener.js';
 import { EventBus } from './events/bus.js';
+import { Automations } from './events/automations.js';
+import { automationRunner } from './events/automation-runner.js';
 import { EventOperations } from './events/operations.js';
 import { eventRoutes } from './events/routes.js';
 
@@ -117,7 +119,7 @@ async function createServices(config: Config, db: Database, box: SecretBox, log:
   await keys.ensure();
   // First: the libraries publish their changes on it, in the changes' own transactions.
   const bus = new EventBus({
-    prisma, pool: db.pool, databaseUrl: db.url, box, log, projectExists: (id) => clients.get(id).then(() => true, () => false),
+    prisma, pool: db.pool, box, log, projectExists: (id) => clients.get(id).then(() => true, () => false),
   }, config.events);
   const clients: ClientRegistry = new ClientRegistry(prisma, box, bus);
   await seedClients(config, clients, log);
@@ -130,7 +132,10 @@ async function createServices(config: Config, db: Database, box: SecretBox, log:
   const limiterStore: LimiterStore = redis ? { redis, prefix: config.redisPrefix } : { pool: db.pool };
   const throttle = new LoginThrottle(limiterStore, config.loginLimits, config.signupsPerIpPerHour);
 
-  const plans = Plans.fromFile(config.plansFile, (await clients.list()).map((client) => client.id));
+  const projectIds = (await clients.list()).map((client) => client.id);
+  const plans = Plans.fromFile(config.plansFile, projectIds);
+  const automations = Automations.fromFile(config.automationsFile, projectIds, config.automationsFileNamed);
+  bus.useRules(automations.rulesOf);
   const subscriptions = new Subscriptions(prisma, plans, bus);
   const entitlements = new PlanEntitlements(plans, subscriptions, access);
   // Loaded only when billing is on: the Stripe library is a fair share of the hub's memory.
@@ -142,7 +147,7 @@ async function createServices(config: Config, db: Database, box: SecretBox, log:
   const billing = new Billing(users, subscriptions, plans, stripe, config.issuer);
   const webhooks = stripe ? new StripeWebhooks(prisma, subscriptions, plans, stripe, log) : undefined;
 
-  return { keys, clients, users, access, apiKeys, redis, limiterStore, throttle, plans, subscriptions, entitlements, stripe, billing, webhooks, bus };
+  return { keys, clients, users, access, apiKeys, redis, limiterStore, throttle, plans, subscriptions, entitlements, stripe, billing, webhooks, bus, automations };
 }
 
 type Services = Awaited<ReturnType<typeof createServices>>;
@@ -206,6 +211,7 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
 function startBackgroundWork(db: Database, services: Services, host: ProviderHost, log: Logger) {
   const onChange = (topic: string) => {
     if (topic === 'clients') services.clients.invalidate();
+    if (topic === 'events') services.bus.wake();
     if (topic === 'keys') host.reload().catch((error) => log.error({ err: error }, 'key reload failed'));
   };
   const listener: ChangeListener = listenForChanges(db.url, onChange, log);
@@ -245,7 +251,7 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
   await host.reload();
   const gateway = mountRoutes(app, config, db, services, host, masterKey, assertions, log);
   const stopBackgroundWork = startBackgroundWork(db, services, host, log);
-  services.bus.start();
+  services.bus.start(automationRunner(services.automations, gateway));
   const releasePasswordPool = holdPasswordPool(config.passwordHashing);
 
   return {

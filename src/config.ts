@@ -34,6 +34,12 @@ export interface Config {
   clientsFile: string;
   /** Plans and their scopes and entitlements per project. Default ./plans.json. */
   plansFile: string;
+  /**
+   * Cross-project automation rules of the event bus. Default ./automations.json; a missing file
+   * is no rules unless AUTOMATIONS_FILE names it (`automationsFileNamed`).
+   */
+  automationsFile: string;
+  automationsFileNamed: boolean;
   /** Stripe; unset secretKey: billing is off and plans are set with `nexus plans set`. */
   stripe: { secretKey: string | undefined; webhookSecret: string | undefined; apiUrl: string | undefined };
   /** pino log level. Default info. */
@@ -190,6 +196,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     masterKey,
     clientsFile: path.resolve(read('CLIENTS_FILE') ?? 'clients.json'),
     plansFile: path.resolve(read('PLANS_FILE') ?? 'plans.json'),
+    automationsFile: path.resolve(read('AUTOMATIONS_FILE') ?? 'automations.json'),
+    automationsFileNamed: read('AUTOMATIONS_FILE') !== undefined,
     stripe: { secretKey: stripeKey, webhookSecret, apiUrl: url('STRIPE_API_URL', ['http:', 'https:']) },
     logLevel,
     ttl: {

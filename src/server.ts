@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { createHub } from './app.js';
 import { PlansError } from './billing/plans.js';
+import { AutomationsError } from './events/automations.js';
 
 async function main() {
   let config;
@@ -21,7 +22,7 @@ async function main() {
   try {
     hub = await createHub(config, log);
   } catch (error) {
-    if (error instanceof PlansError) {
+    if (error instanceof PlansError || error instanceof AutomationsError) {
       process.stderr.write(`${error.message}\n`);
       process.exit(78);
     }

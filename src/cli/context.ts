@@ -33,7 +33,7 @@ export async function openContext(env: NodeJS.ProcessEnv, stdin: () => Promise<s
   const { db, box } = await openCore(config, log);
   let subscriptions: Subscriptions | undefined;
   const bus = new EventBus({
-    prisma: db.prisma, pool: db.pool, databaseUrl: db.url, box, log, projectExists: (id) => clients.get(id).then(() => true, () => false),
+    prisma: db.prisma, pool: db.pool, box, log, projectExists: (id) => clients.get(id).then(() => true, () => false),
   }, { ...config.events, worker: false });
   const clients: ClientRegistry = new ClientRegistry(db.prisma, box, bus);
   const ops = new AdminOperations({

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../config.js';
 import { describeDomainError } from '../admin/domain-errors.js';
 import { PlansError } from '../billing/plans.js';
+import { AutomationsError } from '../events/automations.js';
 import { CliError, UsageError, type Command, type CommandGroup } from './command.js';
 import { openContext } from './context.js';
 import { clients } from './commands/clients.js';
@@ -15,8 +16,9 @@ import { apikeys } from './commands/apikeys.js';
 import { plans } from './commands/plans.js';
 import { events } from './commands/events.js';
 import { webhooks } from './commands/webhooks.js';
+import { automations } from './commands/automations.js';
 
-const GROUPS: Record<string, CommandGroup> = { clients, users, access, keys, apikeys, plans, events, webhooks };
+const GROUPS: Record<string, CommandGroup> = { clients, users, access, keys, apikeys, plans, events, webhooks, automations };
 
 const COMMON = {
   json: { type: 'boolean' },
@@ -115,6 +117,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     if (error instanceof UsageError) return fail(2, `${error.message}; usage: nexus ${groupName} ${commandName} ${command.usage}`, 'usage');
     if (error instanceof CliError) return fail(1, error.message, error.code);
     if (error instanceof PlansError) return fail(78, error.problems.join('; '), 'config');
+    if (error instanceof AutomationsError) return fail(78, error.problems.join('; '), 'config');
     const known = describeDomainError(error);
     if (known) return fail(1, known.message, known.code);
     return fail(1, `unexpected error: ${(error as Error).message}`, 'internal');

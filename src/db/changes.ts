@@ -5,14 +5,16 @@ import pg from 'pg';
 import type { Logger } from '../logger.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 
-const CHANNEL = 'nexus_changes';
+/** One channel, one listening connection per instance; the payload is the topic. */
+export const CHANGE_CHANNEL = 'nexus_changes';
 
 /** How often running hubs re-read keys and clients even without a change notification. */
 export const RELOAD_INTERVAL_MS = 30_000;
-export type ChangeTopic = 'clients' | 'keys';
+/** `events`: the event bus queued deliveries (delivery workers claim at once instead of at their next poll). */
+export type ChangeTopic = 'clients' | 'keys' | 'events';
 
 export async function publishChange(prisma: PrismaClient, topic: ChangeTopic): Promise<void> {
-  await prisma.$executeRaw`SELECT pg_notify(${CHANNEL}, ${topic})`;
+  await prisma.$executeRaw`SELECT pg_notify(${CHANGE_CHANNEL}, ${topic})`;
 }
 
 export interface ChangeListener {
@@ -37,11 +39,12 @@ export function listenForChanges(
     });
     try {
       await next.connect();
-      await next.query(`LISTEN ${CHANNEL}`);
+      await next.query(`LISTEN ${CHANGE_CHANNEL}`);
       client = next;
       // Anything may have changed while we were disconnected.
       onChange('clients');
       onChange('keys');
+      onChange('events');
     } catch (error) {
       log.warn({ err: (error as Error).message }, 'change listener could not connect; retrying');
       await next.end().catch(() => {});

@@ -6,7 +6,8 @@ import type { Logger } from '../logger.js';
 import type { SecretBox } from '../secrets/box.js';
 import type { Actor, NewEvent } from './event.js';
 import { HUB_SOURCE } from './event.js';
-import { EventStore, NOTIFY_CHANNEL, type PublishResult, type RulesOf, type Sql } from './store.js';
+import { EventStore, type PublishResult, type RulesOf, type Sql } from './store.js';
+import { CHANGE_CHANNEL } from '../db/changes.js';
 import { WebhookEndpoints } from './endpoints.js';
 import { DeliveryQueue } from './deliveries.js';
 import { DeliveryWorker, type RuleRunner, type WorkerOptions } from './worker.js';
@@ -21,12 +22,9 @@ export interface EventsConfig extends WorkerOptions {
 export interface EventBusDeps {
   prisma: PrismaClient;
   pool: Sql;
-  databaseUrl: string;
   box: SecretBox;
   log: Logger;
   projectExists: (id: string) => Promise<boolean>;
-  rulesOf?: RulesOf;
-  runRule?: RuleRunner;
 }
 
 /** Other instances are told at most this often that something was queued (they also poll). */
@@ -41,14 +39,14 @@ export class EventBus {
   private notifyTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: EventBusDeps, config: EventsConfig) {
-    this.store = new EventStore(deps.pool, deps.rulesOf);
+    this.store = new EventStore(deps.pool);
     this.endpoints = new WebhookEndpoints(deps.prisma, deps.box, this.store, { allowPrivateUrls: config.allowPrivateUrls, projectExists: deps.projectExists });
     this.deliveries = new DeliveryQueue(deps.pool);
     this.dispatcher = webhookDispatcher(config.allowPrivateUrls, 5_000);
     if (config.allowPrivateUrls) deps.log.warn('WEBHOOKS_ALLOW_PRIVATE_URLS is on: webhooks may target http, loopback and private addresses (development and tests only)');
     this.worker = config.worker
       ? new DeliveryWorker({
-        pool: deps.pool, databaseUrl: deps.databaseUrl, box: deps.box, dispatcher: this.dispatcher, runRule: deps.runRule, log: deps.log,
+        pool: deps.pool, box: deps.box, dispatcher: this.dispatcher, log: deps.log,
         disableEndpoint: async (id, reason) => {
           await this.endpoints.setEnabled(id, false, { type: 'system', id: 'event-worker' }, {}, reason);
           deps.log.warn({ endpointId: id }, 'webhook endpoint disabled: every delivery failed for too long');
@@ -62,8 +60,19 @@ export class EventBus {
     return this.dispatcher;
   }
 
-  start() {
-    this.worker?.start();
+  /** Starts this instance's delivery worker (if it has one); `runRules` runs automation rules. */
+  start(runRules?: RuleRunner) {
+    this.worker?.start(runRules);
+  }
+
+  /** Deliveries were queued elsewhere (another instance, the CLI): claim now. */
+  wake() {
+    this.worker?.wake();
+  }
+
+  /** The automation rules that events trigger from now on (loaded after the projects are known). */
+  useRules(rulesOf: RulesOf) {
+    this.store.rulesOf = rulesOf;
   }
 
   /** Inside the caller's transaction: workers are woken when it commits. */
@@ -100,7 +109,7 @@ export class EventBus {
     if (this.notifyTimer) return;
     this.notifyTimer = setTimeout(() => {
       this.notifyTimer = undefined;
-      this.deps.pool.query(`SELECT pg_notify('${NOTIFY_CHANNEL}', '')`).catch(() => {});
+      this.deps.pool.query(`SELECT pg_notify('${CHANGE_CHANNEL}', 'events')`).catch(() => {});
     }, NOTIFY_EVERY_MS);
     this.notifyTimer.unref();
   }

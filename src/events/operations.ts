@@ -20,6 +20,13 @@ export class EventOperations {
     return this.bus.store.list(filter);
   }
 
+  /** One event with every delivery made of it: webhooks and automation runs, with their outcomes. */
+  async showEvent(id: string) {
+    const event = UUID.test(id) ? await this.bus.store.get(id) : undefined;
+    if (!event) throw new EndpointError('endpoint_not_found', `no event ${id.slice(0, 40)}`);
+    return { event, deliveries: await this.bus.deliveries.list({ eventId: id, limit: 1000 }) };
+  }
+
   addEndpoint(scope: EndpointScope, input: { project: string | null; url: unknown; eventTypes: unknown; description?: unknown }) {
     return this.bus.endpoints.add({ ...input, project: scope.project ?? input.project });
   }

@@ -12,6 +12,7 @@
 //   - another project's events of the types it `publishes`, about a user the project admits.
 import type { Actor, NewEvent, StoredEvent } from './event.js';
 import { HUB_SOURCE, MAX_DEPTH } from './event.js';
+import { CHANGE_CHANNEL } from '../db/changes.js';
 
 /** Anything that runs a parameterised statement: a pg pool or client, or a Prisma transaction (see prismaSql). */
 export interface Sql {
@@ -32,7 +33,6 @@ export interface PublishResult {
 /** Automation rules by source: the rule ids each event type of that source triggers. */
 export type RulesOf = (source: string) => Array<{ rule: string; type: string }>;
 
-export const NOTIFY_CHANNEL = 'nexus_events';
 
 const sequenceName = (source: string) => `"events_seq_${source}"`;
 
@@ -74,7 +74,7 @@ WITH input AS (
 )
 SELECT s.id, s.idempotency_key AS key, s.sequence::text AS sequence, counted.deliveries::int AS deliveries,
   -- As text: pg_notify answers void, which Prisma cannot read back (publish inside a Prisma transaction).
-  CASE WHEN $6::boolean AND counted.deliveries > 0 THEN pg_notify('${NOTIFY_CHANNEL}', '') END::text AS notified
+  CASE WHEN $6::boolean AND counted.deliveries > 0 THEN pg_notify('${CHANGE_CHANNEL}', 'events') END::text AS notified
 FROM stored s, counted
 `;
 
@@ -84,7 +84,10 @@ const EXISTING = `SELECT id, idempotency_key AS key, sequence::text AS sequence 
 export class EventStore {
   private readonly sequences = new Set<string>([HUB_SOURCE]);
 
-  constructor(private readonly pool: Sql, private readonly rulesOf: RulesOf = () => []) {}
+  /** The automation rules events may trigger (set once the rules are loaded; none before). */
+  rulesOf: RulesOf = () => [];
+
+  constructor(private readonly pool: Sql) {}
 
   /** Creates the source's sequence on its first event (outside any transaction, once per process). */
   private async ensureSequence(source: string) {

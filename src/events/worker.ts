@@ -1,8 +1,8 @@
 // The delivery worker of one hub instance: claims due deliveries (deliveries.ts), sends each —
 // a signed webhook POST, or an automation rule's call — and records the outcome. Woken at once
-// by this instance's own events and by NOTIFY from other instances, and otherwise polls once a
-// second (a notification can be missed, a retry falls due, a claim lapses).
-import pg from 'pg';
+// by this instance's own events and by the hub's change notifications (the `events` topic,
+// src/db/changes.ts) from other instances, and otherwise polls once a second (a notification
+// can be missed, a retry falls due, a claim lapses).
 import { request, type Dispatcher } from 'undici';
 import type { Logger } from '../logger.js';
 import type { SecretBox } from '../secrets/box.js';
@@ -10,7 +10,7 @@ import type { StoredEvent } from './event.js';
 import { DeliveryQueue, type ClaimedDelivery, type Outcome } from './deliveries.js';
 import { sealContext } from './endpoints.js';
 import { webhookHeaders } from './signing.js';
-import { NOTIFY_CHANNEL, type Sql } from './store.js';
+import type { Sql } from './store.js';
 
 const POLL_MS = 1_000;
 const RESPONSE_EXCERPT_BYTES = 1_024;
@@ -26,18 +26,18 @@ export interface WorkerOptions {
   concurrency: number;
 }
 
-/** Runs an automation rule for an event (automations.ts); same outcome shape as a webhook. */
-export type RuleRunner = (rule: string, event: StoredEvent, deliveryId: string) => Promise<Pick<Outcome, 'ok' | 'status' | 'response' | 'error'>>;
+/** What one attempt found; `permanent`: trying again cannot help (no retries). */
+type Attempt = Pick<Outcome, 'ok' | 'status' | 'response' | 'error'> & { permanent?: boolean };
+
+/** Runs an automation rule for an event (automation-runner.ts); same outcome shape as a webhook. */
+export type RuleRunner = (rule: string, event: StoredEvent, deliveryId: string) => Promise<Attempt>;
 
 export interface WorkerDeps {
   pool: Sql;
-  /** For LISTEN: a connection of its own. */
-  databaseUrl: string;
   box: SecretBox;
   dispatcher: Dispatcher;
   /** Disables an endpoint that failed for too long (and emits endpoint.disabled). */
   disableEndpoint: (id: string, reason: string) => Promise<void>;
-  runRule?: RuleRunner;
   log: Logger;
 }
 
@@ -85,16 +85,17 @@ export class DeliveryWorker {
   private woken = false;
   private running = false;
   private loop: Promise<void> | undefined;
-  private listener: pg.Client | undefined;
+  private runRules: RuleRunner | undefined;
 
   constructor(private readonly deps: WorkerDeps, private readonly options: WorkerOptions) {
     this.queue = new DeliveryQueue(deps.pool);
   }
 
-  start() {
+  /** Starts claiming; `runRules` runs the automation rules' deliveries (without it they fail). */
+  start(runRules?: RuleRunner) {
     if (this.running) return;
     this.running = true;
-    void this.listen();
+    this.runRules = runRules;
     this.loop = this.run();
   }
 
@@ -112,31 +113,6 @@ export class DeliveryWorker {
     await Promise.allSettled([...this.inflight]);
     await this.flushing;
     await this.flush();
-    await this.listener?.end().catch(() => {});
-  }
-
-  private async listen() {
-    const connect = async () => {
-      if (!this.running) return;
-      const client = new pg.Client({ connectionString: this.deps.databaseUrl });
-      client.on('notification', () => this.wake());
-      client.on('error', () => {
-        if (this.listener === client) this.listener = undefined;
-        client.end().catch(() => {});
-        setTimeout(() => void connect(), 2_000).unref();
-      });
-      try {
-        await client.connect();
-        await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
-        this.listener = client;
-        if (!this.running) await client.end();
-      } catch (error) {
-        this.deps.log.warn({ err: (error as Error).message }, 'event worker could not listen for notifications; polling');
-        await client.end().catch(() => {});
-        setTimeout(() => void connect(), 2_000).unref();
-      }
-    };
-    await connect();
   }
 
   private sleep(ms: number) {
@@ -202,14 +178,15 @@ export class DeliveryWorker {
 
   private async deliver(delivery: ClaimedDelivery): Promise<void> {
     const started = performance.now();
-    let result: Pick<Outcome, 'ok' | 'status' | 'response' | 'error'>;
+    let result: Attempt;
     try {
       result = delivery.endpoint ? await this.post(delivery) : await this.runRule(delivery);
     } catch (error) {
       result = { ok: false, error: describe(error) };
     }
+    const { permanent, ...found } = result;
     this.outcomes.push({
-      id: delivery.id, endpointId: delivery.endpoint?.id, latencyMs: performance.now() - started, retryAt: this.retryAt(delivery.attempt), ...result,
+      id: delivery.id, endpointId: delivery.endpoint?.id, latencyMs: performance.now() - started, retryAt: permanent ? null : this.retryAt(delivery.attempt), ...found,
     });
     this.scheduleFlush();
   }
@@ -235,9 +212,9 @@ export class DeliveryWorker {
     return { ok, status: answer.statusCode, response, ...(ok ? {} : { error: `answered ${answer.statusCode}` }) };
   }
 
-  private async runRule(delivery: ClaimedDelivery) {
-    if (!delivery.rule || !this.deps.runRule) return { ok: false, error: 'no such automation rule on this hub' };
-    return this.deps.runRule(delivery.rule, delivery.event, delivery.id);
+  private async runRule(delivery: ClaimedDelivery): Promise<Attempt> {
+    if (!delivery.rule || !this.runRules) return { ok: false, error: 'this hub runs no automation rules' };
+    return this.runRules(delivery.rule, delivery.event, delivery.id);
   }
 
   private scheduleFlush() {

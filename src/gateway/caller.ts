@@ -30,7 +30,8 @@ export interface Caller {
   role: string;
   plan: string;
   scopes: string[];
-  authMethod: 'jwt' | 'api_key';
+  /** `automation`: an automation rule of the event bus acting for the user (see forUser). */
+  authMethod: 'jwt' | 'api_key' | 'automation';
   keyId: string;
   /** When the credential stops being valid (ms since epoch). */
   expiresAt: number;
@@ -53,6 +54,8 @@ export interface CallerDeps {
   cacheMs: number;
 }
 
+/** An automation call's assertion lives at most this long (the call itself is bounded by the project's timeout). */
+const AUTOMATION_ASSERTION_MS = 60_000;
 const MAX_CACHED = 20_000;
 const MAX_REFUSED = 10_000;
 const MAX_CREDENTIAL_LENGTH = 8_192;
@@ -166,6 +169,21 @@ export class Callers {
     const allowed = apiScopesOf(project, { planAllowed: granted.scopes, billing: false });
     const scopes = asked ? allowed.filter((scope) => asked.includes(scope)) : allowed;
     return { ...base, userId, email, role, plan: granted.plan, scopes, perMinute: plans.gatewayLimit(granted.plan, project.id) };
+  }
+
+  /**
+   * The user as an automation rule of the event bus acts for them: access, role and plan scopes
+   * in the project exactly as for an API key of theirs; never cached (rules run rarely, and a
+   * revoked access must stop the next run).
+   */
+  async forUser(project: RegisteredClient, userId: string): Promise<Caller> {
+    const user = await this.deps.users.findById(userId);
+    if (!user || user.disabledAt) throw accessDenied('the account no longer exists or is disabled');
+    const base = {
+      clientId: '', authMethod: 'automation' as const, keyId: '', expiresAt: Date.now() + AUTOMATION_ASSERTION_MS, keyPerMinute: null,
+      cacheKey: `automation|${user.id}|${project.id}`,
+    };
+    return this.inProject(project, base, user.id, user.email);
   }
 
   private async fromApiKey(project: RegisteredClient, presented: string, cacheKey: string): Promise<Caller> {

@@ -14,7 +14,7 @@ import type { Callers, Caller } from './caller.js';
 import type { AssertionSigner } from './assertion.js';
 import { pushRateLimitFields, type Bucket, type GatewayLimiter, type Verdict } from './rate-limit.js';
 import { GatewayMetrics } from './metrics.js';
-import { Upstreams, CappedBody } from './upstream.js';
+import { Upstreams, CappedBody, classify } from './upstream.js';
 import { checkConnection, identityPairs, IDENTITY_HEADERS, upstreamHeaders } from './headers.js';
 import { forwardingOf, IssuerAddress, type ProxyTrust } from './forwarding.js';
 import { corsHeaders, preflightHeaders } from './cors.js';
@@ -293,9 +293,79 @@ export class Gateway {
     }
   }
 
+  /**
+   * An automation rule's call (src/events/automation-runner.ts): to the project's upstream as
+   * the user, with the identity headers and assertion every gateway request carries
+   * (X-Nexus-Auth-Method: automation), logged like one. Not rate limited: the bus paces its own
+   * deliveries. The answer is read up to `maxBytes`, all the caller keeps of it. Throws a
+   * GatewayError (404 unknown_project, 403 access_denied, 502, 504) like a request would get.
+   */
+  async callAs(call: AutomationCall): Promise<{ status: number; body: string }> {
+    const started = performance.now();
+    const record: GatewayRecord = {
+      requestId: call.requestId, project: call.projectId, method: call.method, path: loggedPath(call.path), status: 0, bytesIn: 0, bytesOut: 0, ms: 0,
+      user: call.userId, authMethod: 'automation',
+    };
+    try {
+      const target = parseTarget(`/api/gateway/${call.projectId}${call.path}`);
+      const project = await this.project(target);
+      const caller = await this.deps.callers.forUser(project, call.userId);
+      const identity = identityOf(caller, project, await this.assertion(caller, project));
+      const issuer = new URL(this.options.issuer);
+      const extra = Object.entries(call.headers).flat();
+      const headers = upstreamHeaders(extra, new Set(), identity, call.requestId, { forwardedFor: '', proto: issuer.protocol.slice(0, -1), host: issuer.host });
+      // Set by the hub itself, after the inbound X-Nexus-* were dropped: the rule and its event.
+      headers.push('x-nexus-automation', call.rule, 'x-nexus-event-id', call.eventId);
+      const timeoutMs = (project.gateway?.timeoutSeconds ?? this.options.timeoutSeconds) * 1000;
+      let answer;
+      try {
+        answer = await this.upstreams.pool(upstreamOf(project)).request({
+          path: Upstreams.path(upstreamOf(project), target.rest), method: call.method, headers, body: call.body ?? null,
+          headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
+        });
+      } catch (error) {
+        throw classify(error, 0);
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of answer.body) {
+        if (size < call.maxBytes) chunks.push(chunk as Buffer);
+        size += (chunk as Buffer).length;
+      }
+      record.status = answer.statusCode;
+      record.bytesIn = call.body ? Buffer.byteLength(call.body) : 0;
+      record.bytesOut = size;
+      return { status: answer.statusCode, body: new TextDecoder().decode(Buffer.concat(chunks).subarray(0, call.maxBytes)) };
+    } catch (error) {
+      const refusal = error instanceof GatewayError ? error : classify(error, 0);
+      record.status = refusal.status;
+      record.error = refusal.code;
+      throw refusal;
+    } finally {
+      record.ms = performance.now() - started;
+      this.logRecord(record);
+    }
+  }
+
   async close() {
     await this.upstreams.close();
   }
+}
+
+export interface AutomationCall {
+  projectId: string;
+  userId: string;
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Below the project's upstream base, starting with /. */
+  path: string;
+  body?: string;
+  /** Besides the identity headers (which it cannot set: X-Nexus-* are dropped as from any caller). */
+  headers: Record<string, string>;
+  /** Sent as X-Nexus-Automation and X-Nexus-Event-Id. */
+  rule: string;
+  eventId: string;
+  requestId: string;
+  maxBytes: number;
 }
 
 export { IDENTITY_HEADERS };

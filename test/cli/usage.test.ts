@@ -10,9 +10,12 @@ import { access } from '../../src/cli/commands/access.js';
 import { keys } from '../../src/cli/commands/keys.js';
 import { apikeys } from '../../src/cli/commands/apikeys.js';
 import { plans } from '../../src/cli/commands/plans.js';
+import { events } from '../../src/cli/commands/events.js';
+import { webhooks } from '../../src/cli/commands/webhooks.js';
+import { automations } from '../../src/cli/commands/automations.js';
 import { expectFailure, expectSuccess, pool, run, type CliResult } from './support.js';
 
-const GROUPS = { clients, users, access, keys, apikeys, plans };
+const GROUPS = { clients, users, access, keys, apikeys, plans, events, webhooks, automations };
 // Every command the issue lists (and `plans`, added since); the CLI's tables must offer exactly these.
 const EXPECTED: Record<string, string[]> = {
   clients: ['list', 'show', 'add', 'update', 'rotate-secret', 'disable', 'enable', 'remove', 'sync'],
@@ -21,6 +24,9 @@ const EXPECTED: Record<string, string[]> = {
   keys: ['list', 'rotate', 'retire'],
   apikeys: ['create', 'list', 'revoke'],
   plans: ['show', 'set'],
+  events: ['list', 'show'],
+  webhooks: ['add', 'list', 'show', 'disable', 'enable', 'remove', 'rotate-secret', 'test', 'deliveries', 'replay', 'replay-failed'],
+  automations: ['list'],
 };
 
 let dataDir: string;

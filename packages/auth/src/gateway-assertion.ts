@@ -19,7 +19,8 @@ export interface GatewayIdentity {
   role: string;
   plan: string;
   scopes: string[];
-  authMethod: 'jwt' | 'api_key';
+  /** `automation`: an automation rule of the hub's event bus, acting for the user. */
+  authMethod: 'jwt' | 'api_key' | 'automation';
   /** The API key's id when the caller used one. */
   keyId: string | undefined;
   claims: Record<string, unknown>;
@@ -59,7 +60,7 @@ export function createGatewayAssertionVerifier(options: GatewayAssertionOptions 
         const text = (v: unknown) => (typeof v === 'string' ? v : '');
         return {
           sub: text(payload.sub), email: text(payload.email), project: text(payload.project), role: text(payload.role), plan: text(payload.plan),
-          scopes: text(payload.scope).split(' ').filter(Boolean), authMethod: payload.auth_method === 'api_key' ? 'api_key' : 'jwt',
+          scopes: text(payload.scope).split(' ').filter(Boolean), authMethod: payload.auth_method === 'api_key' || payload.auth_method === 'automation' ? payload.auth_method : 'jwt',
           keyId: typeof payload.key_id === 'string' ? payload.key_id : undefined, claims: payload,
         };
       } catch (error) {

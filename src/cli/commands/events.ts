@@ -58,5 +58,28 @@ export const events: CommandGroup = {
         return { data: found, text: `${table(eventRows(found), ['occurred', 'type', 'source', 'seq', 'subject', 'actor', 'id'])}${moreNote(found.length, limit)}` };
       },
     },
+    show: {
+      summary: 'show an event and what became of it: each webhook delivery and automation run',
+      usage: 'ID',
+      args: ['ID'],
+      async run(ctx, _values, [id]) {
+        const shown = await ctx.ops.events.showEvent(id);
+        const { event, deliveries } = shown;
+        const rows = deliveries.map((d) => ({
+          to: d.rule ? `rule ${d.rule}` : `endpoint ${d.endpointId}`, status: d.status, attempts: d.attempts, http: d.lastStatus ?? '-', error: d.lastError ?? '-', id: d.id,
+        }));
+        const text = [
+          `${event.type} from ${event.source} (#${event.sequence}) at ${event.occurredAt}`,
+          `id:       ${event.id}`,
+          `subject:  ${event.subject ?? '-'}`,
+          `actor:    ${actorText(event.actor)}`,
+          `data:     ${JSON.stringify(event.data)}`,
+          ...(event.causedBy ? [`cause:    ${event.causedBy} (depth ${event.depth})`] : []),
+          '',
+          deliveries.length ? table(rows, ['to', 'status', 'attempts', 'http', 'error', 'id']) : 'No deliveries: no endpoint or rule took this event.',
+        ].join('\n');
+        return { data: shown, text };
+      },
+    },
   },
 };
