@@ -107,15 +107,19 @@ export class EventBus {
   private queued() {
     this.worker?.wake();
     if (this.notifyTimer) return;
-    this.notifyTimer = setTimeout(() => {
-      this.notifyTimer = undefined;
-      this.deps.pool.query(`SELECT pg_notify('${CHANGE_CHANNEL}', 'events')`).catch(() => {});
-    }, NOTIFY_EVERY_MS);
+    this.notifyTimer = setTimeout(() => void this.notifyOthers(), NOTIFY_EVERY_MS);
     this.notifyTimer.unref();
   }
 
-  async close() {
+  private notifyOthers() {
     clearTimeout(this.notifyTimer);
+    this.notifyTimer = undefined;
+    return this.deps.pool.query(`SELECT pg_notify('${CHANGE_CHANNEL}', 'events')`).catch(() => {});
+  }
+
+  async close() {
+    // A CLI command that queued something closes at once: the running hubs are told now.
+    if (this.notifyTimer) await this.notifyOthers();
     await this.worker?.stop();
     await this.dispatcher.close();
   }

@@ -1,14 +1,13 @@
 // nexus webhooks ... : webhook endpoints of every project (and the administrators' own, which
 // may receive every event), their deliveries and replays. The CLI only records and queues:
 // the running hubs' delivery workers send.
-import type { Actor } from '../../events/event.js';
 import type { EndpointInfo } from '../../events/endpoints.js';
 import type { DeliveryInfo } from '../../events/deliveries.js';
 import { optionalString, requireString, table, UsageError, type CommandGroup } from '../command.js';
 import { confirm } from '../confirm.js';
+import { CLI_ACTOR } from '../../admin/operations.js';
 import { limitFlag, moreNote, sinceFlag } from './events.js';
 
-const CLI_ACTOR: Actor = { type: 'admin', id: 'cli' };
 
 const ownerText = (endpoint: EndpointInfo) => endpoint.project ?? '(admin: every event)';
 
