@@ -28,6 +28,33 @@ const PLACEHOLDER = /\{\{\s*([^}]*?)\s*\}\}/g;
 const EXACT = /^\{\{\s*([^}]*?)\s*\}\}$/;
 // Where a placeholder may point: a field of the event as delivered, then names or indexes.
 const PATH = /^(id|type|source|subject|sequence|occurredAt|actor|data)(\.[A-Za-z0-9_]{1,64}){0,8}$/;
+// The text of a path around its placeholders: RFC 3986 path characters and percent-escapes only.
+// Anything else (a space, a quote, non-ASCII) undici refuses to send or the project reads
+// otherwise, so every run of the rule would fail; placeholder values are percent-encoded.
+const PATH_TEXT = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*$/;
+// Fields a rule and its parts may have ("$comment" and other "$" keys are notes): a misspelt
+// "body" would otherwise send every call without one.
+const FIELDS = { rule: ['id', 'description', 'on', 'call'], on: ['source', 'type'], call: ['project', 'method', 'path', 'body'] };
+
+function pathTextAllowed(text: string): boolean {
+  if (!PATH_TEXT.test(text)) return false;
+  // As the gateway reads it (src/gateway/target.ts): each segment decoded, no `.`/`..`, `\\` or NUL.
+  return text.split('/').every((segment) => {
+    try {
+      const decoded = decodeURIComponent(segment);
+      return decoded !== '.' && decoded !== '..' && !/[\\\u0000]|(^|\/)\.\.?($|\/)/.test(decoded);
+    } catch {
+      return false;
+    }
+  });
+}
+
+function unknownFields(value: Record<string, unknown>, allowed: string[], prefix: string, at: string, problems: string[]) {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
+  for (const name of Object.keys(value)) {
+    if (!name.startsWith('$') && !allowed.includes(name)) problems.push(`${at}: unknown field "${prefix}${name.slice(0, 40)}"`);
+  }
+}
 
 function placeholders(value: unknown, found: string[] = []): string[] {
   if (typeof value === 'string') for (const match of value.matchAll(PLACEHOLDER)) found.push(match[1]);
@@ -68,7 +95,7 @@ export function renderPath(path: string, event: StoredEvent): string {
 function parseRule(input: unknown, index: number, projects: Set<string>, problems: string[]): AutomationRule | undefined {
   const where = `rules[${index}]`;
   if (!input || typeof input !== 'object' || Array.isArray(input)) {
-    problems.push(`${where} must be an object`);
+    problems.push(`${where}: must be an object`);
     return undefined;
   }
   const raw = input as Record<string, unknown>;
@@ -76,18 +103,22 @@ function parseRule(input: unknown, index: number, projects: Set<string>, problem
   const id = typeof raw.id === 'string' ? raw.id : '';
   const at = id ? `rule "${id}"` : where;
   if (!ID.test(id)) problems.push(`${where}: id must be 2-63 lowercase letters, digits or dashes`);
+  unknownFields(raw, FIELDS.rule, '', at, problems);
+  if (raw.description !== undefined && typeof raw.description !== 'string') problems.push(`${at}: description must be text`);
   const on = (raw.on ?? {}) as Record<string, unknown>;
   const source = typeof on.source === 'string' ? on.source : '';
   if (source !== HUB_SOURCE && !projects.has(source)) problems.push(`${at}: on.source must be "${HUB_SOURCE}" or a registered project (got "${source.slice(0, 63)}")`);
+  unknownFields(on, FIELDS.on, 'on.', at, problems);
   if (!isEventType(on.type)) problems.push(`${at}: on.type must be an event type such as deal.won`);
   const call = (raw.call ?? {}) as Record<string, unknown>;
+  unknownFields(call, FIELDS.call, 'call.', at, problems);
   const project = typeof call.project === 'string' ? call.project : '';
   if (!projects.has(project)) problems.push(`${at}: call.project must be a registered project (got "${project.slice(0, 63)}")`);
-  const method = typeof call.method === 'string' ? call.method.toUpperCase() : 'POST';
+  const method = call.method === undefined ? 'POST' : typeof call.method === 'string' ? call.method.toUpperCase() : '';
   if (!METHODS.has(method)) problems.push(`${at}: call.method must be one of ${[...METHODS].join(', ')}`);
   const path = typeof call.path === 'string' ? call.path : '';
-  if (!path.startsWith('/') || path.length > 500 || /(^|\/)\.\.?(\/|$)|[\\\u0000-\u001f?#]/.test(path.replace(PLACEHOLDER, 'x'))) {
-    problems.push(`${at}: call.path must start with / and hold no dot segments, backslashes, control characters, query or fragment`);
+  if (!path.startsWith('/') || path.length > 500 || !pathTextAllowed(path.replace(PLACEHOLDER, 'x'))) {
+    problems.push(`${at}: call.path must start with / and hold only URL path characters: no dot segments (even percent-encoded), backslashes, spaces, query or fragment`);
   }
   for (const name of [...placeholders(path), ...placeholders(call.body)]) {
     if (!PATH.test(name)) problems.push(`${at}: {{${name.slice(0, 60)}}} names nothing of an event (use id, type, source, subject, sequence, occurredAt, actor.*, data.*)`);
