@@ -36,9 +36,6 @@ export type RulesOf = (source: string) => Array<{ rule: string; type: string }>;
 
 const sequenceName = (source: string) => `"events_seq_${source}"`;
 
-const SUBJECT_ADMITTED = `EXISTS (SELECT 1 FROM oauth_clients c WHERE c.id = e.project AND c.enabled
-  AND (c.definition->>'access' = 'open' OR EXISTS (SELECT 1 FROM project_access pa WHERE pa.user_id = s.user_id AND pa.project = e.project)))`;
-
 // $1 events (jsonb), $2 source, $3 its sequence, $4 actor, $5 rules (jsonb), $6 notify (bool),
 // $7 one endpoint that alone gets the events whatever it subscribes to (`webhooks test`), or NULL.
 const PUBLISH = `
@@ -52,17 +49,28 @@ WITH input AS (
   FROM input i ORDER BY i.n
   ON CONFLICT (source, idempotency_key) DO NOTHING
   RETURNING id, type, user_id, sequence, idempotency_key, data, depth
+), publishes AS (
+  SELECT COALESCE((SELECT d.definition->'publishes' FROM oauth_clients d WHERE d.id = $2), '[]'::jsonb) AS types
+), admitted AS (
+  -- The events other projects may see as about a user they admit (the hub's, and this source's
+  -- public types), each with every enabled project that admits its subject.
+  SELECT s.id AS event_id, c.id AS project
+  FROM stored s CROSS JOIN publishes JOIN oauth_clients c ON c.enabled
+  LEFT JOIN project_access pa ON pa.user_id = s.user_id AND pa.project = c.id
+  WHERE s.user_id IS NOT NULL AND ($2 = '${HUB_SOURCE}' OR publishes.types ? s.type)
+    AND (c.definition->>'access' = 'open' OR pa.user_id IS NOT NULL)
 ), webhooks AS (
+  -- Admission is joined, not a correlated EXISTS per (event, endpoint) pair: the planner costs
+  -- such a subquery for every pair it estimates (100 × the endpoints), which put this statement
+  -- above jit_above_cost and made PostgreSQL JIT-compile it on every call (~20 ms each).
   INSERT INTO event_deliveries (event_id, endpoint_id)
   SELECT s.id, e.id FROM stored s JOIN webhook_endpoints e ON e.enabled
+  LEFT JOIN admitted a ON a.event_id = s.id AND a.project = e.project
   WHERE e.id = $7::uuid OR ($7::uuid IS NULL
     AND EXISTS (SELECT 1 FROM unnest(e.event_types) p WHERE p = '*' OR p = s.type OR (right(p, 2) = '.*' AND starts_with(s.type, left(p, -1))))
     AND (e.project IS NULL OR e.project = $2
-    OR ($2 = '${HUB_SOURCE}' AND s.user_id IS NOT NULL AND ${SUBJECT_ADMITTED})
     OR ($2 = '${HUB_SOURCE}' AND s.user_id IS NULL AND s.data->>'project' = e.project)
-    OR ($2 <> '${HUB_SOURCE}' AND s.user_id IS NOT NULL
-        AND COALESCE((SELECT d.definition->'publishes' FROM oauth_clients d WHERE d.id = $2), '[]'::jsonb) ? s.type
-        AND ${SUBJECT_ADMITTED})))
+    OR a.project IS NOT NULL))
   RETURNING 1
 ), runs AS (
   INSERT INTO event_deliveries (event_id, rule)
