@@ -190,6 +190,9 @@ export function adminRoutes(ops: AdminOperations, auth: Middleware) {
     };
   });
 
+  // One event with every webhook delivery and automation run made of it.
+  router.get('/events/:id', async (ctx) => { ctx.body = await events.showEvent(ctx.params.id); });
+
   const ENDPOINT_FIELDS = ['url', 'events', 'description'];
   router.get('/webhooks/endpoints', async (ctx) => {
     const project = query(ctx, 'project');

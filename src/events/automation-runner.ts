@@ -14,7 +14,10 @@ const RETRYABLE_4XX = new Set([408, 425, 429]);
 
 const permanentStatus = (status: number) => status >= 400 && status < 500 && !RETRYABLE_4XX.has(status);
 
-export function automationRunner(automations: Automations, gateway: { callAs(call: AutomationCall): Promise<{ status: number; body: string }> }): RuleRunner {
+/** `timeoutMs`: the bound of one call (WEBHOOK_TIMEOUT, which the delivery worker's lease outlives). */
+export function automationRunner(
+  automations: Automations, gateway: { callAs(call: AutomationCall): Promise<{ status: number; body: string }> }, timeoutMs: number,
+): RuleRunner {
   return async (ruleId, event, deliveryId) => {
     const rule = automations.get(ruleId);
     if (!rule) return { ok: false, error: `no rule "${ruleId}" in the automations file of this hub`, permanent: true };
@@ -24,7 +27,7 @@ export function automationRunner(automations: Automations, gateway: { callAs(cal
       const answer = await gateway.callAs({
         projectId: rule.call.project, userId: event.subject, method: rule.call.method, path: renderPath(rule.call.path, event), body,
         headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), 'idempotency-key': `${rule.id}:${event.id}` },
-        rule: rule.id, eventId: event.id, requestId: deliveryId, maxBytes: EXCERPT_BYTES,
+        rule: rule.id, eventId: event.id, requestId: deliveryId, maxBytes: EXCERPT_BYTES, timeoutMs,
       });
       const ok = answer.status >= 200 && answer.status < 300;
       return { ok, status: answer.status, response: answer.body, ...(ok ? {} : { error: `answered ${answer.status}`, permanent: permanentStatus(answer.status) }) };

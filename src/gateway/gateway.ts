@@ -316,21 +316,26 @@ export class Gateway {
       const headers = upstreamHeaders(extra, new Set(), identity, call.requestId, { forwardedFor: '', proto: issuer.protocol.slice(0, -1), host: issuer.host });
       // Set by the hub itself, after the inbound X-Nexus-* were dropped: the rule and its event.
       headers.push('x-nexus-automation', call.rule, 'x-nexus-event-id', call.eventId);
-      const timeoutMs = (project.gateway?.timeoutSeconds ?? this.options.timeoutSeconds) * 1000;
+      // The whole call ends within the caller's bound (the worker's lease must outlive it).
+      const timeoutMs = Math.min((project.gateway?.timeoutSeconds ?? this.options.timeoutSeconds) * 1000, call.timeoutMs);
+      const chunks: Buffer[] = [];
+      let size = 0;
       let answer;
       try {
         answer = await this.upstreams.pool(upstreamOf(project)).request({
           path: Upstreams.path(upstreamOf(project), target.rest), method: call.method, headers, body: call.body ?? null,
-          headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
+          headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(call.timeoutMs),
         });
+        // Only the first maxBytes are kept: the rest of a long or endless answer is not waited for.
+        for await (const chunk of answer.body) {
+          chunks.push(chunk as Buffer);
+          size += (chunk as Buffer).length;
+          if (size >= call.maxBytes) break;
+        }
       } catch (error) {
         throw classify(error, 0);
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of answer.body) {
-        if (size < call.maxBytes) chunks.push(chunk as Buffer);
-        size += (chunk as Buffer).length;
+      } finally {
+        answer?.body.destroy();
       }
       record.status = answer.statusCode;
       record.bytesIn = call.body ? Buffer.byteLength(call.body) : 0;
@@ -366,6 +371,8 @@ export interface AutomationCall {
   eventId: string;
   requestId: string;
   maxBytes: number;
+  /** The whole call, answer excerpt included, ends within this. */
+  timeoutMs: number;
 }
 
 export { IDENTITY_HEADERS };

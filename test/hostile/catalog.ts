@@ -180,6 +180,7 @@ export const ROUTES: RouteSpec[] = [
   { route: 'POST /api/admin/apikeys', body: 'json', params: [{ email: 'ghost@example.com', name: 'hostile', env: 'test', rateLimit: 10, expires: '1d' }], auth: ADMIN, shallow: ANONYMOUS },
   { route: 'POST /api/admin/apikeys/:id/revoke', segments: { id: '00000000-0000-4000-8000-000000000000' }, auth: ADMIN, shallow: ANONYMOUS },
   { route: 'GET /api/admin/events', params: [{ type: 'deal.*', source: 'sales', subject: 'ghost@example.com', since: '24h', limit: '10' }], auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'GET /api/admin/events/:id', segments: { id: '00000000-0000-4000-8000-000000000000' }, auth: ADMIN, shallow: ANONYMOUS },
   { route: 'GET /api/admin/webhooks/endpoints', params: [{ project: 'sales' }], auth: ADMIN, shallow: ANONYMOUS },
   {
     route: 'POST /api/admin/webhooks/endpoints', body: 'json', auth: ADMIN, shallow: ANONYMOUS,
