@@ -9,7 +9,7 @@
 // graphile-worker releases a crashed worker's jobs only after 4 hours, and pg-boss polls (≥ 0.5 s,
 // no LISTEN) where the latency target is p99 < 500 ms. The queue part here is two statements.
 import type { StoredEvent } from './event.js';
-import { eventColumns, toStoredEvent, type EventRow, type Sql } from './store.js';
+import { eventColumns, prepared, toStoredEvent, type EventRow, type Sql } from './store.js';
 
 export interface ClaimedDelivery {
   id: string;
@@ -71,7 +71,10 @@ SELECT c.delivery_id, c.attempts, c.rule, c.endpoint_id, w.url, w.secret_sealed,
 FROM claimed c JOIN events e ON e.id = c.event_id LEFT JOIN webhook_endpoints w ON w.id = c.endpoint_id
 `;
 
-// $1 outcomes (jsonb). A lapsed claim that another worker took meanwhile is still recorded: both tried.
+// $1 outcomes (jsonb), $2 endpoints with a success, $3 endpoints with only failures, $4 ms of
+// failing that disables. A lapsed claim that another worker took meanwhile is still recorded:
+// both tried. The endpoints' health is noted in the same statement (one round trip per batch);
+// answers the endpoints that have now failed for $4 ms.
 const RECORD = `
 WITH r AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(id uuid, ok boolean, status int, latency_ms int, response text, error text, retry_at timestamptz)
@@ -83,19 +86,15 @@ WITH r AS (
     completed_at = CASE WHEN r.ok OR r.retry_at IS NULL THEN now() END
   FROM r WHERE d.id = r.id AND d.status = 'pending'
   RETURNING d.id
-)
-INSERT INTO event_delivery_attempts (delivery_id, status, latency_ms, response, error)
-SELECT r.id, r.status, r.latency_ms, r.response, r.error FROM r JOIN event_deliveries d ON d.id = r.id
-`;
-
-// $1 endpoints with a success, $2 endpoints with only failures, $3 ms of failing that disables.
-const HEALTH = `
-WITH healthy AS (
-  UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ANY($1::uuid[]) AND failing_since IS NOT NULL RETURNING id
+), attempts AS (
+  INSERT INTO event_delivery_attempts (delivery_id, status, latency_ms, response, error)
+  SELECT r.id, r.status, r.latency_ms, r.response, r.error FROM r JOIN event_deliveries d ON d.id = r.id
+), healthy AS (
+  UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ANY($2::uuid[]) AND failing_since IS NOT NULL
 ), failing AS (
-  UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, now()) WHERE id = ANY($2::uuid[]) RETURNING id, enabled, failing_since
+  UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, now()) WHERE id = ANY($3::uuid[]) RETURNING id, enabled, failing_since
 )
-SELECT id FROM failing WHERE enabled AND failing_since < now() - $3 * interval '1 millisecond'
+SELECT id FROM failing WHERE enabled AND failing_since < now() - $4 * interval '1 millisecond'
 `;
 
 const SELECT_DELIVERY = `SELECT d.id, d.event_id AS "eventId", e.type AS "eventType", d.endpoint_id AS "endpointId", d.rule, d.status, d.attempts,
@@ -120,7 +119,7 @@ export class DeliveryQueue {
   constructor(private readonly pool: Sql) {}
 
   async claim(limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
-    const { rows } = await this.pool.query<ClaimRow & EventRow>(CLAIM, [limit, leaseMs]);
+    const { rows } = await prepared<ClaimRow & EventRow>(this.pool, 'events-claim', CLAIM, [limit, leaseMs]);
     return rows.map((row) => ({
       id: row.delivery_id,
       attempt: row.attempts,
@@ -132,22 +131,20 @@ export class DeliveryQueue {
     }));
   }
 
-  async record(outcomes: Outcome[]): Promise<void> {
-    if (outcomes.length === 0) return;
-    await this.pool.query(RECORD, [JSON.stringify(outcomes.map((o) => ({
-      id: o.id, ok: o.ok, status: o.status ?? null, latency_ms: Math.round(o.latencyMs), response: o.response === undefined ? null : storable(o.response),
-      error: o.error === undefined ? null : storable(o.error), retry_at: o.ok ? null : o.retryAt?.toISOString() ?? null,
-    })))]);
-  }
-
-  /** Notes each endpoint's health; answers the endpoints that have now failed for `disableAfterMs`. */
-  async health(outcomes: Outcome[], disableAfterMs: number): Promise<string[]> {
+  /**
+   * Records a batch of outcomes, one attempt row each, and each endpoint's health; answers the
+   * endpoints that have now failed every delivery for `disableAfterMs`.
+   */
+  async record(outcomes: Outcome[], disableAfterMs: number): Promise<string[]> {
+    if (outcomes.length === 0) return [];
     const succeeded = new Set<string>();
     const failed = new Set<string>();
     for (const o of outcomes) if (o.endpointId) (o.ok ? succeeded : failed).add(o.endpointId);
     for (const id of succeeded) failed.delete(id);
-    if (succeeded.size === 0 && failed.size === 0) return [];
-    const { rows } = await this.pool.query<{ id: string }>(HEALTH, [[...succeeded], [...failed], disableAfterMs]);
+    const { rows } = await prepared<{ id: string }>(this.pool, 'events-record', RECORD, [JSON.stringify(outcomes.map((o) => ({
+      id: o.id, ok: o.ok, status: o.status ?? null, latency_ms: Math.round(o.latencyMs), response: o.response === undefined ? null : storable(o.response),
+      error: o.error === undefined ? null : storable(o.error), retry_at: o.ok ? null : o.retryAt?.toISOString() ?? null,
+    }))), [...succeeded], [...failed], disableAfterMs]);
     return rows.map((row) => row.id);
   }
 

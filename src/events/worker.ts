@@ -15,7 +15,15 @@ import type { Sql } from './store.js';
 const POLL_MS = 1_000;
 const RESPONSE_EXCERPT_BYTES = 1_024;
 const MAX_CLAIM = 100;
-const FLUSH_MS = 10;
+/** Outcomes are recorded this long after the first of a batch ends (one statement per batch). */
+const FLUSH_MS = 25;
+/**
+ * Claims follow one another at least this far apart unless the last one was full: under a
+ * stream of events each one wakes the worker, and a claim per event (plus one per change
+ * notification) cost the hub and PostgreSQL a statement each; this way a claim takes what
+ * arrived in the meantime, for at most this much more latency.
+ */
+const GATHER_MS = 10;
 
 export interface WorkerOptions {
   /** Delays before the 2nd, 3rd… attempt (the Standard Webhooks schedule by default). */
@@ -83,6 +91,9 @@ export class DeliveryWorker {
   private flushing: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
   private woken = false;
+  /** The last claim took all it asked for, or had no free slot: more may be due once a delivery ends. */
+  private backlog = false;
+  private lastClaim = Number.NEGATIVE_INFINITY;
   private running = false;
   private loop: Promise<void> | undefined;
   private runRules: RuleRunner | undefined;
@@ -137,9 +148,17 @@ export class DeliveryWorker {
   private async run() {
     const leaseMs = this.options.timeoutMs + 15_000;
     while (this.running) {
+      const since = performance.now() - this.lastClaim;
+      if (!this.backlog && since < GATHER_MS) {
+        await new Promise((resolve) => setTimeout(resolve, GATHER_MS - since));
+        if (!this.running) break;
+      }
       const free = this.options.concurrency - this.inflight.size;
       let claimed: ClaimedDelivery[] = [];
       if (free > 0) {
+        // What was committed before a wake is what this claim sees: wakes until now are answered.
+        this.woken = false;
+        this.lastClaim = performance.now();
         try {
           claimed = await this.queue.claim(Math.min(free, MAX_CLAIM), leaseMs);
         } catch (error) {
@@ -148,10 +167,13 @@ export class DeliveryWorker {
           continue;
         }
       }
+      this.backlog = free <= 0 || claimed.length === Math.min(free, MAX_CLAIM);
       for (const delivery of claimed) {
+        // A freed slot is news only when work may be waiting for one; otherwise claiming again
+        // at every finished delivery would cost a statement each (the queue's news comes by wake()).
         const task = this.deliver(delivery).finally(() => {
           this.inflight.delete(task);
-          this.wake();
+          if (this.backlog) this.wake();
         });
         this.inflight.add(task);
       }
@@ -229,8 +251,7 @@ export class DeliveryWorker {
     const batch = this.outcomes.splice(0);
     if (batch.length === 0) return;
     try {
-      await this.queue.record(batch);
-      for (const id of await this.queue.health(batch, this.options.disableAfterMs)) {
+      for (const id of await this.queue.record(batch, this.options.disableAfterMs)) {
         await this.deps.disableEndpoint(id, 'every delivery failed for too long');
       }
     } catch (error) {
