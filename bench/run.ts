@@ -7,10 +7,11 @@
 //
 //   npm run bench                        everything
 //   npm run bench -- --quick             shorter windows (about 1.5 minutes), for a smoke test
-//   npm run bench -- --only=cc,memory    a subset: cc, login, jwks, discovery, memory, sdk, storm, gateway
+//   npm run bench -- --only=cc,memory    a subset: cc, login, jwks, discovery, memory, sdk, storm, gateway, events
 //   npm run bench -- --only=storm        tokens during a login storm, logins/s against bcrypt's limit
 //   npm run bench -- --only=gateway      the API gateway next to the upstream directly, nginx and a bare undici proxy (bench/gateway.ts)
-//   npm run bench -- --profile           CPU-profile the hub (with --only=cc unless --only is given; --only=gateway: the gateway's hub)
+//   npm run bench -- --only=events       the event bus: events/s accepted next to pgbench, deliveries/s, POST → webhook latency, tokens while it runs (bench/events.ts)
+//   npm run bench -- --profile           CPU-profile the hub (with --only=cc unless --only is given; --only=gateway: the gateway's hub; --only=events: both events hubs)
 //   npm run bench -- --mem-detail        also print each server's memory breakdown at the idle reading
 //   npm run bench -- --strict            exit with status 2 when a target is missed (for CI)
 //
@@ -34,6 +35,7 @@ import { childOutputs, cleanUp, freePort, makeTempDir, onCleanUp, runNode, start
 import { summarizeProfile } from './profile.js';
 import { loginStorm, measureBcrypt } from './storm.js';
 import { gatewayBench } from './gateway.js';
+import { eventsBench } from './events.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
@@ -44,11 +46,11 @@ const QUICK = flag('quick');
 const PROFILE = flag('profile');
 const MEM_DETAIL = flag('mem-detail');
 const STRICT = flag('strict');
-const ALL = ['memory', 'cc', 'login', 'jwks', 'discovery', 'sdk', 'storm', 'gateway'];
+const ALL = ['memory', 'cc', 'login', 'jwks', 'discovery', 'sdk', 'storm', 'gateway', 'events'];
 const ONLY = new Set((option('only') ?? (PROFILE ? 'cc' : ALL.join(','))).split(','));
 for (const part of ONLY) if (!ALL.includes(part)) throw new Error(`--only: unknown part "${part}" (use ${ALL.join(', ')})`);
-/** Parts that need the two servers (the SDK part runs on its own, the storm and the gateway on a hub of their own). */
-const SERVER_PARTS = ALL.filter((part) => part !== 'sdk' && part !== 'storm' && part !== 'gateway' && ONLY.has(part));
+/** Parts that need the two servers (the SDK part runs on its own, the storm, the gateway and the events on a hub of their own). */
+const SERVER_PARTS = ALL.filter((part) => !['sdk', 'storm', 'gateway', 'events'].includes(part) && ONLY.has(part));
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1) * (QUICK ? 0.4 : 1);
 if (!(SCALE > 0)) throw new Error('BENCH_SCALE must be a positive number');
@@ -390,7 +392,7 @@ async function main() {
   const facts = [
     `node ${process.version}, ${cpus.length} CPU(s) (${cpus[0]?.model.trim() ?? 'unknown'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.platform()} ${os.release()}`,
     `oidc-provider ${providerVersion}; load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
-    `parts: ${[...SERVER_PARTS, ...['storm', 'gateway', 'sdk'].filter((part) => ONLY.has(part))].join(', ')}`,
+    `parts: ${[...SERVER_PARTS, ...['storm', 'gateway', 'events', 'sdk'].filter((part) => ONLY.has(part))].join(', ')}`,
   ];
   if (SERVER_PARTS.length) {
     facts.push(`load generator: this process, node:http keep-alive, closed loop; per test and server ${fmt(CC_TIMING.warmupMs / 1000, 1)} s warm-up + ${fmt(CC_TIMING.durationMs / 1000, 1)} s measured ` +
@@ -402,7 +404,7 @@ async function main() {
 
   const tmp = await makeTempDir(path.join(os.tmpdir(), 'nexus-bench-'));
   let profileDir: string | undefined;
-  if (PROFILE && (SERVER_PARTS.length || ONLY.has('gateway'))) {
+  if (PROFILE && (SERVER_PARTS.length || ONLY.has('gateway') || ONLY.has('events'))) {
     profileDir = await fs.mkdtemp(path.join(os.tmpdir(), 'nexus-bench-profile-'));
     console.log(`  profiling the hub: --cpu-prof into ${profileDir} (kept; memory and throughput figures are affected)`);
   }
@@ -602,6 +604,23 @@ async function main() {
     summaryLines.push(...gateway.summaryLines);
   }
 
+  let events: Awaited<ReturnType<typeof eventsBench>> | undefined;
+  if (ONLY.has('events')) {
+    log('events: accepting next to pgbench, the drain, POST → webhook latency, tokens while the bus runs (bench/events.ts)...');
+    const setup = await prepareHub(tmp, 'events-hub-data');
+    // Profiled only when no earlier part was (one profile directory, the largest profile is summarised).
+    const profileEvents = !SERVER_PARTS.length && !ONLY.has('gateway') ? profileDir : undefined;
+    events = await eventsBench({
+      root: ROOT, tmp, scale: SCALE, rounds: ROUNDS, log, childEnv, databaseUrl: setup.databaseUrl,
+      startHub: (extraEnv) => startHub(setup, profileEvents, extraEnv),
+    });
+    notes.push(...events.notes);
+    warnings.push(...events.warnings);
+    failures.push(...events.failures);
+    descriptions.push(...events.descriptions);
+    summaryLines.push(...events.summaryLines);
+  }
+
   if (ONLY.has('sdk')) {
     log(`SDK verifier vs raw jose (bench/sdk-verify.ts, one core, about ${QUICK ? 10 : 30} s)...`);
     const r = await runSdkVerify(tmp);
@@ -630,6 +649,7 @@ async function main() {
   console.log(`\nResults (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
   if (rows.length) console.log(textTable(rows));
   if (gateway) console.log(`${rows.length ? '\n' : ''}Gateway (bench/gateway.ts)\n\n${gateway.text}`);
+  if (events) console.log(`${rows.length || gateway ? '\n' : ''}Event bus (bench/events.ts)\n\n${events.text}`);
   console.log('');
   for (const note of [...notes, ...memoryNotes]) console.log(`  ${note}`);
   for (const warning of warnings) console.log(`  WARNING: ${warning}`);
@@ -639,6 +659,7 @@ async function main() {
   console.log(`Measured with \`npm run bench\` on ${cpus.length} CPU(s), node ${process.version}, oidc-provider ${providerVersion}, ${new Date().toISOString().slice(0, 10)}.\n`);
   if (rows.length) console.log(markdownTable(rows));
   if (gateway) console.log(`${rows.length ? '\n' : ''}${gateway.markdown}`);
+  if (events) console.log(`${rows.length || gateway ? '\n' : ''}${events.markdown}`);
   console.log(['', ...summaryLines].join('\n'));
 
   if (profileDir) {
