@@ -209,9 +209,9 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
 
 /** Keeps clients and keys fresh (notifications, and a periodic re-read) and sweeps expired rows. */
 function startBackgroundWork(db: Database, services: Services, host: ProviderHost, log: Logger) {
-  const onChange = (topic: string) => {
+  const onChange = (topic: string, origin?: string) => {
     if (topic === 'clients') services.clients.invalidate();
-    if (topic === 'events') services.bus.wake();
+    if (topic === 'events' && origin !== services.bus.instance) services.bus.wake();
     if (topic === 'keys') host.reload().catch((error) => log.error({ err: error }, 'key reload failed'));
   };
   const listener: ChangeListener = listenForChanges(db.url, onChange, log);

@@ -23,7 +23,8 @@ export interface ChangeListener {
 
 export function listenForChanges(
   connectionString: string,
-  onChange: (topic: ChangeTopic) => void,
+  /** `origin`: what the sender put after `topic:` in the payload (an instance id), if anything. */
+  onChange: (topic: ChangeTopic, origin?: string) => void,
   log: Logger,
 ): ChangeListener {
   let client: pg.Client | undefined;
@@ -32,7 +33,10 @@ export function listenForChanges(
 
   const connect = async () => {
     const next = new pg.Client({ connectionString });
-    next.on('notification', (message) => onChange(message.payload as ChangeTopic));
+    next.on('notification', (message) => {
+      const [topic, origin] = (message.payload ?? '').split(':', 2);
+      onChange(topic as ChangeTopic, origin);
+    });
     next.on('error', (error) => {
       log.warn({ err: error.message }, 'change listener lost its connection; reconnecting');
       schedule();
