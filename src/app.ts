@@ -194,7 +194,7 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   app.use(userinfoRoutes({ checkLive, entitlements }).routes());
   app.use(accountSignInRoutes(config.issuer, config.issuer.startsWith('https:')).routes());
   app.use(billingRoutes({ billing, subscriptions, webhooks, stripe, users, clients, csrf, provider, checkLive, links: new PlanChangeLinks(csrf, config.issuer) }).routes());
-  app.use(eventRoutes({ ops: new EventOperations(services.bus), verify, clients }));
+  app.use(eventRoutes({ ops: new EventOperations(services.bus), verify, clients, keys: () => host.verificationKeys }));
   app.use(interactionRoutes({ provider, users, clients, throttle, csrf }).routes());
   app.use(async (ctx, next) => {
     if (ctx.path !== '/' || ctx.method !== 'GET') return next();

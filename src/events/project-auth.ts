@@ -10,10 +10,11 @@ import type { BusScope } from '../clients/definition.js';
 import type { JWTPayload } from 'jose';
 
 /**
- * Verified tokens are remembered this long (never past their own expiry): a project posting
- * events sends the same token with every request, and its RS256 check was the largest part of
- * the hub's CPU per single event. The project's own state (enabled, audience) is still looked up
- * on every request, from the registry's in-memory cache.
+ * Verified tokens are remembered this long (never past their own expiry, nor past a change of
+ * the hub's verification keys: a retired key stops its tokens at once): a project posting events
+ * sends the same token with every request, and its RS256 check was the largest part of the hub's
+ * CPU per single event. The project's own state (enabled, audience) is still looked up on every
+ * request, from the registry's in-memory cache.
  */
 const VERIFIED_FOR_MS = 5_000;
 const MAX_REMEMBERED = 1_000;
@@ -23,15 +24,17 @@ function refuse(ctx: Context, status: 401 | 403, code: string, message: string):
   throw new HttpError(status, code, message);
 }
 
-export function projectCaller(verify: OwnTokenVerifier, clients: ClientRegistry) {
-  const verified = new Map<string, { payload: JWTPayload; until: number }>();
+/** `keys`: the hub's current verification keys (a new object whenever they change). */
+export function projectCaller(verify: OwnTokenVerifier, clients: ClientRegistry, keys: () => object) {
+  const verified = new Map<string, { payload: JWTPayload; until: number; keys: object }>();
   const check = async (token: string): Promise<JWTPayload> => {
     const now = Date.now();
     const known = verified.get(token);
-    if (known && known.until > now) return known.payload;
+    if (known && known.until > now && known.keys === keys()) return known.payload;
+    const current = keys();
     const payload = await verify(token, { requiredClaims: ['sub', 'exp', 'client_id'] });
     if (verified.size >= MAX_REMEMBERED) verified.clear();
-    verified.set(token, { payload, until: Math.min(now + VERIFIED_FOR_MS, (payload.exp as number) * 1000) });
+    verified.set(token, { payload, until: Math.min(now + VERIFIED_FOR_MS, (payload.exp as number) * 1000), keys: current });
     return payload;
   };
   return async (ctx: Context, scope: BusScope): Promise<RegisteredClient> => {

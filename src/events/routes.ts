@@ -63,9 +63,10 @@ function busErrors(): Middleware {
   };
 }
 
-export function eventRoutes(deps: { ops: EventOperations; verify: OwnTokenVerifier; clients: ClientRegistry }) {
+/** `keys`: the hub's current verification keys (verified tokens are remembered until they change). */
+export function eventRoutes(deps: { ops: EventOperations; verify: OwnTokenVerifier; clients: ClientRegistry; keys: () => object }) {
   const { ops } = deps;
-  const caller = projectCaller(deps.verify, deps.clients);
+  const caller = projectCaller(deps.verify, deps.clients, deps.keys);
   const router = new Router();
   const actorOf = (project: RegisteredClient): Actor => ({ type: 'client', id: project.id });
   router.use(['/api/events', '/api/webhooks'], busErrors());
