@@ -161,6 +161,15 @@ export class ClientRegistry {
   }
 
   /**
+   * findEnabled without a promise while the cache is fresh (the gateway's hot path): the client,
+   * or null when there is no such enabled client; undefined when the cache must be loaded first.
+   */
+  findEnabledNow(id: string): RegisteredClient | null | undefined {
+    if (!this.cache || Date.now() - this.cachedAt >= CACHE_TTL_MS) return undefined;
+    return this.cache.get(id)?.client ?? null;
+  }
+
+  /**
    * Whether `presented` is the enabled client's replaced secret and its grace period lasts
    * (checked now, not at load: it ends on time without a reload). Constant time.
    */

@@ -87,6 +87,12 @@ function admitted(caller: Caller, verdict: Verdict, headers: string[]): Caller {
   return caller;
 }
 
+/** A project with an upstream, or 404 unknown_project. */
+function behindGateway(project: RegisteredClient | null | undefined): Project {
+  if (!project?.upstream) throw unknownProject();
+  return project as Project;
+}
+
 function bucketsOf(project: RegisteredClient, caller: Caller): Bucket[] {
   const buckets: Bucket[] = [];
   if (caller.perMinute !== null) buckets.push({ key: `${project.id}:u:${caller.userId}`, perMinute: caller.perMinute });
@@ -107,10 +113,15 @@ export class Gateway {
     this.baseHeaders = options.issuer.startsWith('https:') ? ['Strict-Transport-Security', HSTS] : [];
   }
 
-  private async project(target: Target): Promise<Project> {
-    const project = target.projectId ? await this.deps.clients.findEnabled(target.projectId) : undefined;
-    if (!project?.upstream) throw unknownProject();
-    return project as Project;
+  /** The project behind the gateway; at once (no promise) from the registry's fresh cache. */
+  private project(target: Target): Project | Promise<Project> {
+    if (!target.projectId) throw unknownProject();
+    const cached = this.deps.clients.findEnabledNow(target.projectId);
+    return cached === undefined ? this.loadProject(target) : behindGateway(cached);
+  }
+
+  private async loadProject(target: Target): Promise<Project> {
+    return behindGateway(await this.deps.clients.findEnabled(target.projectId!));
   }
 
   /**
@@ -148,7 +159,8 @@ export class Gateway {
       const method = req.method ?? 'GET';
       const url = req.url ?? '';
       const target = parseTarget(url);
-      const project = await this.project(target);
+      const found = this.project(target);
+      const project = found instanceof Promise ? await found : found;
       record.project = project.id;
       const { headers } = req;
       if (method === 'OPTIONS' && headers['access-control-request-method']) {
