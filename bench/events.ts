@@ -23,6 +23,7 @@ import { keepAliveAgent, send, type Target } from './http.js';
 import { closedLoop, cpuTimeMs, summarize, type Operation, type Stats } from './load.js';
 import { clientCredentialsGrant, type ClientCredentials } from './flows.js';
 import { freePort, startNode, waitUntilReady, type Child } from './processes.js';
+import { markdownTable, textTable } from './tables.js';
 
 export interface EventsHub {
   target: Target;
@@ -229,23 +230,6 @@ const quantile = (sorted: number[], q: number) => (sorted.length ? sorted[Math.m
 
 interface Line { test: string; hub: string; limit: string; ratio: string; cpu: string; target: string }
 const HEADER: Line = { test: 'test', hub: 'Nexus hub', limit: 'PostgreSQL alone (pgbench)', ratio: 'hub/PG', cpu: 'CPU µs/event hub + PG', target: 'target' };
-
-function textTable(lines: Line[]): string {
-  const all = [HEADER, ...lines];
-  const keys = Object.keys(HEADER) as Array<keyof Line>;
-  const width = (k: keyof Line) => Math.max(...all.map((l) => l[k].length));
-  const row = (l: Line) => keys.map((k, i) => (i === 0 ? l[k].padEnd(width(k)) : k === 'target' ? l[k] : l[k].padStart(width(k)))).join('  ').trimEnd();
-  return [row(HEADER), '-'.repeat(row(HEADER).length), ...lines.map(row)].join('\n');
-}
-
-function markdownTable(lines: Line[]): string {
-  const keys = Object.keys(HEADER) as Array<keyof Line>;
-  return [
-    `| ${keys.map((k) => HEADER[k]).join(' | ')} |`,
-    `| --- | ${keys.slice(1, -1).map(() => '---:').join(' | ')} | --- |`,
-    ...lines.map((l) => `| ${keys.map((k) => (k === 'test' && l.test.startsWith('  ') ? `↳ ${l.test.trim()}` : l[k])).join(' | ')} |`),
-  ].join('\n');
-}
 
 // --- the part -----------------------------------------------------------------------------------
 
@@ -482,8 +466,8 @@ export async function eventsBench(deps: EventsDeps): Promise<EventsReport> {
   } finally {
     await db.end().catch(() => {});
   }
-  report.text = textTable(lines);
-  report.markdown = markdownTable(lines);
+  report.text = textTable(HEADER, lines);
+  report.markdown = markdownTable(HEADER, lines);
   return report;
 }
 

@@ -19,6 +19,7 @@ import { keepAliveAgent, send, type Target } from './http.js';
 import { closedLoop, cpuTimeMs } from './load.js';
 import { loginFlow, type Account, type ClientCredentials } from './flows.js';
 import { freePort, onCleanUp, runNode, startNode, waitUntilReady, type Child } from './processes.js';
+import { markdownTable, textTable } from './tables.js';
 
 export interface GatewayHub {
   target: Target;
@@ -369,23 +370,6 @@ const pct = (ratio: number) => (Number.isFinite(ratio) ? `${(ratio * 100).toFixe
 interface Line { server: string; rps: string; p50: string; p99: string; cpu: string; upstream: string; ratio: string; target: string }
 const HEADER: Line = { server: 'server (c=16)', rps: 'req/s', p50: 'p50 ms', p99: 'p99 ms', cpu: 'CPU µs/req', upstream: '+ upstream µs/req', ratio: 'vs undici', target: 'target' };
 
-function textTable(lines: Line[]): string {
-  const all = [HEADER, ...lines];
-  const keys = Object.keys(HEADER) as Array<keyof Line>;
-  const width = (k: keyof Line) => Math.max(...all.map((l) => l[k].length));
-  const row = (l: Line) => keys.map((k, i) => (i === 0 ? l[k].padEnd(width(k)) : k === 'target' ? l[k] : l[k].padStart(width(k)))).join('  ').trimEnd();
-  return [row(HEADER), '-'.repeat(row(HEADER).length), ...lines.map(row)].join('\n');
-}
-
-function markdownTable(lines: Line[]): string {
-  const keys = Object.keys(HEADER) as Array<keyof Line>;
-  return [
-    `| ${keys.map((k) => HEADER[k]).join(' | ')} |`,
-    `| --- | ${keys.slice(1, -1).map(() => '---:').join(' | ')} | --- |`,
-    ...lines.map((l) => `| ${keys.map((k) => l[k]).join(' | ')} |`),
-  ].join('\n');
-}
-
 // --- the part -------------------------------------------------------------------------------
 
 export async function gatewayBench(deps: GatewayDeps): Promise<GatewayReport> {
@@ -534,8 +518,8 @@ export async function gatewayBench(deps: GatewayDeps): Promise<GatewayReport> {
   if (gatewayProblem) {
     for (const label of ['Nexus gateway, user JWT', 'Nexus gateway, API key']) lines.push({ server: label, rps: 'skipped', p50: '', p99: '', cpu: '', upstream: '', ratio: '', target: 'the gateway route did not answer (see WARNING)' });
   }
-  report.text = textTable(lines);
-  report.markdown = markdownTable(lines);
+  report.text = textTable(HEADER, lines);
+  report.markdown = markdownTable(HEADER, lines);
 
   const others = [...results.values()].map((r) => `${r.contender.key} ${fmt(r.otherCores, 2)}`).join(', ');
   const generators = [...results.values()].map((r) => `${r.contender.key} ${fmt(r.generatorCores, 2)}`).join(', ');
