@@ -24,6 +24,7 @@ import { closedLoop, cpuTimeMs, summarize, type Operation, type Stats } from './
 import { clientCredentialsGrant, type ClientCredentials } from './flows.js';
 import { freePort, startNode, waitUntilReady, type Child } from './processes.js';
 import { markdownTable, textTable } from './tables.js';
+import { emptyReport, type PartDeps, type PartReport } from './part.js';
 
 export interface EventsHub {
   target: Target;
@@ -31,28 +32,9 @@ export interface EventsHub {
   client: ClientCredentials;
 }
 
-export interface EventsDeps {
-  root: string;
-  tmp: string;
-  /** Multiplies the warm-up and measuring windows. */
-  scale: number;
-  rounds: number;
-  log(line: string): void;
-  childEnv(extra: Record<string, string>): NodeJS.ProcessEnv;
-  /** The hub's database (pgbench and the bench's own checks use it). */
+/** startHub: every call on the same database, `databaseUrl` (pgbench and the bench's own checks use it). */
+export interface EventsDeps extends PartDeps<EventsHub> {
   databaseUrl: string;
-  /** Starts a hub on that database (`node dist/server.js`) with these extra variables; every call the same database. */
-  startHub(extraEnv: Record<string, string>): Promise<EventsHub>;
-}
-
-export interface EventsReport {
-  text: string;
-  markdown: string;
-  notes: string[];
-  warnings: string[];
-  failures: string[];
-  descriptions: string[];
-  summaryLines: string[];
 }
 
 const SINGLE_CONCURRENCY = 16;
@@ -233,9 +215,9 @@ const HEADER: Line = { test: 'test', hub: 'Nexus hub', limit: 'PostgreSQL alone 
 
 // --- the part -----------------------------------------------------------------------------------
 
-export async function eventsBench(deps: EventsDeps): Promise<EventsReport> {
+export async function eventsBench(deps: EventsDeps): Promise<PartReport> {
   const { log, scale } = deps;
-  const report: EventsReport = { text: '', markdown: '', notes: [], warnings: [], failures: [], descriptions: [], summaryLines: [] };
+  const report = emptyReport();
   const lines: Line[] = [];
   const seconds = (s: number) => Math.max(1, s * scale);
   const loads: string[] = [`start ${load()}`];

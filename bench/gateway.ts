@@ -20,6 +20,7 @@ import { closedLoop, cpuTimeMs } from './load.js';
 import { loginFlow, type Account, type ClientCredentials } from './flows.js';
 import { freePort, onCleanUp, runNode, startNode, waitUntilReady, type Child } from './processes.js';
 import { markdownTable, textTable } from './tables.js';
+import { emptyReport, type PartDeps, type PartReport } from './part.js';
 
 export interface GatewayHub {
   target: Target;
@@ -30,27 +31,8 @@ export interface GatewayHub {
   cliEnv: NodeJS.ProcessEnv;
 }
 
-export interface GatewayDeps {
-  root: string;
-  tmp: string;
-  /** Multiplies the warm-up and measuring windows. */
-  scale: number;
-  rounds: number;
-  log(line: string): void;
-  childEnv(extra: Record<string, string>): NodeJS.ProcessEnv;
-  /** Starts a hub (`node dist/server.js`, fresh database, bench account) with these extra variables. */
-  startHub(extraEnv: Record<string, string>): Promise<GatewayHub>;
-}
-
-export interface GatewayReport {
-  text: string;
-  markdown: string;
-  notes: string[];
-  warnings: string[];
-  failures: string[];
-  descriptions: string[];
-  summaryLines: string[];
-}
+/** startHub: a fresh database and bench account each call. */
+export type GatewayDeps = PartDeps<GatewayHub>;
 
 const CONCURRENCY = 16; // as the issue's figures (wrk c=16)
 const PROJECT = 'sales';
@@ -372,9 +354,9 @@ const HEADER: Line = { server: 'server (c=16)', rps: 'req/s', p50: 'p50 ms', p99
 
 // --- the part -------------------------------------------------------------------------------
 
-export async function gatewayBench(deps: GatewayDeps): Promise<GatewayReport> {
+export async function gatewayBench(deps: GatewayDeps): Promise<PartReport> {
   const { root, tmp, log } = deps;
-  const report: GatewayReport = { text: '', markdown: '', notes: [], warnings: [], failures: [], descriptions: [], summaryLines: [] };
+  const report = emptyReport();
   const loadAtStart = os.loadavg();
 
   // Generator: wrk when present or installable, else the Node closed loop.
