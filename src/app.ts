@@ -160,9 +160,11 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   const verify = ownTokenVerifier(config.issuer, () => host.verificationKeys);
   const csrf = new Csrf(masterKey);
   const checkLive = liveTokenCheck({ provider, verify, clients, users });
+  // One set of bus operations for both faces: the admin API (unscoped) and the projects' own routes.
+  const events = new EventOperations(services.bus);
   const ops = new AdminOperations({
     clients, users, access, apiKeys, keys, subscriptions: () => subscriptions, clientsFile: config.clientsFile, notify: (topic) => publishChange(prisma, topic),
-    events: new EventOperations(services.bus),
+    events,
   });
 
   app.proxy = config.trustProxy;
@@ -194,7 +196,7 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   app.use(userinfoRoutes({ checkLive, entitlements }).routes());
   app.use(accountSignInRoutes(config.issuer, config.issuer.startsWith('https:')).routes());
   app.use(billingRoutes({ billing, subscriptions, webhooks, stripe, users, clients, csrf, provider, checkLive, links: new PlanChangeLinks(csrf, config.issuer) }).routes());
-  app.use(eventRoutes({ ops: new EventOperations(services.bus), verify, clients, keys: () => host.verificationKeys }));
+  app.use(eventRoutes({ ops: events, verify, clients, keys: () => host.verificationKeys }));
   app.use(interactionRoutes({ provider, users, clients, throttle, csrf }).routes());
   app.use(async (ctx, next) => {
     if (ctx.path !== '/' || ctx.method !== 'GET') return next();

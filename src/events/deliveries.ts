@@ -10,6 +10,7 @@
 // no LISTEN) where the latency target is p99 < 500 ms. The queue part here is two statements.
 import type { StoredEvent } from './event.js';
 import { eventColumns, prepared, toStoredEvent, type EventRow, type Sql } from './store.js';
+import { SqlFilter } from './sql-filter.js';
 
 export interface ClaimedDelivery {
   id: string;
@@ -155,20 +156,13 @@ export class DeliveryQueue {
   }
 
   async list(filter: { endpointId?: string; eventId?: string; status?: string; since?: Date; limit?: number }): Promise<DeliveryInfo[]> {
-    const where: string[] = [];
-    const values: unknown[] = [];
-    const add = (clause: string, value: unknown) => {
-      values.push(value);
-      where.push(clause.replace('?', `$${values.length}`));
-    };
-    if (filter.endpointId) add('d.endpoint_id = ?::uuid', filter.endpointId);
-    if (filter.eventId) add('d.event_id = ?::uuid', filter.eventId);
-    if (filter.status) add('d.status = ?', filter.status);
-    if (filter.since) add('d.created_at >= ?::timestamptz', filter.since.toISOString());
-    values.push(Math.min(Math.max(filter.limit ?? 100, 1), 1000));
-    const { rows } = await this.pool.query<DeliveryInfo>(
-      `${SELECT_DELIVERY} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.created_at DESC LIMIT $${values.length}`, values,
-    );
+    const sql = new SqlFilter();
+    if (filter.endpointId) sql.add('d.endpoint_id = ?::uuid', filter.endpointId);
+    if (filter.eventId) sql.add('d.event_id = ?::uuid', filter.eventId);
+    if (filter.status) sql.add('d.status = ?', filter.status);
+    if (filter.since) sql.add('d.created_at >= ?::timestamptz', filter.since.toISOString());
+    const limit = sql.limit(filter.limit);
+    const { rows } = await this.pool.query<DeliveryInfo>(`${SELECT_DELIVERY} ${sql.where} ORDER BY d.created_at DESC ${limit}`, sql.values);
     return rows;
   }
 

@@ -14,6 +14,7 @@ import pg from 'pg';
 import type { Actor, NewEvent, StoredEvent } from './event.js';
 import { HUB_SOURCE, MAX_DEPTH } from './event.js';
 import { CHANGE_CHANNEL } from '../db/changes.js';
+import { SqlFilter } from './sql-filter.js';
 
 /** Anything that runs a parameterised statement: a pg pool or client, or a Prisma transaction (see prismaSql). */
 export interface Sql {
@@ -159,27 +160,22 @@ export class EventStore {
   }
 
   async list(filter: EventFilter): Promise<StoredEvent[]> {
-    const where: string[] = [];
-    const values: unknown[] = [];
-    const add = (clause: string, value: unknown) => {
-      values.push(value);
-      where.push(clause.replace('?', `$${values.length}`));
-    };
+    const sql = new SqlFilter();
     if (filter.type) {
-      if (filter.type.endsWith('.*')) add('starts_with(type, ?)', filter.type.slice(0, -1));
-      else add('type = ?', filter.type);
+      if (filter.type.endsWith('.*')) sql.add('starts_with(type, ?)', filter.type.slice(0, -1));
+      else sql.add('type = ?', filter.type);
     }
-    if (filter.source) add('source = ?', filter.source);
-    if (filter.subject) add('user_id = ?::uuid', filter.subject);
-    if (filter.since) add("created_at >= (?::timestamptz AT TIME ZONE 'UTC')", filter.since.toISOString());
-    if (filter.afterSequence !== undefined) add('sequence > ?', filter.afterSequence);
-    values.push(Math.min(Math.max(filter.limit ?? 100, 1), 1000));
+    if (filter.source) sql.add('source = ?', filter.source);
+    if (filter.subject) sql.add('user_id = ?::uuid', filter.subject);
+    if (filter.since) sql.add("created_at >= (?::timestamptz AT TIME ZONE 'UTC')", filter.since.toISOString());
+    if (filter.afterSequence !== undefined) sql.add('sequence > ?', filter.afterSequence);
+    const limit = sql.limit(filter.limit);
     // With a source, the sequence orders its events; across sources the recording time does.
     // Qualified: a bare `sequence` in ORDER BY would name the output column, sequence::text.
     const order = filter.source ? 'events.sequence' : 'events.created_at, events.sequence';
     const { rows } = await this.pool.query<EventRow>(
-      `${SELECT_EVENT} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${filter.newestFirst ? order.split(', ').map((c) => `${c} DESC`).join(', ') : order} LIMIT $${values.length}`,
-      values,
+      `${SELECT_EVENT} ${sql.where} ORDER BY ${filter.newestFirst ? order.split(', ').map((c) => `${c} DESC`).join(', ') : order} ${limit}`,
+      sql.values,
     );
     return rows.map(toStoredEvent);
   }
