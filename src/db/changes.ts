@@ -10,10 +10,14 @@ export const CHANGE_CHANNEL = 'nexus_changes';
 
 /** How often running hubs re-read keys and clients even without a change notification. */
 export const RELOAD_INTERVAL_MS = 30_000;
-/** `events`: the event bus queued deliveries (delivery workers claim at once instead of at their next poll). */
-export type ChangeTopic = 'clients' | 'keys' | 'events';
+/**
+ * `events`: the event bus queued deliveries (delivery workers claim at once instead of at their next poll).
+ * `mail`: a mail was queued (sent inside the queueing transaction: heard only once it commits).
+ */
+export type ChangeTopic = 'clients' | 'keys' | 'events' | 'mail';
 
-export async function publishChange(prisma: PrismaClient, topic: ChangeTopic): Promise<void> {
+/** `prisma` may be a transaction: the notification is then delivered when it commits, and never if it rolls back. */
+export async function publishChange(prisma: Pick<PrismaClient, '$executeRaw'>, topic: ChangeTopic): Promise<void> {
   await prisma.$executeRaw`SELECT pg_notify(${CHANGE_CHANNEL}, ${topic})`;
 }
 
@@ -49,6 +53,7 @@ export function listenForChanges(
       onChange('clients');
       onChange('keys');
       onChange('events');
+      onChange('mail');
     } catch (error) {
       log.warn({ err: (error as Error).message }, 'change listener could not connect; retrying');
       await next.end().catch(() => {});
