@@ -33,6 +33,8 @@ import { LoginThrottle } from './security/login-throttle.js';
 import type { LimiterStore } from './security/limiter.js';
 import { RedisLink } from './security/redis.js';
 import { ApiKeys } from './accounts/api-keys.js';
+import { Consents } from './accounts/consents.js';
+import { HubSessions } from './accounts/hub-sessions.js';
 import { createProvider } from './oidc/provider.js';
 import { ProviderHost } from './oidc/provider-host.js';
 import { sweepExpired } from './oidc/adapter.js';
@@ -59,6 +61,9 @@ import { Automations } from './events/automations.js';
 import { automationRunner } from './events/automation-runner.js';
 import { EventOperations } from './events/operations.js';
 import { eventRoutes } from './events/routes.js';
+import { Mailer } from './mail/mailer.js';
+import { createMailWorker } from './mail/mail-worker.js';
+import type { MailWorker } from './mail/worker.js';
 
 const SWEEP_INTERVAL_MS = 10 * 60_000;
 
@@ -81,6 +86,10 @@ export interface Hub {
   bus: EventBus;
   /** Attach to the HTTP server: `server.on('upgrade', hub.upgrade)` (WebSockets through the gateway). */
   upgrade: ReturnType<typeof gatewayUpgrade>;
+  /** Queues mail (`hub.mail.send`), in the caller's transaction when given one. */
+  mail: Mailer;
+  /** This instance's mail worker; undefined with MAIL_WORKER=false. */
+  mailWorker: MailWorker | undefined;
   close(): Promise<void>;
 }
 
@@ -127,6 +136,10 @@ async function createServices(config: Config, db: Database, box: SecretBox, log:
   const users = new Users(prisma, bus);
   const access = new ProjectAccess(prisma, bus);
   const apiKeys = new ApiKeys(prisma, bus);
+  const consents = new Consents(prisma, bus);
+  const sessions = new HubSessions(prisma, bus);
+  const mail = new Mailer(prisma, box);
+  const mailWorker = await createMailWorker(config, prisma, box, log);
 
   const redis = config.redisUrl ? new RedisLink(config.redisUrl, log) : undefined;
   const limiterStore: LimiterStore = redis ? { redis, prefix: config.redisPrefix } : { pool: db.pool };
@@ -147,7 +160,7 @@ async function createServices(config: Config, db: Database, box: SecretBox, log:
   const billing = new Billing(users, subscriptions, plans, stripe, config.issuer);
   const webhooks = stripe ? new StripeWebhooks(prisma, subscriptions, plans, stripe, log) : undefined;
 
-  return { keys, clients, users, access, apiKeys, redis, limiterStore, throttle, plans, subscriptions, entitlements, stripe, billing, webhooks, bus, automations };
+  return { keys, clients, users, access, apiKeys, redis, limiterStore, throttle, plans, subscriptions, entitlements, stripe, billing, webhooks, bus, automations, mail, mailWorker, consents, sessions };
 }
 
 type Services = Awaited<ReturnType<typeof createServices>>;
@@ -197,7 +210,7 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   app.use(accountSignInRoutes(config.issuer, config.issuer.startsWith('https:')).routes());
   app.use(billingRoutes({ billing, subscriptions, webhooks, stripe, users, clients, csrf, provider, checkLive, links: new PlanChangeLinks(csrf, config.issuer) }).routes());
   app.use(eventRoutes({ ops: events, verify, clients, keys: () => host.verificationKeys }));
-  app.use(interactionRoutes({ provider, users, clients, throttle, csrf }).routes());
+  app.use(interactionRoutes({ provider, users, clients, throttle, csrf, consents: services.consents }).routes());
   app.use(async (ctx, next) => {
     if (ctx.path !== '/' || ctx.method !== 'GET') return next();
     await render(ctx, 'home', { title: 'Nexus', issuer: config.issuer });
@@ -214,6 +227,7 @@ function startBackgroundWork(db: Database, services: Services, host: ProviderHos
   const onChange = (topic: string, origin?: string) => {
     if (topic === 'clients') services.clients.invalidate();
     if (topic === 'events' && origin !== services.bus.instance) services.bus.wake();
+    if (topic === 'mail') services.mailWorker?.wake();
     if (topic === 'keys') host.reload().catch((error) => log.error({ err: error }, 'key reload failed'));
   };
   const listener: ChangeListener = listenForChanges(db.url, onChange, log);
@@ -223,6 +237,10 @@ function startBackgroundWork(db: Database, services: Services, host: ProviderHos
     sweepExpired(db.prisma).then(
       (count) => count && log.info({ count }, 'expired oidc records removed'),
       (error) => log.warn({ err: (error as Error).message }, 'sweep failed'),
+    );
+    services.sessions.sweep().then(
+      (count) => count && log.info({ count }, 'details of ended sessions removed'),
+      (error) => log.warn({ err: (error as Error).message }, 'session sweep failed'),
     );
   }, SWEEP_INTERVAL_MS);
   sweepTimer.unref();
@@ -243,7 +261,7 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
   const assertions = new AssertionSigner(config.issuer);
   const host = new ProviderHost(
     services.keys,
-    (loaded) => createProvider({ config, prisma, users, access, clients, apiKeys, entitlements, limiterStore, log }, loaded),
+    (loaded) => createProvider({ config, prisma, users, access, clients, apiKeys, entitlements, limiterStore, consents: services.consents, sessions: services.sessions, log }, loaded),
     log,
     (loaded) => {
       app.keys = loaded.cookieKeys;
@@ -254,15 +272,18 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
   const gateway = mountRoutes(app, config, db, services, host, masterKey, assertions, log);
   const stopBackgroundWork = startBackgroundWork(db, services, host, log);
   services.bus.start(automationRunner(services.automations, gateway, config.events.timeoutMs));
+  services.mailWorker?.start();
   const releasePasswordPool = holdPasswordPool(config.passwordHashing);
 
   return {
     app, handler: gatewayFirst(gateway, app.callback()), config, db, host, keys: services.keys, clients, users,
     subscriptions: services.subscriptions, plans: services.plans, gateway, bus: services.bus, upgrade: gatewayUpgrade(gateway),
+    mail: services.mail, mailWorker: services.mailWorker,
     async close() {
       await stopBackgroundWork();
       await gateway.close();
       await services.bus.close(); // deliveries in flight finish and are recorded
+      await services.mailWorker?.stop(); // so do the mails being sent
       await releasePasswordPool(); // the logins in progress finish their bcrypt first
       services.redis?.close();
       await db.close();

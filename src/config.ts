@@ -71,6 +71,18 @@ export interface Config {
   events: { allowPrivateUrls: boolean; timeoutMs: number; retrySchedule: number[]; disableAfterMs: number; concurrency: number; worker: boolean };
   /** bcrypt worker threads, and hashes that may wait for one before logins get 503 + Retry-After. */
   passwordHashing: { workers: number; queueMax: number };
+  /**
+   * The hub's mail: SMTP_URL (smtp:// or smtps://, credentials in the URL; unset: each mail is
+   * written to DATA_DIR/outbox/ as an .eml file), MAIL_FROM (default `Nexus <no-reply@ISSUER's
+   * host>`), SMTP_TLS_CA_FILE (PEM certificates the SMTP server's is checked against instead of
+   * the system's), seconds one send may take (SMTP_TIMEOUT, 30), the delays between attempts
+   * (MAIL_RETRY_SCHEDULE, 30s,2m,10m,1h,6h), whether this instance sends (MAIL_WORKER, true), and
+   * a folder of templates that replace the hub's own of the same name (MAIL_TEMPLATES_DIR).
+   */
+  mail: {
+    smtpUrl: string | undefined; from: string; tlsCaFile: string | undefined; timeoutMs: number; retrySchedule: number[]; worker: boolean;
+    templatesDir: string | undefined;
+  };
 }
 
 export class ConfigError extends Error {
@@ -174,6 +186,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (webhookSecret !== undefined && !webhookSecret.startsWith('whsec_')) problems.push('STRIPE_WEBHOOK_SECRET must be a webhook signing secret (whsec_...)');
   if (webhookSecret !== undefined && stripeKey === undefined) problems.push('STRIPE_WEBHOOK_SECRET is set but STRIPE_SECRET_KEY is not');
 
+  // A display name and an address, or an address; nothing that could end the header.
+  const mailFrom = read('MAIL_FROM') ?? `Nexus <no-reply@${new URL(issuer).hostname}>`;
+  if (read('MAIL_FROM') !== undefined && !/^(?:[^\p{C}<>]*<[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+)$/u.test(mailFrom)) {
+    problems.push('MAIL_FROM must be an address, or a name and an address (e.g. Nexus <no-reply@id.example.com>)');
+  }
+  const smtpUrl = url('SMTP_URL', ['smtp:', 'smtps:']);
+  if (smtpUrl !== undefined && new URL(smtpUrl).hostname === '') problems.push('SMTP_URL must name the SMTP server\'s host');
+  const smtpCaFile = read('SMTP_TLS_CA_FILE');
+  if (smtpCaFile !== undefined && smtpUrl === undefined) problems.push('SMTP_TLS_CA_FILE is set but SMTP_URL is not');
+  const mailTemplatesDir = read('MAIL_TEMPLATES_DIR');
+
   const trustProxy = boolean('TRUST_PROXY', false);
   if (read('TRUST_PROXY_HOPS') !== undefined && !trustProxy) problems.push('TRUST_PROXY_HOPS is set but TRUST_PROXY is not true');
   // The hub itself speaks plain HTTP, and Koa refuses to set a Secure cookie on a request it
@@ -228,6 +251,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       worker: boolean('EVENT_WORKER', true),
     },
     passwordHashing: { workers: passwordWorkers, queueMax: integer('PASSWORD_QUEUE_MAX', 64 * passwordWorkers, 0, 1_000_000) },
+    mail: {
+      smtpUrl,
+      from: mailFrom,
+      tlsCaFile: smtpCaFile === undefined ? undefined : path.resolve(smtpCaFile),
+      timeoutMs: integer('SMTP_TIMEOUT', 30, 1, 600) * 1000,
+      retrySchedule: durations('MAIL_RETRY_SCHEDULE', '30s,2m,10m,1h,6h'),
+      worker: boolean('MAIL_WORKER', true),
+      templatesDir: mailTemplatesDir === undefined ? undefined : path.resolve(mailTemplatesDir),
+    },
     loginLimits: {
       perAccount: integer('LOGIN_MAX_FAILURES_PER_ACCOUNT', 5, 1, 1000),
       perIp: integer('LOGIN_MAX_FAILURES_PER_IP', 50, 1, 100000),

@@ -33,6 +33,14 @@ function canMatch(normalized: string): boolean {
   return !normalized.includes('\0');
 }
 
+/** The mail a public sign-up sends (see register): it never tells the page which case it was. */
+export interface SignUpMail {
+  /** Inside the new account's transaction: the link that verifies its address. */
+  created(tx: Prisma.TransactionClient, user: User): Promise<void>;
+  /** The address already had an account: its owner hears that someone tried. */
+  existing(email: string): Promise<void>;
+}
+
 export interface NewUser {
   email: string;
   password?: string;
@@ -61,7 +69,7 @@ export class Users {
   }
 
   /** `actor`: who creates the account; undefined for a sign-up (the new user acts). */
-  async create({ email, password, fullName, emailVerified = false }: NewUser, actor?: Actor): Promise<User> {
+  async create({ email, password, fullName, emailVerified = false }: NewUser, actor?: Actor, alsoInTransaction?: (tx: Prisma.TransactionClient, user: User) => Promise<void>): Promise<User> {
     const normalized = normalizeEmail(email);
     if (!isUsableEmail(normalized)) throw new UserError('invalid_email', 'Enter a valid email address.');
     const name = fullName?.trim() ?? '';
@@ -77,6 +85,7 @@ export class Users {
       return await this.prisma.$transaction(async (tx) => {
         const user = await tx.user.create({ data: { email: normalized, passwordHash, fullName: name || null, emailVerified } });
         await this.events.inTransaction(tx, actor ?? { type: 'user', id: user.id }, [{ type: 'user.created', subject: user.id, data: userData(user) }]);
+        await alsoInTransaction?.(tx, user);
         return user;
       });
     } catch (error) {
@@ -93,11 +102,14 @@ export class Users {
    * and a taken address is not an error: the new user, or undefined when the address already
    * had an account (left untouched).
    */
-  async register(newUser: { email: string; password: string; fullName?: string }): Promise<User | undefined> {
+  async register(newUser: { email: string; password: string; fullName?: string }, mail?: SignUpMail): Promise<User | undefined> {
     try {
-      return await this.create(newUser);
+      return await this.create(newUser, undefined, mail?.created);
     } catch (error) {
-      if (error instanceof UserError && error.code === 'email_taken') return undefined;
+      if (error instanceof UserError && error.code === 'email_taken') {
+        await mail?.existing(normalizeEmail(newUser.email));
+        return undefined;
+      }
       throw error;
     }
   }
@@ -182,6 +194,54 @@ export class Users {
       await this.events.inTransaction(tx, actor, [updatedEvent(updated, 'password')]);
       return updated;
     });
+  }
+
+  // --- mailed links (account-links.ts): each runs in the transaction that spends its link ---
+
+  /**
+   * Marks `email` verified if it is still the user's address (a link mailed to an earlier
+   * address verifies nothing): the user then, else undefined. `user.email_verified` only when
+   * this changes the account.
+   */
+  async confirmEmail(tx: Prisma.TransactionClient, userId: string, email: string): Promise<User | undefined> {
+    const { count } = await tx.user.updateMany({ where: { id: userId, email, emailVerified: false }, data: { emailVerified: true } });
+    const user = await tx.user.findUnique({ where: { id: userId } });
+    if (count && user) await this.events.inTransaction(tx, { type: 'user', id: userId }, [{ type: 'user.email_verified', subject: userId, data: userData(user) }]);
+    return user?.email === email ? user : undefined;
+  }
+
+  /**
+   * Moves the account to `email`, verified by the link mailed there. A taken address throws
+   * `email_taken`, which rolls the transaction (and the spending of the link) back.
+   */
+  async moveEmail(tx: Prisma.TransactionClient, userId: string, email: string): Promise<User> {
+    const before = await tx.user.findUniqueOrThrow({ where: { id: userId } });
+    if (before.email === email) return this.confirmEmail(tx, userId, email).then((user) => user ?? before);
+    let user: User;
+    try {
+      user = await tx.user.update({ where: { id: userId }, data: { email, emailVerified: true } });
+    } catch (error) {
+      if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') throw new UserError('email_taken', 'An account with this email already exists.');
+      throw error;
+    }
+    await this.events.inTransaction(tx, { type: 'user', id: userId }, [
+      { type: 'user.updated', subject: userId, data: { ...userData(user), previousEmail: before.email, changed: ['email'] } },
+      { type: 'user.email_verified', subject: userId, data: userData(user) },
+    ]);
+    return user;
+  }
+
+  /**
+   * A new password from a reset link (hashed by the caller, before the transaction): every
+   * session, grant, code and refresh token of the user ends. Undefined for a disabled user.
+   */
+  async resetPassword(tx: Prisma.TransactionClient, userId: string, passwordHash: string): Promise<User | undefined> {
+    const { count } = await tx.user.updateMany({ where: { id: userId, disabledAt: null }, data: { passwordHash } });
+    if (!count) return undefined;
+    await tx.oidcPayload.deleteMany({ where: { accountId: userId } });
+    const user = await tx.user.findUniqueOrThrow({ where: { id: userId } });
+    await this.events.inTransaction(tx, { type: 'user', id: userId }, [{ type: 'user.password_reset', subject: userId, data: userData(user) }]);
+    return user;
   }
 
   /**

@@ -1,0 +1,146 @@
+// The mail worker of one hub instance: claims due mails (outbox.ts), opens their data, renders
+// them (templates.ts) and hands them to the transport, then records what happened. Woken by the
+// change channel's `mail` topic when a queueing transaction commits (here or on another
+// instance), and otherwise polls (a notification can be missed, a retry falls due, a claim lapses).
+import type { Logger } from '../logger.js';
+import type { SecretBox } from '../secrets/box.js';
+import { sealContext } from './mailer.js';
+import type { ClaimedMail, MailOutcome, Outbox } from './outbox.js';
+import { TemplateError, type MailTemplates } from './templates.js';
+import { describeFailure, type MailTransport } from './transport.js';
+
+const POLL_MS = 1_000;
+/** Mails sent at once by one instance: enough for bursts, few enough for a small SMTP relay. */
+const BATCH = 8;
+
+export interface MailWorkerDeps {
+  outbox: Outbox;
+  box: SecretBox;
+  templates: MailTemplates;
+  transport: MailTransport;
+  log: Logger;
+}
+
+export interface MailWorkerOptions {
+  /** Delays before the 2nd, 3rd… attempt; after the last, the mail has failed. */
+  retrySchedule: number[];
+  /** How long one send may take before it is abandoned (and tried again later). */
+  timeoutMs: number;
+}
+
+/** The recipient as logs may name it: its domain only. */
+const domainOf = (address: string) => address.slice(address.lastIndexOf('@') + 1);
+
+export class MailWorker {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private woken = false;
+  private wakeUp: (() => void) | undefined;
+
+  constructor(private readonly deps: MailWorkerDeps, private readonly options: MailWorkerOptions) {}
+
+  /**
+   * A claim outlives the longest send (abandoned at timeoutMs, its connection idle-limited to the
+   * same), with room to record the outcome: no second instance takes a mail still being sent.
+   */
+  get leaseMs() {
+    return 2 * this.options.timeoutMs + 5_000;
+  }
+
+  start() {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** A mail was queued: claim now rather than at the next poll. */
+  wake() {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  /** Mails being sent finish (each bounded by the timeout) and are recorded. */
+  async stop() {
+    this.running = false;
+    this.wake();
+    await this.loop;
+  }
+
+  private nap(ms: number) {
+    if (this.woken) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.wakeUp?.(), ms);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        this.wakeUp = undefined;
+        resolve();
+      };
+    });
+  }
+
+  private async run() {
+    while (this.running) {
+      // Whatever was committed before a wake is what this claim sees: wakes until now are answered.
+      this.woken = false;
+      let claimed: ClaimedMail[] = [];
+      try {
+        claimed = await this.deps.outbox.claim(BATCH, this.leaseMs);
+      } catch (error) {
+        this.deps.log.warn({ err: (error as Error).message }, 'mail worker could not claim mails; retrying');
+      }
+      await Promise.all(claimed.map((mail) => this.send(mail)));
+      // A full batch may have left more behind: go again at once.
+      if (claimed.length < BATCH && this.running) await this.nap(POLL_MS);
+    }
+  }
+
+  private async send(mail: ClaimedMail) {
+    const about = { mailId: mail.id, template: mail.template, domain: domainOf(mail.to), attempt: mail.attempt };
+    const outcome = await this.attempt(mail).catch((error: unknown): MailOutcome => {
+      if (error instanceof TemplateError) return { sent: false, error: error.message, retryAt: null };
+      const failure = describeFailure(error);
+      return { sent: false, error: failure.error, retryAt: failure.permanent ? null : this.retryAt(mail.attempt) };
+    });
+    try {
+      await this.deps.outbox.record(mail, outcome);
+    } catch (error) {
+      // Not recorded: the claim lapses and the mail is tried again (it may arrive twice).
+      this.deps.log.warn({ ...about, err: (error as Error).message }, 'mail worker could not record an outcome');
+      return;
+    }
+    if (!outcome.sent) {
+      const retryAt = outcome.retryAt?.toISOString();
+      this.deps.log[retryAt ? 'warn' : 'error']({ ...about, error: outcome.error, retryAt }, retryAt ? 'mail not sent; will retry' : 'mail failed for good');
+    }
+  }
+
+  private async attempt(mail: ClaimedMail): Promise<MailOutcome> {
+    if (mail.sealed === null) throw new TemplateError('the mail has no data');
+    let data: Record<string, unknown>;
+    try {
+      data = JSON.parse(this.deps.box.open(mail.sealed, sealContext(mail.id))) as Record<string, unknown>;
+    } catch {
+      throw new TemplateError('the mail\'s data cannot be opened (another master key?)');
+    }
+    const rendered = await this.deps.templates.render(mail.template, data);
+    const { file } = await withDeadline(this.deps.transport.deliver({ id: mail.id, to: mail.to, ...rendered }), this.options.timeoutMs);
+    const about = { mailId: mail.id, template: mail.template, domain: domainOf(mail.to) };
+    if (file) this.deps.log.info({ ...about, file }, 'mail written to the outbox folder (no SMTP_URL)');
+    else this.deps.log.info(about, 'mail sent');
+    return { sent: true };
+  }
+
+  private retryAt(attempt: number): Date | null {
+    const delay = this.options.retrySchedule[attempt - 1];
+    return delay === undefined ? null : new Date(Date.now() + delay);
+  }
+}
+
+/** `work`, or a timeout error once `ms` have passed (the work is abandoned, not cancelled). */
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
