@@ -37,7 +37,7 @@ function message(from: string, mail: MailMessage) {
 }
 
 export function describeFailure(error: unknown): DeliveryFailure {
-  const e = error as { code?: string; responseCode?: number };
+  const e = error as { code?: string; originalCode?: string; responseCode?: number };
   const code = e.responseCode ? ` (${e.responseCode})` : '';
   const refused = (e.responseCode ?? 0) >= 500;
   switch (e.code) {
@@ -47,7 +47,7 @@ export function describeFailure(error: unknown): DeliveryFailure {
     case 'ETLS': return { error: 'TLS with the SMTP server failed', permanent: false };
     case 'ETIMEDOUT': return { error: 'the SMTP server timed out', permanent: false };
     case 'ECONNECTION': case 'ESOCKET': case 'EDNS':
-      return { error: `could not reach the SMTP server (${(error as { errno?: string }).errno ?? e.code})`, permanent: false };
+      return { error: `could not reach the SMTP server (${e.originalCode ?? e.code})`, permanent: false };
     default: return { error: `sending failed (${e.code ?? 'error'})${code}`, permanent: false };
   }
 }
