@@ -22,6 +22,12 @@ import { PlanEntitlements } from './billing/entitlements.js';
 import { Billing } from './billing/billing.js';
 import { StripeWebhooks } from './billing/webhooks.js';
 import { billingRoutes } from './billing/routes.js';
+import { AccountSession } from './account-center/signed-in.js';
+import { profileRoutes } from './account-center/profile-routes.js';
+import { keysRoutes } from './account-center/keys-routes.js';
+import { dataRoutes } from './account-center/data-routes.js';
+import { AccountDeletion } from './account-center/deletion.js';
+import { UserExport } from './accounts/user-export.js';
 import { accountSignInRoutes, ensureAccountClient } from './http/account-sign-in.js';
 import { KeyStore } from './keys/store.js';
 import { ClientRegistry } from './clients/registry.js';
@@ -209,6 +215,11 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   app.use(userinfoRoutes({ checkLive, entitlements }).routes());
   app.use(accountSignInRoutes(config.issuer, config.issuer.startsWith('https:')).routes());
   app.use(billingRoutes({ billing, subscriptions, webhooks, stripe, users, clients, csrf, provider, checkLive, links: new PlanChangeLinks(csrf, config.issuer) }).routes());
+  // The account center: every page and form of it signs in and checks CSRF through one AccountSession.
+  const accountSession = new AccountSession(provider, csrf);
+  app.use(profileRoutes({ session: accountSession, users, billing, subscriptions }).routes());
+  app.use(keysRoutes({ session: accountSession, apiKeys }).routes());
+  app.use(dataRoutes({ session: accountSession, exports: new UserExport(prisma), deletion: new AccountDeletion(users, billing, throttle) }).routes());
   app.use(eventRoutes({ ops: events, verify, clients, keys: () => host.verificationKeys }));
   app.use(interactionRoutes({ provider, users, clients, throttle, csrf, consents: services.consents }).routes());
   app.use(async (ctx, next) => {

@@ -12,7 +12,7 @@ export type ApiKeyEnvironment = (typeof API_KEY_ENVIRONMENTS)[number];
 const KEY_PATTERN = /^nxk_(live|test)_[A-Za-z0-9_-]{43}$/;
 
 export class ApiKeyError extends Error {
-  constructor(readonly code: 'invalid_env' | 'invalid_expiry' | 'invalid_rate_limit' | 'invalid_name' | 'not_found' | 'invalid_key', message: string) {
+  constructor(readonly code: 'invalid_env' | 'invalid_expiry' | 'invalid_rate_limit' | 'invalid_name' | 'not_found' | 'invalid_key' | 'too_many_keys', message: string) {
     super(message);
     this.name = 'ApiKeyError';
   }
@@ -58,6 +58,8 @@ export interface NewApiKey {
   rateLimit?: number;
   /** Lifetime, e.g. `30d`; unset means it does not expire. */
   expiresIn?: string;
+  /** At most this many usable (neither revoked nor expired) keys for the user, this one included. */
+  maxUsable?: number;
 }
 
 /** What `apikey.*` events carry of a key: never the key or its hash. */
@@ -72,15 +74,23 @@ export class ApiKeys {
   }
 
   /** Creates a key. The returned `key` is the only time the secret exists outside its hash. */
-  async create({ userId, name, env, rateLimit, expiresIn }: NewApiKey, actor: Actor = SYSTEM_ACTOR): Promise<{ key: string; info: ApiKeyInfo }> {
+  async create({ userId, name, env, rateLimit, expiresIn, maxUsable }: NewApiKey, actor: Actor = SYSTEM_ACTOR): Promise<{ key: string; info: ApiKeyInfo }> {
     if (!(API_KEY_ENVIRONMENTS as readonly string[]).includes(env)) throw new ApiKeyError('invalid_env', 'env must be live or test');
     if (!name.trim() || name.length > 100) throw new ApiKeyError('invalid_name', 'name must be 1 to 100 characters');
+    // Key names are printed in lists, logs of the CLI and pages: no NUL, newlines or other controls.
+    if (/\p{Cc}/u.test(name)) throw new ApiKeyError('invalid_name', 'name must not contain control characters');
     if (rateLimit !== undefined && (!Number.isInteger(rateLimit) || rateLimit < 1 || rateLimit > 100_000)) {
       throw new ApiKeyError('invalid_rate_limit', 'rate limit must be a whole number of requests per minute from 1 to 100000');
     }
     const expiresAt = expiresIn ? new Date(Date.now() + parseDuration(expiresIn)) : null;
     const key = `nxk_${env}_${randomSecret(32)}`;
     const info = await this.prisma.$transaction(async (tx) => {
+      if (maxUsable !== undefined) {
+        // Serialised per user, so parallel creations cannot all pass the count.
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`apikeys:${userId}`}))`;
+        const usable = await tx.apiKey.count({ where: { userId, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] } });
+        if (usable >= maxUsable) throw new ApiKeyError('too_many_keys', `you already have ${usable} API keys in use, the most one account may hold: revoke one you no longer need first`);
+      }
       const created = toInfo(await tx.apiKey.create({
         data: { userId, name: name.trim(), env, prefix: key.slice(0, 13), keyHash: sha256Hex(key), rateLimit: rateLimit ?? null, expiresAt },
         include: { user: { select: { email: true } } },
@@ -100,12 +110,16 @@ export class ApiKeys {
     return rows.map(toInfo);
   }
 
-  /** Revokes a key; `apikey.revoked` only the first time (revoking twice is one change). */
-  async revoke(id: string, actor: Actor = SYSTEM_ACTOR): Promise<ApiKeyInfo> {
+  /**
+   * Revokes a key; `apikey.revoked` only the first time (revoking twice is one change). With
+   * `ownerId`, only that user's key: another user's id is not found.
+   */
+  async revoke(id: string, actor: Actor = SYSTEM_ACTOR, ownerId?: string): Promise<ApiKeyInfo> {
     if (!isUuid(id)) throw new ApiKeyError('not_found', `no API key with id ${id}`);
+    const mine = { id, ...(ownerId ? { userId: ownerId } : {}) };
     return this.prisma.$transaction(async (tx) => {
-      const { count } = await tx.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
-      const row = await tx.apiKey.findUnique({ where: { id }, include: { user: { select: { email: true } } } });
+      const { count } = await tx.apiKey.updateMany({ where: { ...mine, revokedAt: null }, data: { revokedAt: new Date() } });
+      const row = await tx.apiKey.findFirst({ where: mine, include: { user: { select: { email: true } } } });
       if (!row) throw new ApiKeyError('not_found', `no API key with id ${id}`);
       const info = toInfo(row);
       if (count) await this.events.inTransaction(tx, actor, [keyEvent('apikey.revoked', info)]);

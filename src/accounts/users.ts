@@ -11,7 +11,7 @@ export type { User };
 export { normalizeEmail };
 
 export class UserError extends Error {
-  constructor(readonly code: 'invalid_email' | 'invalid_name' | 'weak_password' | 'email_taken' | 'not_found', message: string) {
+  constructor(readonly code: 'invalid_email' | 'invalid_name' | 'invalid_avatar' | 'weak_password' | 'email_taken' | 'not_found', message: string) {
     super(message);
     this.name = 'UserError';
   }
@@ -26,6 +26,27 @@ function nameProblem(fullName: string): string | undefined {
   if (fullName.length > MAX_NAME_LENGTH) return `Name must be at most ${MAX_NAME_LENGTH} characters.`;
   if (CONTROL.test(fullName)) return 'Name must not contain control characters.';
   return undefined;
+}
+
+export const MAX_AVATAR_URL_LENGTH = 2048;
+
+/**
+ * The avatar as stored: '' (none) or an https URL in its normalised form. Pages and tokens
+ * (`picture`) hand it to browsers, so anything but https, and credentials in the URL, are refused.
+ */
+export function avatarUrlOf(text: string): { url: string } | { problem: string } {
+  if (text === '') return { url: '' };
+  if (text.length > MAX_AVATAR_URL_LENGTH) return { problem: `The avatar URL must be at most ${MAX_AVATAR_URL_LENGTH} characters.` };
+  if (/[\p{Cc}\p{Cf}\s]/u.test(text)) return { problem: 'The avatar URL must not contain spaces, control or invisible characters.' };
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return { problem: 'The avatar URL must be a full address starting with https://.' };
+  }
+  if (url.protocol !== 'https:' || !url.hostname) return { problem: 'The avatar URL must start with https://.' };
+  if (url.username || url.password) return { problem: 'The avatar URL must not contain a user name or password.' };
+  return url.href.length > MAX_AVATAR_URL_LENGTH ? { problem: `The avatar URL must be at most ${MAX_AVATAR_URL_LENGTH} characters.` } : { url: url.href };
 }
 
 /** PostgreSQL refuses NUL in text: an address holding one cannot be stored, so it matches nobody. */
@@ -153,6 +174,33 @@ export class Users {
     return this.prisma.user.findMany({
       where: term ? { OR: [{ email: { contains: term, mode: 'insensitive' } }, { fullName: { contains: term, mode: 'insensitive' } }] } : {},
       orderBy: { createdAt: 'asc' },
+    });
+  }
+
+  /**
+   * The user's own profile: name and avatar URL (empty clears them). `user.updated` names only
+   * the fields that really changed; the row is locked first, so parallel identical posts change
+   * it (and publish) once.
+   */
+  async updateProfile(userId: string, profile: { fullName: string; avatarUrl: string }, actor: Actor = { type: 'user', id: userId }): Promise<User> {
+    const name = profile.fullName.trim();
+    const badName = nameProblem(name);
+    if (badName) throw new UserError('invalid_name', badName);
+    const avatar = avatarUrlOf(profile.avatarUrl.trim());
+    if ('problem' in avatar) throw new UserError('invalid_avatar', avatar.problem);
+    if (!isUuid(userId)) throw new UserError('not_found', 'no such user');
+    return this.prisma.$transaction(async (tx) => {
+      await tx.$queryRaw`SELECT 1 FROM users WHERE id = ${userId}::uuid FOR UPDATE`;
+      const current = await tx.user.findUnique({ where: { id: userId } });
+      if (!current) throw new UserError('not_found', 'no such user');
+      const changed = [
+        ...((current.fullName ?? '') !== name ? ['name'] : []),
+        ...((current.avatarUrl ?? '') !== avatar.url ? ['avatarUrl'] : []),
+      ];
+      if (!changed.length) return current;
+      const updated = await tx.user.update({ where: { id: userId }, data: { fullName: name || null, avatarUrl: avatar.url || null } });
+      await this.events.inTransaction(tx, actor, [{ type: 'user.updated', subject: userId, data: { ...userData(updated), avatarUrl: updated.avatarUrl, changed } }]);
+      return updated;
     });
   }
 

@@ -71,6 +71,16 @@ export class Billing {
     });
   }
 
+  /**
+   * Before an account is deleted: every Stripe subscription of its customer is canceled, so
+   * nobody is billed for an account that is gone. Nothing to do without billing or a customer.
+   */
+  async cancelEverything(userId: string): Promise<string[]> {
+    const { stripeCustomerId } = await this.subscriptions.stateOf(userId);
+    if (!this.stripe || !stripeCustomerId) return [];
+    return this.stripe.cancelSubscriptionsOf(stripeCustomerId);
+  }
+
   async portalUrl(userId: string): Promise<string> {
     const gateway = this.gateway();
     const { stripeCustomerId } = await this.subscriptions.stateOf(userId);

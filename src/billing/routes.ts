@@ -1,5 +1,6 @@
-// Billing over HTTP: the Stripe webhook, checkout and portal for a signed-in user, and the
-// pricing and account pages. Thin: authentication and formatting here, rules in the libraries.
+// Billing over HTTP: the Stripe webhook, checkout and portal for a signed-in user, the pricing
+// page and the plan-change confirmation (the account page's plan box: plan-box.ts). Thin:
+// authentication and formatting here, rules in the libraries.
 import Router from '@koa/router';
 import { koaBody } from 'koa-body';
 import type { Context } from 'koa';
@@ -16,6 +17,7 @@ import type { StripeGateway } from './stripe-gateway.js';
 import type { StripeWebhooks } from './webhooks.js';
 import type { Subscriptions } from './subscriptions.js';
 import { PLAN_ORDER } from './plans.js';
+import { money } from './plan-box.js';
 import { bearerToken } from '../oidc/own-tokens.js';
 import { TokenRefused, type LiveTokenCheck } from '../oidc/live-token.js';
 import { BILLING_SCOPE, mayManageBilling } from './scopes.js';
@@ -36,10 +38,6 @@ export interface BillingRouteDeps {
 
 const form = koaBody({ urlencoded: true, json: true, multipart: false, text: false, formLimit: '8kb', jsonLimit: '8kb' });
 const NOT_CONFIGURED = 'Online billing is not configured on this hub. An administrator can set your plan.';
-
-function money(cents: number | null) {
-  return cents === null ? 'Custom' : `$${(cents / 100).toFixed(cents % 100 ? 2 : 0)}`;
-}
 
 function field(ctx: Context, name: string): string {
   const value = (ctx.request as { body?: Record<string, unknown> }).body?.[name];
@@ -196,37 +194,6 @@ export function billingRoutes(deps: BillingRouteDeps) {
       title: 'Plans', wide: true, configured: billing.configured, plans, checkoutAction: '/api/billing/checkout', signInUrl: '/account/login?returnTo=/pricing',
       signedInEmail: user?.email ?? null, csrfToken: signedIn && user ? csrfFor(signedIn.sessionId) : null,
       notice: ctx.query.checkout === 'canceled' ? 'Checkout was canceled; nothing was charged.' : null,
-    });
-  });
-
-  router.get('/account', async (ctx) => {
-    const signedIn = await signedInUser(ctx);
-    const user = signedIn ? await users.findById(signedIn.userId) : null;
-    if (!signedIn || !user) {
-      ctx.redirect('/account/login');
-      return;
-    }
-    const state = await subscriptions.stateOf(user.id);
-    const current = billing.plans.get(state.plan)!;
-    const rank = PLAN_ORDER.indexOf(state.plan);
-    const upgrades = billing.plans.all()
-      .filter((plan) => PLAN_ORDER.indexOf(plan.id) > rank && plan.stripePriceIds.length > 0)
-      .map((plan) => ({ id: plan.id, name: plan.name, price: money(plan.monthlyPriceCents) }));
-    await render(ctx, 'account', {
-      title: 'Your account',
-      user: { email: user.email, name: user.fullName },
-      plan: { id: current.id, name: current.name },
-      status: state.status,
-      renewal: state.currentPeriodEnd && state.status !== 'canceled'
-        ? state.currentPeriodEnd.toLocaleDateString('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' }) : null,
-      configured: billing.configured,
-      canManage: Boolean(state.stripeCustomerId),
-      csrfToken: csrfFor(signedIn.sessionId),
-      checkoutAction: '/api/billing/checkout',
-      portalAction: '/api/billing/portal',
-      upgrades,
-      notice: ctx.query.checkout === 'success' ? 'Thanks! Your plan will update in a moment.' : billing.configured ? null : NOT_CONFIGURED,
-      logoutUrl: '/session/end',
     });
   });
 

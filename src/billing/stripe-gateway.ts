@@ -70,6 +70,25 @@ export class StripeGateway {
     });
   }
 
+  /**
+   * Cancels at once every subscription of the customer that is not over yet (the account is
+   * going). Stripe answers `resource_missing` for one that is already canceled (a parallel
+   * request, or the customer did it meanwhile): that one is done too.
+   */
+  async cancelSubscriptionsOf(customerId: string): Promise<string[]> {
+    const canceled: string[] = [];
+    for await (const subscription of this.stripe.subscriptions.list({ customer: customerId, status: 'all', limit: 100 })) {
+      if (subscription.status === 'canceled' || subscription.status === 'incomplete_expired') continue;
+      try {
+        await this.stripe.subscriptions.cancel(subscription.id, {}, { idempotencyKey: `nexus-cancel-${subscription.id}` });
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== 'resource_missing') throw error;
+      }
+      canceled.push(subscription.id);
+    }
+    return canceled;
+  }
+
   retrieveSubscription(id: string): Promise<StripeSubscription> {
     return this.stripe.subscriptions.retrieve(id);
   }

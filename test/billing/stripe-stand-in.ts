@@ -7,6 +7,8 @@
 //   POST /v1/checkout/sessions        -> checkout.session cs_<n> (url on checkout.stripe.test)
 //   POST /v1/billing_portal/sessions  -> billing_portal.session bps_<n>
 //   GET  /v1/subscriptions/:id        -> a subscription put in the store, else Stripe's 404 error
+//   GET  /v1/subscriptions?customer=  -> the store's subscriptions of that customer (one page)
+//   DELETE /v1/subscriptions/:id      -> canceled at once; an already canceled one is Stripe's 404
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -157,7 +159,21 @@ export class StripeStandIn {
         },
       };
     }
+    if (method === 'GET' && path === '/v1/subscriptions') {
+      const customer = request.query.get('customer');
+      const data = [...this.subscriptions.values()].filter((s) => !customer || s.customer === customer);
+      return { status: 200, body: { object: 'list', url: '/v1/subscriptions', has_more: false, data } };
+    }
     const subscription = /^\/v1\/subscriptions\/([^/]+)$/.exec(path);
+    if (method === 'DELETE' && subscription) {
+      // Stripe treats a canceled subscription as gone: canceling it again is resource_missing.
+      const id = decodeURIComponent(subscription[1]);
+      const found = this.subscriptions.get(id);
+      if (!found || found.status === 'canceled') return stripeError(404, 'invalid_request_error', `No such subscription: '${id}'`, { code: 'resource_missing', param: 'id' });
+      const canceled = { ...found, status: 'canceled', canceled_at: now, ended_at: now };
+      this.subscriptions.set(id, canceled);
+      return { status: 200, body: canceled };
+    }
     if (method === 'GET' && subscription) {
       const id = decodeURIComponent(subscription[1]);
       const found = this.subscriptions.get(id);
