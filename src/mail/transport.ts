@@ -40,6 +40,9 @@ export function describeFailure(error: unknown): DeliveryFailure {
   const e = error as { code?: string; originalCode?: string; responseCode?: number };
   const code = e.responseCode ? ` (${e.responseCode})` : '';
   const refused = (e.responseCode ?? 0) >= 500;
+  if (/CERT|SIGNATURE|ERR_TLS/.test(e.originalCode ?? '')) {
+    return { error: `the SMTP server's TLS certificate is not trusted (${e.originalCode}); a private CA goes in SMTP_TLS_CA_FILE`, permanent: false };
+  }
   switch (e.code) {
     case 'EENVELOPE': return { error: `the SMTP server refused the recipient${code}`, permanent: refused };
     case 'EMESSAGE': return { error: `the SMTP server refused the message${code}`, permanent: refused };
