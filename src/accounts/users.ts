@@ -6,6 +6,7 @@ import { isUuid } from '../db/ids.js';
 import { isUsableEmail, normalizeEmail } from './email.js';
 import { sqlPoolOf } from './sql-pool.js';
 import { HubEvents, SYSTEM_ACTOR, userData, type Actor, type EventPublisher } from './identity-events.js';
+import { signOutElsewhere } from './hub-sessions.js';
 
 export type { User };
 export { normalizeEmail };
@@ -239,7 +240,27 @@ export class Users {
     return this.prisma.$transaction(async (tx) => {
       const updated = await tx.user.update({ where: { id: user.id }, data: { passwordHash } });
       await tx.oidcPayload.deleteMany({ where: { accountId: user.id } });
-      await this.events.inTransaction(tx, actor, [updatedEvent(updated, 'password')]);
+      await this.events.inTransaction(tx, actor, [{ type: 'user.password_changed', subject: user.id, data: userData(updated) }]);
+      return updated;
+    });
+  }
+
+  /**
+   * The user's own change (account center): undefined when `currentPassword` is wrong (or the
+   * account is disabled). Every other browser is signed out and every grant and token the user
+   * holds elsewhere is revoked; the browser of `keepSessionId` (oidc-provider's Session id)
+   * stays signed in with its grants.
+   */
+  async changePassword(userId: string, currentPassword: string, newPassword: string, keepSessionId: string): Promise<User | undefined> {
+    const problem = passwordProblem(newPassword);
+    if (problem) throw new UserError('weak_password', problem);
+    const user = await this.findById(userId);
+    if (!(await verifyPassword(currentPassword, user?.passwordHash)) || !user || user.disabledAt) return undefined;
+    const passwordHash = await hashPassword(newPassword);
+    return this.prisma.$transaction(async (tx) => {
+      const updated = await tx.user.update({ where: { id: user.id }, data: { passwordHash } });
+      await signOutElsewhere(tx, user.id, keepSessionId);
+      await this.events.inTransaction(tx, { type: 'user', id: user.id }, [{ type: 'user.password_changed', subject: user.id, data: userData(updated) }]);
       return updated;
     });
   }
@@ -308,4 +329,4 @@ export class Users {
 }
 
 /** `user.updated`, naming what changed (never its value when it is a secret). */
-const updatedEvent = (user: User, changed: 'disabled' | 'password') => ({ type: 'user.updated', subject: user.id, data: { ...userData(user), changed: [changed] } });
+const updatedEvent = (user: User, changed: 'disabled') => ({ type: 'user.updated', subject: user.id, data: { ...userData(user), changed: [changed] } });

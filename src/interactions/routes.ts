@@ -15,6 +15,7 @@ import type { Csrf } from './csrf.js';
 import { describeScope } from './scopes.js';
 import { NO_PROJECT_ACCESS } from '../oidc/project-access.js';
 import { addConsent, type MissingConsent } from '../oidc/first-party-grant.js';
+import type { Consents } from '../accounts/consents.js';
 
 export interface InteractionDeps {
   provider: () => Provider;
@@ -22,6 +23,7 @@ export interface InteractionDeps {
   clients: ClientRegistry;
   throttle: LoginThrottle;
   csrf: Csrf;
+  consents: Consents;
 }
 
 const INVALID_CREDENTIALS = 'Incorrect email or password.';
@@ -37,7 +39,7 @@ function field(ctx: Context, name: string): string {
   return typeof value === 'string' ? value : '';
 }
 
-export function interactionRoutes({ provider, users, clients, throttle, csrf }: InteractionDeps) {
+export function interactionRoutes({ provider, users, clients, throttle, csrf, consents }: InteractionDeps) {
   const router = new Router({ prefix: '/interaction/:uid' });
 
   const details = async (ctx: Context) => {
@@ -103,8 +105,12 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf }: 
     const op = provider();
     const grant = grantId ? await op.Grant.find(grantId) : new op.Grant({ accountId, clientId: String(params.client_id) });
     if (!grant) throw new HttpError(400, 'session_not_found', 'The sign-in could not be completed. Try again.', 'This sign-in has expired');
-    addConsent(grant, prompt.details as MissingConsent, await clients.findEnabled(String(params.client_id)), String(params.scope ?? ''));
+    const project = await clients.findEnabled(String(params.client_id));
+    addConsent(grant, prompt.details as MissingConsent, project, String(params.scope ?? ''));
     const savedId = await grant.save();
+    // What a person approved on the consent page is remembered for their other browsers too
+    // (first-party projects never ask: nothing to remember).
+    if (project && !project.firstParty) await consents.remember(grant);
     await finish(ctx, { consent: { grantId: savedId } });
   };
 
@@ -128,7 +134,10 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf }: 
         return;
       }
       const missing = interaction.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
-      const requested = new Set([...(missing.missingOIDCScope ?? []), ...Object.values(missing.missingResourceScopes ?? {}).flat()]);
+      const missingScopes = [...(missing.missingOIDCScope ?? []), ...Object.values(missing.missingResourceScopes ?? {}).flat()];
+      // Nothing new (the project asked with prompt=consent, and the user allowed it all before):
+      // the page says what approving allows all the same.
+      const requested = new Set(missingScopes.length ? missingScopes : String(interaction.params.scope ?? '').split(' ').filter(Boolean));
       const user = await users.findById(String(interaction.session?.accountId));
       await render(ctx, 'consent', {
         title: 'Allow access',

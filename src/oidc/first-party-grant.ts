@@ -5,11 +5,16 @@
 // prompt=consent, native clients, authorization_details — goes to the consent step as before,
 // where routes.ts grants the same things with `addConsent`. A user without access to the project
 // gets nothing here: the project-access check stops them at the consent step, as it always did.
+//
+// Third-party projects get the same treatment for what the user has allowed them before, in any
+// browser (remembered consent, accounts/consents.ts): a session without a grant for the project
+// gets one rebuilt from it, so the consent step asks only for what is new.
 import type { Grant, KoaContextWithOIDC } from 'oidc-provider';
 import type { ClientRegistry } from '../clients/registry.js';
 import type { ClientDefinition } from '../clients/definition.js';
 import type { createProjectAccessCheck } from './project-access.js';
 import { apiScopesOf } from '../billing/scopes.js';
+import { rememberedMissingFrom, type Consents } from '../accounts/consents.js';
 
 /** What oidc-provider's consent prompt reports missing from a grant (its `prompt.details`). */
 export interface MissingConsent {
@@ -70,8 +75,8 @@ function missingFrom(ctx: KoaContextWithOIDC, grant: Grant): MissingConsent {
   return { missingOIDCScope, missingOIDCClaims, missingResourceScopes };
 }
 
-/** oidc-provider's `loadExistingGrant`: its default, plus first-party consent as described above. */
-export function createLoadExistingGrant(clients: ClientRegistry, roleIn: ReturnType<typeof createProjectAccessCheck>) {
+/** oidc-provider's `loadExistingGrant`: its default, plus first-party and remembered consent as described above. */
+export function createLoadExistingGrant(clients: ClientRegistry, roleIn: ReturnType<typeof createProjectAccessCheck>, consents: Consents) {
   return async function loadExistingGrant(ctx: KoaContextWithOIDC): Promise<Grant | undefined> {
     const { oidc } = ctx;
     const clientId = oidc.client!.clientId;
@@ -82,11 +87,16 @@ export function createLoadExistingGrant(clients: ClientRegistry, roleIn: ReturnT
     const project = await clients.findEnabled(clientId);
     // oidc-provider calls this hook only with a signed-in account.
     const accountId = oidc.account!.accountId;
-    if (!project?.firstParty || !(await roleIn(ctx, accountId))) return existing;
     // A grant of another account is left for oidc-provider to refuse (its accountId check).
-    if (existing && existing.accountId !== accountId) return existing;
+    if (!project || (existing && existing.accountId !== accountId)) return existing;
+    // First-party projects read no remembered consent: their sign-in costs no statement more.
+    const remembered = project.firstParty ? undefined : await consents.find(accountId, clientId);
+    if ((!project.firstParty && !remembered) || !(await roleIn(ctx, accountId))) return existing;
     const grant = existing ?? new oidc.provider.Grant({ accountId, clientId });
-    if (!addConsent(grant, missingFrom(ctx, grant), project, String(oidc.params!.scope ?? ''))) return existing;
+    const changed = remembered
+      ? addConsent(grant, rememberedMissingFrom(grant, remembered), undefined, '')
+      : addConsent(grant, missingFrom(ctx, grant), project, String(oidc.params!.scope ?? ''));
+    if (!changed) return existing;
     await grant.save();
     return grant;
   };

@@ -158,7 +158,8 @@ describe('admin API: users, access, API keys, plans, clients', () => {
     expect((await adminApi(t, token, 'POST', `/users/${EMAIL}/enable`)).status).toBe(200);
     expect((await adminApi(t, token, 'POST', `/users/${EMAIL}/password`, { password: 'a brand new passphrase' })).status).toBe(200);
     const updates = await hubEvents({ type: 'user.updated', subject: userId });
-    expect(updates.map((e) => [e.actor, e.data.changed, e.data.disabled])).toEqual([[ROOT, ['disabled'], false], [ROOT, ['password'], false]]);
+    expect(updates.map((e) => [e.actor, e.data.changed, e.data.disabled])).toEqual([[ROOT, ['disabled'], false]]);
+    expect(await only({ type: 'user.password_changed', subject: userId })).toMatchObject({ actor: ROOT, data: { id: userId, email: EMAIL, disabled: false } });
     await expectNoSecrets([PASSWORD, 'a brand new passphrase']);
   });
 
