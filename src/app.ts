@@ -23,6 +23,8 @@ import { Billing } from './billing/billing.js';
 import { StripeWebhooks } from './billing/webhooks.js';
 import { billingRoutes } from './billing/routes.js';
 import { AccountSession } from './account-center/signed-in.js';
+import { securityRoutes } from './account-center/security-routes.js';
+import { appsRoutes } from './account-center/apps-routes.js';
 import { profileRoutes } from './account-center/profile-routes.js';
 import { keysRoutes } from './account-center/keys-routes.js';
 import { dataRoutes } from './account-center/data-routes.js';
@@ -219,6 +221,8 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   const accountSession = new AccountSession(provider, csrf);
   app.use(profileRoutes({ session: accountSession, users, billing, subscriptions }).routes());
   app.use(keysRoutes({ session: accountSession, apiKeys }).routes());
+  app.use(securityRoutes({ session: accountSession, users, sessions: services.sessions, throttle }).routes());
+  app.use(appsRoutes({ session: accountSession, consents: services.consents, clients }).routes());
   app.use(dataRoutes({ session: accountSession, exports: new UserExport(prisma), deletion: new AccountDeletion(users, billing, throttle) }).routes());
   app.use(eventRoutes({ ops: events, verify, clients, keys: () => host.verificationKeys }));
   app.use(interactionRoutes({ provider, users, clients, throttle, csrf, consents: services.consents }).routes());

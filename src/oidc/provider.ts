@@ -19,6 +19,8 @@ import { acceptPreviousSecrets } from './client-secrets.js';
 import type { ApiKeys } from '../accounts/api-keys.js';
 import type { LimiterStore } from '../security/limiter.js';
 import type { PlanEntitlements } from '../billing/entitlements.js';
+import type { Consents } from '../accounts/consents.js';
+import type { HubSessions } from '../accounts/hub-sessions.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -29,13 +31,15 @@ export interface ProviderDeps {
   apiKeys: ApiKeys;
   entitlements: PlanEntitlements;
   limiterStore: LimiterStore;
+  consents: Consents;
+  sessions: HubSessions;
   log: Logger;
 }
 
 /** Seconds an interaction or session that no one has signed in to yet is kept. */
 export const ANONYMOUS_TTL = 10 * 60;
 
-export function createProvider({ config, prisma, users, access, clients, apiKeys, entitlements, limiterStore, log }: ProviderDeps, keys: LoadedKeys): Provider {
+export function createProvider({ config, prisma, users, access, clients, apiKeys, entitlements, limiterStore, consents, sessions, log }: ProviderDeps, keys: LoadedKeys): Provider {
   const roleIn = createProjectAccessCheck(access, clients);
   const resourceIndicators = createResourceIndicators(clients, entitlements, config.ttl.accessToken);
   const secureCookies = config.issuer.startsWith('https:');
@@ -65,8 +69,9 @@ export function createProvider({ config, prisma, users, access, clients, apiKeys
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
       policy: createInteractionPolicy(roleIn),
     },
-    // First-party projects need no consent step: their grant is completed here (first-party-grant.ts).
-    loadExistingGrant: createLoadExistingGrant(clients, roleIn),
+    // First-party projects need no consent step, third-party ones none for what the user allowed
+    // before: their grant is completed here (first-party-grant.ts).
+    loadExistingGrant: createLoadExistingGrant(clients, roleIn, consents),
     // Refresh tokens rotate on every use; reuse of a rotated one revokes the whole grant. This
     // hook runs after the refresh token's checks and before it is spent: a resource that will be
     // refused is refused here, while the refresh token is still good.
@@ -113,6 +118,19 @@ export function createProvider({ config, prisma, users, access, clients, apiKeys
   explainMissingVerifier(provider);
   provider.maxIpsCount = config.trustProxyHops;
   registerTokenExchange(provider, { apiKeys, access, clients, resources: resourceIndicators, limiterStore });
+  // The account center's list of signed-in browsers (accounts/hub-sessions.ts): one statement per
+  // successful authorization, finished before the answer goes out, so the list is current when
+  // the browser gets there. A failure costs the list a detail, never the sign-in.
+  provider.on('authorization.success', (ctx) => {
+    const { session } = ctx.oidc;
+    if (!session?.accountId) return;
+    ctx.state.browserRecorded = sessions.record({ uid: session.uid, accountId: session.accountId, loginTs: session.loginTs, userAgent: ctx.get('user-agent'), ip: ctx.ip })
+      .catch((error: unknown) => (ctx.state.log ?? log).warn({ err: error }, 'signed-in browser not recorded'));
+  });
+  provider.use(async (ctx, next) => {
+    await next();
+    await ctx.state.browserRecorded;
+  });
   // oidc-provider answers these with a generic error; the cause belongs in our log.
   provider.on('server_error', (ctx, error) => (ctx.state.log ?? log).error({ err: error }, 'oidc-provider server error'));
   provider.on('grant.error', (ctx, error) => {
