@@ -30,6 +30,10 @@ import { keysRoutes } from './account-center/keys-routes.js';
 import { dataRoutes } from './account-center/data-routes.js';
 import { AccountDeletion } from './account-center/deletion.js';
 import { UserExport } from './accounts/user-export.js';
+import { EmailFlows } from './account-center/email-flows.js';
+import { EmailLimits } from './account-center/email-limits.js';
+import { emailRoutes } from './account-center/email-routes.js';
+import { AccountLinks } from './accounts/account-links.js';
 import { accountSignInRoutes, ensureAccountClient } from './http/account-sign-in.js';
 import { KeyStore } from './keys/store.js';
 import { ClientRegistry } from './clients/registry.js';
@@ -224,8 +228,12 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   app.use(securityRoutes({ session: accountSession, users, sessions: services.sessions, throttle }).routes());
   app.use(appsRoutes({ session: accountSession, consents: services.consents, clients }).routes());
   app.use(dataRoutes({ session: accountSession, exports: new UserExport(prisma), deletion: new AccountDeletion(users, billing, throttle) }).routes());
+  // The mailed links: verifying the address (also from sign-up and the verify-required page), reset, change of address.
+  const emailFlows = new EmailFlows({ prisma, users, links: new AccountLinks(config.issuer), mail: services.mail, issuer: config.issuer });
+  const emailLimits = new EmailLimits(services.limiterStore);
+  app.use(emailRoutes({ flows: emailFlows, limits: emailLimits, session: accountSession, csrf, secureCookies: config.issuer.startsWith('https:') }).routes());
   app.use(eventRoutes({ ops: events, verify, clients, keys: () => host.verificationKeys }));
-  app.use(interactionRoutes({ provider, users, clients, throttle, csrf, consents: services.consents }).routes());
+  app.use(interactionRoutes({ provider, users, clients, throttle, csrf, consents: services.consents, emailFlows, emailLimits }).routes());
   app.use(async (ctx, next) => {
     if (ctx.path !== '/' || ctx.method !== 'GET') return next();
     await render(ctx, 'home', { title: 'Nexus', issuer: config.issuer });

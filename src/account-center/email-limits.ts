@@ -43,3 +43,6 @@ export class EmailLimits {
     return Math.max(subjectWait, ipWait);
   }
 }
+
+/** What a page says when a mail form's budget is spent. */
+export const tooManyMails = (waitSeconds: number) => `Too many mails were asked for. Try again in ${Math.ceil(waitSeconds / 60)} minute(s).`;

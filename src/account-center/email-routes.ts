@@ -14,7 +14,7 @@ import { render } from '../http/render.js';
 import { HttpError } from '../http/errors.js';
 import { formField, type AccountSession } from './signed-in.js';
 import type { EmailFlows } from './email-flows.js';
-import type { EmailLimits, MailForm } from './email-limits.js';
+import { tooManyMails, type EmailLimits, type MailForm } from './email-limits.js';
 
 export interface EmailRouteDeps {
   flows: EmailFlows;
@@ -50,7 +50,7 @@ export function emailRoutes({ flows, limits, session, csrf, secureCookies }: Ema
     const wait = await limits.wait(form, subject, ctx.ip);
     if (wait === 0) return;
     ctx.set('Retry-After', String(wait));
-    throw new HttpError(429, 'too_many_requests', `Too many mails were asked for. Try again in ${Math.ceil(wait / 60)} minute(s).`, 'Please wait a little');
+    throw new HttpError(429, 'too_many_requests', tooManyMails(wait), 'Please wait a little');
   };
 
   /** A link's page: its button, or the invalid-link page. */
@@ -125,7 +125,7 @@ export function emailRoutes({ flows, limits, session, csrf, secureCookies }: Ema
     const wait = await limits.wait('forgot', email, ctx.ip);
     if (wait > 0) {
       ctx.set('Retry-After', String(wait));
-      await renderForgot(ctx, { email, error: `Too many reset mails were asked for. Try again in ${Math.ceil(wait / 60)} minute(s).` }, 429);
+      await renderForgot(ctx, { email, error: tooManyMails(wait) }, 429);
       return;
     }
     await flows.forgotPassword(email);

@@ -70,6 +70,8 @@ export interface ClientDefinition {
   gateway?: GatewaySettings;
   /** Event types of this project that other projects may receive (about users they admit). */
   publishes: string[];
+  /** Users must have verified their email address before the project gets a code for them. */
+  requireVerifiedEmail: boolean;
 }
 
 export interface GatewaySettings {
@@ -227,6 +229,8 @@ export function parseClientDefinition(input: unknown): ClientDefinition {
   const gateway = gatewaySettings(raw.gateway, where, problems);
   const publishes = stringArray(raw.publishes, `${where}publishes`, problems);
   for (const type of publishes) if (!EVENT_TYPE.test(type) || type.length > 100) problems.push(`${where}publishes: "${type.slice(0, 60)}" is not an event type such as deal.won`);
+  const requireVerifiedEmail = raw.requireVerifiedEmail ?? false;
+  if (typeof requireVerifiedEmail !== 'boolean') problems.push(`${where}requireVerifiedEmail must be true or false`);
 
   if (problems.length) throw new ClientValidationError(problems);
   return {
@@ -245,5 +249,6 @@ export function parseClientDefinition(input: unknown): ClientDefinition {
     ...(upstream !== undefined ? { upstream: (upstream as string).replace(/\/+$/, '') } : {}),
     ...(gateway ? { gateway } : {}),
     publishes,
+    requireVerifiedEmail: requireVerifiedEmail === true,
   };
 }

@@ -62,6 +62,8 @@ function toClient(row: Row): RegisteredClient {
     pkce: definition.pkce ?? 'required',
     // Registered before the event bus: they published nothing.
     publishes: definition.publishes ?? [],
+    // Registered before verified emails could be required: they did not require them.
+    requireVerifiedEmail: definition.requireVerifiedEmail ?? false,
     id: row.id,
     audience: row.audience,
     enabled: row.enabled,

@@ -13,7 +13,9 @@ import { render } from '../http/render.js';
 import { HttpError } from '../http/errors.js';
 import type { Csrf } from './csrf.js';
 import { describeScope } from './scopes.js';
-import { NO_PROJECT_ACCESS } from '../oidc/project-access.js';
+import { EMAIL_NOT_VERIFIED, NO_PROJECT_ACCESS } from '../oidc/project-access.js';
+import type { EmailFlows } from '../account-center/email-flows.js';
+import { tooManyMails, type EmailLimits } from '../account-center/email-limits.js';
 import { addConsent, type MissingConsent } from '../oidc/first-party-grant.js';
 import type { Consents } from '../accounts/consents.js';
 
@@ -23,13 +25,16 @@ export interface InteractionDeps {
   clients: ClientRegistry;
   throttle: LoginThrottle;
   csrf: Csrf;
+  /** The verification mail of sign-up and of the verify-required page, and its limits. */
+  emailFlows: EmailFlows;
+  emailLimits: EmailLimits;
   consents: Consents;
 }
 
 const INVALID_CREDENTIALS = 'Incorrect email or password.';
 // What sign-up answers for every address, registered or not (no enumeration). Sign-up never
 // signs in by itself: an existing address cannot be signed in, so a new one is not either.
-const SIGNED_UP = 'If this address can be used, its Nexus account is ready: sign in with it below. If you already had an account with this address, sign in with your password.';
+const SIGNED_UP = 'If this address can be used, its Nexus account is ready: sign in with it below, and open the link we mailed to it to verify it. If you already had an account with this address, sign in with your password.';
 
 const formBody = koaBody({ urlencoded: true, json: false, multipart: false, text: false, formLimit: '16kb' });
 
@@ -39,7 +44,7 @@ function field(ctx: Context, name: string): string {
   return typeof value === 'string' ? value : '';
 }
 
-export function interactionRoutes({ provider, users, clients, throttle, csrf, consents }: InteractionDeps) {
+export function interactionRoutes({ provider, users, clients, throttle, csrf, emailFlows, emailLimits, consents }: InteractionDeps) {
   const router = new Router({ prefix: '/interaction/:uid' });
 
   const details = async (ctx: Context) => {
@@ -68,6 +73,8 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf, co
     loginAction: `/interaction/${uid}/login`,
     signup: `/interaction/${uid}/signup`,
     signedUp: `/interaction/${uid}/signed-up`,
+    verification: `/interaction/${uid}/verification`,
+    forgot: `/account/forgot?returnTo=${encodeURIComponent(`/interaction/${uid}`)}`,
     consentAction: `/interaction/${uid}/consent`,
     abort: `/interaction/${uid}/abort`,
   });
@@ -76,7 +83,7 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf, co
     const { uid } = ctx.params;
     const u = urls(uid);
     return render(ctx, 'login', {
-      title: locals.heading ?? 'Sign in', heading: locals.heading ?? 'Sign in', action: u.loginAction, csrfToken: csrf.token(uid), client, signupUrl: u.signup, abortUrl: u.abort,
+      title: locals.heading ?? 'Sign in', heading: locals.heading ?? 'Sign in', action: u.loginAction, csrfToken: csrf.token(uid), client, signupUrl: u.signup, forgotUrl: u.forgot, abortUrl: u.abort,
       email: locals.email ?? '', error: locals.error ?? null, notice: locals.notice ?? null,
     }, status);
   };
@@ -96,6 +103,17 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf, co
     await render(ctx, 'no-access', {
       title: 'No access', projectName: client?.name ?? String(interaction.params.client_id), email: user?.email ?? '', abortUrl: urls(ctx.params.uid).abort,
     }, 403);
+  };
+
+  const renderVerifyRequired = async (ctx: Context, interaction: Awaited<ReturnType<Provider['interactionDetails']>>, client: { name: string } | null, locals: { error?: string; notice?: string } = {}, status = 200) => {
+    const { uid } = ctx.params;
+    const user = await users.findById(String(interaction.session?.accountId));
+    await render(ctx, 'verify-required', {
+      title: 'Verify your email', projectName: client?.name ?? String(interaction.params.client_id), email: user?.email ?? '',
+      // Back through /auth: oidc-provider checks the address again and goes on if it is verified.
+      continueUrl: interaction.returnTo, resendAction: urls(uid).verification, csrfToken: csrf.token(uid), abortUrl: urls(uid).abort,
+      error: locals.error ?? null, notice: locals.notice ?? null,
+    }, status);
   };
 
   const grantConsent = async (ctx: Context, interaction: Awaited<ReturnType<Provider['interactionDetails']>>) => {
@@ -123,6 +141,10 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf, co
     }
     if (interaction.prompt.name === 'consent' && interaction.prompt.reasons.includes(NO_PROJECT_ACCESS)) {
       await renderNoAccess(ctx, interaction, client);
+      return;
+    }
+    if (interaction.prompt.name === 'consent' && interaction.prompt.reasons.includes(EMAIL_NOT_VERIFIED)) {
+      await renderVerifyRequired(ctx, interaction, client);
       return;
     }
     if (interaction.prompt.name === 'consent') {
@@ -210,7 +232,7 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf, co
       return;
     }
     try {
-      const user = await users.register({ email, password, fullName: name });
+      const user = await users.register({ email, password, fullName: name }, emailFlows.signUpMail);
       if (user) ctx.state.log.info({ event: 'signup', accountId: user.id }, 'account created');
       else ctx.state.log.info({ event: 'signup_existing_address' }, 'sign-up for a registered address: nothing changed');
     } catch (error) {
@@ -237,6 +259,23 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf, co
       return;
     }
     await grantConsent(ctx, interaction);
+  });
+
+  router.post('/verification', formBody, async (ctx) => {
+    requireCsrf(ctx);
+    const { interaction, client } = await details(ctx);
+    const accountId = interaction.session?.accountId;
+    if (!accountId || interaction.prompt.name !== 'consent' || !interaction.prompt.reasons.includes(EMAIL_NOT_VERIFIED)) {
+      throw new HttpError(400, 'invalid_request', 'There is no address to verify here. Go back to the application.', 'Invalid sign-in request');
+    }
+    const wait = await emailLimits.wait('resend', accountId, ctx.ip);
+    if (wait > 0) {
+      ctx.set('Retry-After', String(wait));
+      await renderVerifyRequired(ctx, interaction, client, { error: tooManyMails(wait) }, 429);
+      return;
+    }
+    const email = await emailFlows.resendVerification(accountId);
+    await renderVerifyRequired(ctx, interaction, client, { notice: email ? `We sent a new link to ${email}. It works for 24 hours.` : 'Your address is verified: continue.' });
   });
 
   router.get('/abort', async (ctx) => {

@@ -11,7 +11,7 @@ import { createAdapterFactory } from './adapter.js';
 import { CLAIMS, createExtraTokenClaims, createFindAccount } from './account.js';
 import { createResourceIndicators, refuseUnusableResource } from './resources.js';
 import { deviceFlowPages, logoutSource, postLogoutSuccessSource, renderError } from './pages.js';
-import { createInteractionPolicy, createProjectAccessCheck } from './project-access.js';
+import { createInteractionPolicy, createProjectAccessCheck, createVerifiedEmailCheck } from './project-access.js';
 import { createLoadExistingGrant } from './first-party-grant.js';
 import { registerTokenExchange } from './token-exchange.js';
 import { explainMissingVerifier, pkceOption } from './pkce.js';
@@ -67,7 +67,7 @@ export function createProvider({ config, prisma, users, access, clients, apiKeys
     responseTypes: ['code'],
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
-      policy: createInteractionPolicy(roleIn),
+      policy: createInteractionPolicy(roleIn, createVerifiedEmailCheck(users, clients)),
     },
     // First-party projects need no consent step, third-party ones none for what the user allowed
     // before: their grant is completed here (first-party-grant.ts).

@@ -17,6 +17,7 @@ const DEFINITION_OPTIONS = {
   upstream: { type: 'string' },
   'first-party': { type: 'boolean' },
   publishes: { type: 'string' },
+  'require-verified-email': { type: 'boolean' },
 } as const;
 
 /** The definition fields the flags set (only those given). */
@@ -40,6 +41,8 @@ function definitionFromFlags(values: Values) {
   if (values['third-party']) fields.firstParty = false;
   if (values.public) fields.public = true;
   if (values.confidential) fields.public = false;
+  if (values['require-verified-email']) fields.requireVerifiedEmail = true;
+  if (values['allow-unverified-email']) fields.requireVerifiedEmail = false;
   return fields;
 }
 
@@ -58,6 +61,7 @@ function describe(client: RegisteredClient) {
     `logout URIs:   ${client.postLogoutRedirectUris.join(' ') || '-'}`,
     `upstream:      ${client.upstream ?? '- (not behind the gateway)'}`,
     `publishes:     ${client.publishes.join(', ') || '- (other projects receive none of its events)'}`,
+    `verified:      ${client.requireVerifiedEmail ? 'email required before a code (requireVerifiedEmail)' : 'not required'}`,
     ...(client.rotationGraceUntil ? [`old secret:    works until ${client.rotationGraceUntil.toISOString()}`] : []),
   ].join('\n');
 }
@@ -88,7 +92,7 @@ export const clients: CommandGroup = {
     },
     add: {
       summary: 'register a project; prints its secret once',
-      usage: '--id ID --name NAME --redirect-uri URL... [--post-logout-uri URL...] [--public] [--grant TYPE...] [--first-party] [--scope S...] [--audience URI] [--access open|granted] [--default-role ROLE] [--pkce required|optional] [--upstream URL] [--publishes deal.won,lead.qualified]',
+      usage: '--id ID --name NAME --redirect-uri URL... [--post-logout-uri URL...] [--public] [--grant TYPE...] [--first-party] [--scope S...] [--audience URI] [--access open|granted] [--default-role ROLE] [--pkce required|optional] [--upstream URL] [--publishes deal.won,lead.qualified] [--require-verified-email]',
       options: { ...DEFINITION_OPTIONS, id: { type: 'string' }, public: { type: 'boolean' } },
       async run(ctx, values) {
         const id = requireString(values, 'id');
@@ -102,9 +106,9 @@ export const clients: CommandGroup = {
     },
     update: {
       summary: 'change a client (only the flags given)',
-      usage: 'ID [--name NAME] [--redirect-uri URL...] [--post-logout-uri URL...] [--grant TYPE...] [--scope S...] [--public|--confidential] [--first-party|--third-party] [--audience URI] [--access open|granted] [--default-role ROLE] [--pkce required|optional] [--upstream URL] [--publishes deal.won,lead.qualified]',
+      usage: 'ID [--name NAME] [--redirect-uri URL...] [--post-logout-uri URL...] [--grant TYPE...] [--scope S...] [--public|--confidential] [--first-party|--third-party] [--audience URI] [--access open|granted] [--default-role ROLE] [--pkce required|optional] [--upstream URL] [--publishes deal.won,lead.qualified] [--require-verified-email|--allow-unverified-email]',
       args: ['ID'],
-      options: { ...DEFINITION_OPTIONS, public: { type: 'boolean' }, confidential: { type: 'boolean' }, 'third-party': { type: 'boolean' } },
+      options: { ...DEFINITION_OPTIONS, public: { type: 'boolean' }, confidential: { type: 'boolean' }, 'third-party': { type: 'boolean' }, 'allow-unverified-email': { type: 'boolean' } },
       async run(ctx, values, [id]) {
         const changes = definitionFromFlags(values);
         if (Object.keys(changes).length === 0) throw new UsageError('nothing to change: give at least one flag');
