@@ -3,6 +3,7 @@
 // change channel's `mail` topic when a queueing transaction commits (here or on another
 // instance), and otherwise polls (a notification can be missed, a retry falls due, a claim lapses).
 import type { Logger } from '../logger.js';
+import { Doorbell } from '../db/doorbell.js';
 import type { SecretBox } from '../secrets/box.js';
 import { sealContext } from './mailer.js';
 import type { ClaimedMail, MailOutcome, Outbox } from './outbox.js';
@@ -32,10 +33,9 @@ export interface MailWorkerOptions {
 const domainOf = (address: string) => address.slice(address.lastIndexOf('@') + 1);
 
 export class MailWorker {
+  private readonly bell = new Doorbell();
   private running = false;
   private loop: Promise<void> | undefined;
-  private woken = false;
-  private wakeUp: (() => void) | undefined;
 
   constructor(private readonly deps: MailWorkerDeps, private readonly options: MailWorkerOptions) {}
 
@@ -48,40 +48,26 @@ export class MailWorker {
   }
 
   start() {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
+    this.loop ??= this.run();
   }
 
   /** A mail was queued: claim now rather than at the next poll. */
   wake() {
-    this.woken = true;
-    this.wakeUp?.();
+    this.bell.ring();
   }
 
   /** Mails being sent finish (each bounded by the timeout) and are recorded. */
   async stop() {
     this.running = false;
-    this.wake();
+    this.bell.ring();
     await this.loop;
   }
 
-  private nap(ms: number) {
-    if (this.woken) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => this.wakeUp?.(), ms);
-      this.wakeUp = () => {
-        clearTimeout(timer);
-        this.wakeUp = undefined;
-        resolve();
-      };
-    });
-  }
-
   private async run() {
+    this.running = true;
     while (this.running) {
-      // Whatever was committed before a wake is what this claim sees: wakes until now are answered.
-      this.woken = false;
+      // Whatever was committed before a ring is what this claim sees: rings until now are answered.
+      this.bell.clear();
       let claimed: ClaimedMail[] = [];
       try {
         claimed = await this.deps.outbox.claim(BATCH, this.leaseMs);
@@ -90,7 +76,7 @@ export class MailWorker {
       }
       await Promise.all(claimed.map((mail) => this.send(mail)));
       // A full batch may have left more behind: go again at once.
-      if (claimed.length < BATCH && this.running) await this.nap(POLL_MS);
+      if (claimed.length < BATCH && this.running) await this.bell.wait(POLL_MS);
     }
   }
 
