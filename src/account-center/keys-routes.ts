@@ -6,7 +6,7 @@ import type { Context } from 'koa';
 import { API_KEY_ENVIRONMENTS, ApiKeyError, type ApiKeyInfo, type ApiKeys } from '../accounts/api-keys.js';
 import { render } from '../http/render.js';
 import { HttpError } from '../http/errors.js';
-import { formField, type AccountSession, type SignedIn } from './signed-in.js';
+import { formFields, type AccountSession, type SignedIn } from './signed-in.js';
 
 export interface KeysRouteDeps {
   session: AccountSession;
@@ -59,9 +59,10 @@ export function keysRoutes({ session, apiKeys }: KeysRouteDeps) {
 
   router.post('/account/keys', form, async (ctx) => {
     const signedIn = await session.forForm(ctx);
-    const typed = { name: formField(ctx, 'name'), env: formField(ctx, 'env'), expires: formField(ctx, 'expires') };
-    if (!EXPIRIES.some((expiry) => expiry.value === typed.expires)) {
-      await show(ctx, signedIn, { error: 'Choose how long the key lives from the list.', typed }, 400);
+    // Each field once: a repeated `expires` must not read as '' (never expires).
+    const typed = formFields(ctx, ['name', 'env', 'expires'] as const);
+    if (!typed || !EXPIRIES.some((expiry) => expiry.value === typed.expires)) {
+      await show(ctx, signedIn, { error: 'Give the key a name, an environment and one of the lifetimes offered.', typed: typed ?? undefined }, 400);
       return;
     }
     try {

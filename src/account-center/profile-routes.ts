@@ -9,7 +9,7 @@ import type { Subscriptions } from '../billing/subscriptions.js';
 import { planBox } from '../billing/plan-box.js';
 import { render } from '../http/render.js';
 import { HttpError } from '../http/errors.js';
-import { formField, type AccountSession, type SignedIn } from './signed-in.js';
+import { formFields, type AccountSession, type SignedIn } from './signed-in.js';
 
 export interface ProfileRouteDeps {
   session: AccountSession;
@@ -71,12 +71,9 @@ export function profileRoutes(deps: ProfileRouteDeps) {
 
   router.post('/account/profile', form, async (ctx) => {
     const signedIn = await session.forForm(ctx);
-    const body = (ctx.request as { body?: Record<string, unknown> }).body ?? {};
     // The page always sends both: a missing or repeated field must not read as "clear it".
-    if (typeof body.name !== 'string' || typeof body.avatarUrl !== 'string') {
-      throw new HttpError(400, 'invalid_request', 'Send the profile form with one name and one avatar URL.', 'Bad request');
-    }
-    const typed = { name: formField(ctx, 'name'), avatarUrl: formField(ctx, 'avatarUrl') };
+    const typed = formFields(ctx, ['name', 'avatarUrl'] as const);
+    if (!typed) throw new HttpError(400, 'invalid_request', 'Send the profile form with one name and one avatar URL.', 'Bad request');
     try {
       await users.updateProfile(signedIn.userId, { fullName: typed.name, avatarUrl: typed.avatarUrl });
     } catch (error) {

@@ -18,6 +18,16 @@ export function formField(ctx: Context, name: string): string {
   return typeof value === 'string' ? value : '';
 }
 
+/**
+ * Several fields a form always sends, each exactly once as text; undefined when one is missing
+ * or repeated, so a hostile post cannot turn a field into its default ('' often means "none").
+ */
+export function formFields<Name extends string>(ctx: Context, names: readonly Name[]): Record<Name, string> | undefined {
+  const body = (ctx.request as { body?: Record<string, unknown> }).body ?? {};
+  if (!names.every((name) => typeof body[name] === 'string')) return undefined;
+  return Object.fromEntries(names.map((name) => [name, body[name]])) as Record<Name, string>;
+}
+
 export class AccountSession {
   constructor(private readonly provider: () => Provider, private readonly csrf: Csrf) {}
 
