@@ -19,6 +19,16 @@ export function passwordProblem(password: string): string | undefined {
   return undefined;
 }
 
+// A bcrypt hash as other systems store it: `$2a$` (Supabase, older libraries), `$2b$` (ours) or
+// `$2y$` (PHP), which bcryptjs all verifies alike; a cost of 04-31; then 53 characters of bcrypt's
+// base64 (22 of salt, 31 of hash).
+const BCRYPT_HASH = /^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$/;
+
+/** Whether `hash` is a bcrypt hash verifyPassword can check (for users imported with their hash). */
+export function isBcryptHash(hash: string): boolean {
+  return BCRYPT_HASH.test(hash);
+}
+
 /** A bcrypt (`$2b$`, cost 11) hash; rejects with PasswordPoolBusy when the pool's queue is full. */
 export function hashPassword(password: string): Promise<string> {
   return passwordPool().hash(password, COST);

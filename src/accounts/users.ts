@@ -23,7 +23,7 @@ export const MAX_NAME_LENGTH = 200;
 // controls: NUL cannot be stored and newlines would forge lines wherever the name is printed.
 const CONTROL = /\p{Cc}/u;
 
-function nameProblem(fullName: string): string | undefined {
+export function nameProblem(fullName: string): string | undefined {
   if (fullName.length > MAX_NAME_LENGTH) return `Name must be at most ${MAX_NAME_LENGTH} characters.`;
   if (CONTROL.test(fullName)) return 'Name must not contain control characters.';
   return undefined;

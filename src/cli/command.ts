@@ -11,6 +11,11 @@ export interface Output {
   data: unknown;
   /** What a person reads. */
   text: string;
+  /**
+   * The command did its work but not all of it (an import with rejected rows): `lines` go to
+   * standard error, then `nexus: <summary>`, and the exit status is 1.
+   */
+  incomplete?: { lines: string[]; summary: string };
 }
 
 export interface Command {

@@ -9,6 +9,7 @@ import { ClientRegistry } from '../clients/registry.js';
 import { Users } from '../accounts/users.js';
 import { holdPasswordPool } from '../accounts/password-pool.js';
 import { ProjectAccess } from '../accounts/access.js';
+import { UserImporter } from '../accounts/user-import.js';
 import { ApiKeys } from '../accounts/api-keys.js';
 import { KeyStore } from '../keys/store.js';
 import { AdminOperations } from '../admin/operations.js';
@@ -20,6 +21,8 @@ import { EventOperations } from '../events/operations.js';
 export interface CliContext {
   config: Config;
   ops: AdminOperations;
+  /** `nexus users import` (a CLI-only operation: it reads a file on the operator's machine). */
+  imports: UserImporter;
   /** Reads standard input to its end (for --password-stdin). */
   stdin(): Promise<string>;
   interactive: boolean;
@@ -49,5 +52,5 @@ export async function openContext(env: NodeJS.ProcessEnv, stdin: () => Promise<s
     events: new EventOperations(bus),
   });
   const releasePasswordPool = holdPasswordPool(config.passwordHashing);
-  return { config, ops, stdin, interactive, close: () => releasePasswordPool().then(() => bus.close()).then(() => db.close()) };
+  return { config, ops, imports: new UserImporter(db.prisma, bus), stdin, interactive, close: () => releasePasswordPool().then(() => bus.close()).then(() => db.close()) };
 }

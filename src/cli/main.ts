@@ -112,7 +112,10 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   try {
     const output = await command.run(ctx, values, positionals);
     io.out(json ? JSON.stringify(output.data, null, 2) : output.text);
-    return 0;
+    if (!output.incomplete) return 0;
+    for (const line of output.incomplete.lines) io.err(line);
+    io.err(`nexus: ${output.incomplete.summary}`);
+    return 1;
   } catch (error) {
     if (error instanceof UsageError) return fail(2, `${error.message}; usage: nexus ${groupName} ${commandName} ${command.usage}`, 'usage');
     if (error instanceof CliError) return fail(1, error.message, error.code);

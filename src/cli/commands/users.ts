@@ -1,6 +1,8 @@
 // nexus users ...
+import path from 'node:path';
 import { CLI_ACTOR, publicUser } from '../../admin/operations.js';
-import { optionalString, requireString, table, UsageError, type CommandGroup, type Values } from '../command.js';
+import { IMPORT_FORMATS, ImportFileError, type ImportFormat, type ImportReport } from '../../accounts/user-import.js';
+import { CliError, optionalString, requireString, table, UsageError, type CommandGroup, type Values } from '../command.js';
 import type { CliContext } from '../context.js';
 import { confirm } from '../confirm.js';
 
@@ -16,6 +18,35 @@ async function passwordFrom(ctx: CliContext, values: Values, required: boolean):
   }
   if (required) throw new UsageError('give the password with --password P or --password-stdin');
   return undefined;
+}
+
+/** --format, or the one the file's name implies (a Supabase export must be named with --format). */
+function importFormat(values: Values, file: string): ImportFormat {
+  const given = optionalString(values, 'format');
+  if (given !== undefined) {
+    if (!(IMPORT_FORMATS as readonly string[]).includes(given)) throw new UsageError(`--format must be one of ${IMPORT_FORMATS.join(', ')}, not ${JSON.stringify(given)}`);
+    return given as ImportFormat;
+  }
+  const extension = path.extname(file).slice(1).toLowerCase();
+  if (extension === 'json' || extension === 'csv') return extension;
+  throw new UsageError(`cannot tell the format of ${file} from its name: give --format ${IMPORT_FORMATS.join('|')}`);
+}
+
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
+function importText(report: ImportReport): string {
+  const { dryRun } = report;
+  const notes = [
+    ...(report.withoutPassword ? [`${report.withoutPassword} without a password: they set one through password reset`] : []),
+    ...(report.disabled ? [`${report.disabled} disabled: banned in the source`] : []),
+  ];
+  const roles = report.rolesAdded ? ` (${count(report.rolesAdded, 'missing project role')} ${dryRun ? 'to add' : 'added'})` : '';
+  return [
+    dryRun ? `Dry run of ${report.file} (${count(report.rows, 'row')}, ${report.format}); nothing was written.` : `Imported ${report.file} (${count(report.rows, 'row')}, ${report.format}).`,
+    `${dryRun ? 'to create' : 'created'}:  ${report.created}${notes.length ? ` (${notes.join('; ')})` : ''}`,
+    `existing:   ${report.existing}, left as they are${roles}`,
+    `rejected:   ${report.rejected.length}${report.rejected.length ? ' (listed on standard error)' : ''}`,
+  ].join('\n');
 }
 
 export const users: CommandGroup = {
@@ -90,6 +121,34 @@ export const users: CommandGroup = {
         const password = (await passwordFrom(ctx, values, true))!;
         const user = await ctx.ops.setPassword(email, password, CLI_ACTOR);
         return { data: publicUser(user), text: `Password set for ${user.email}; their sessions were ended.` };
+      },
+    },
+    import: {
+      summary: 'import users from another system (JSON, CSV or a Supabase auth.users export) with their bcrypt password hashes',
+      usage: '--file F [--format json|csv|supabase] [--dry-run]',
+      options: { file: { type: 'string' }, format: { type: 'string' }, 'dry-run': { type: 'boolean' } },
+      async run(ctx, values) {
+        const file = requireString(values, 'file');
+        const format = importFormat(values, file);
+        const dryRun = Boolean(values['dry-run']);
+        let report: ImportReport;
+        try {
+          report = await ctx.imports.importFile(file, format, { projects: await ctx.ops.listClients(), dryRun, actor: CLI_ACTOR });
+        } catch (error) {
+          if (error instanceof ImportFileError) throw new CliError(`cannot import ${file}: ${error.message}`, 'invalid_file');
+          throw error;
+        }
+        const { rejected } = report;
+        return {
+          data: report,
+          text: importText(report),
+          ...(rejected.length ? {
+            incomplete: {
+              lines: rejected.map((row) => `line ${row.line} (${row.email}): ${row.reason}`),
+              summary: `${rejected.length} of ${count(report.rows, 'row')} rejected; ${dryRun ? 'nothing was written (dry run)' : 'the other rows were imported'}`,
+            },
+          } : {}),
+        };
       },
     },
     delete: {
