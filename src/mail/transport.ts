@@ -6,7 +6,8 @@ import path from 'node:path';
 import { createTransport } from 'nodemailer';
 import type { Config } from '../config.js';
 
-export interface MailMessage {
+/** A rendered mail, ready for the wire. */
+export interface SendableMail {
   id: string;
   to: string;
   subject: string;
@@ -16,7 +17,7 @@ export interface MailMessage {
 
 export interface MailTransport {
   /** Sends (or writes) one mail; answers the outbox file it was written to, if any. */
-  deliver(message: MailMessage): Promise<{ file?: string }>;
+  deliver(mail: SendableMail): Promise<{ file?: string }>;
 }
 
 /** The transport's failure, in words that carry no address, response text or body. */
@@ -26,7 +27,7 @@ export interface DeliveryFailure {
   permanent: boolean;
 }
 
-function message(from: string, mail: MailMessage) {
+function message(from: string, mail: SendableMail) {
   return {
     from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html,
     // RFC 3834: no vacation replies or bounces-to-sender loops for mail no one wrote.

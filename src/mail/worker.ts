@@ -82,11 +82,14 @@ export class MailWorker {
 
   private async send(mail: ClaimedMail) {
     const about = { mailId: mail.id, template: mail.template, domain: domainOf(mail.to), attempt: mail.attempt };
-    const outcome = await this.attempt(mail).catch((error: unknown): MailOutcome => {
-      if (error instanceof TemplateError) return { sent: false, error: error.message, retryAt: null };
-      const failure = describeFailure(error);
-      return { sent: false, error: failure.error, retryAt: failure.permanent ? null : this.retryAt(mail.attempt) };
-    });
+    let outcome: MailOutcome;
+    let file: string | undefined;
+    try {
+      ({ file } = await this.deliver(mail));
+      outcome = { sent: true };
+    } catch (error) {
+      outcome = this.failure(error, mail.attempt);
+    }
     try {
       await this.deps.outbox.record(mail, outcome);
     } catch (error) {
@@ -94,13 +97,17 @@ export class MailWorker {
       this.deps.log.warn({ ...about, err: (error as Error).message }, 'mail worker could not record an outcome');
       return;
     }
-    if (!outcome.sent) {
-      const retryAt = outcome.retryAt?.toISOString();
-      this.deps.log[retryAt ? 'warn' : 'error']({ ...about, error: outcome.error, retryAt }, retryAt ? 'mail not sent; will retry' : 'mail failed for good');
+    if (outcome.sent) {
+      if (file) this.deps.log.info({ ...about, file }, 'mail written to the outbox folder (no SMTP_URL)');
+      else this.deps.log.info(about, 'mail sent');
+    } else if (outcome.retryAt) {
+      this.deps.log.warn({ ...about, error: outcome.error, retryAt: outcome.retryAt.toISOString() }, 'mail not sent; will retry');
+    } else {
+      this.deps.log.error({ ...about, error: outcome.error }, 'mail failed for good');
     }
   }
 
-  private async attempt(mail: ClaimedMail): Promise<MailOutcome> {
+  private async deliver(mail: ClaimedMail): Promise<{ file?: string }> {
     if (mail.sealed === null) throw new TemplateError('the mail has no data');
     let data: Record<string, unknown>;
     try {
@@ -109,11 +116,14 @@ export class MailWorker {
       throw new TemplateError('the mail\'s data cannot be opened (another master key?)');
     }
     const rendered = await this.deps.templates.render(mail.template, data);
-    const { file } = await withDeadline(this.deps.transport.deliver({ id: mail.id, to: mail.to, ...rendered }), this.options.timeoutMs);
-    const about = { mailId: mail.id, template: mail.template, domain: domainOf(mail.to) };
-    if (file) this.deps.log.info({ ...about, file }, 'mail written to the outbox folder (no SMTP_URL)');
-    else this.deps.log.info(about, 'mail sent');
-    return { sent: true };
+    return withDeadline(this.deps.transport.deliver({ id: mail.id, to: mail.to, ...rendered }), this.options.timeoutMs);
+  }
+
+  /** A template that cannot render, or a server's 5xx to this mail, fails it; the rest is retried. */
+  private failure(error: unknown, attempt: number): MailOutcome {
+    if (error instanceof TemplateError) return { sent: false, error: error.message, retryAt: null };
+    const { error: description, permanent } = describeFailure(error);
+    return { sent: false, error: description, retryAt: permanent ? null : this.retryAt(attempt) };
   }
 
   private retryAt(attempt: number): Date | null {

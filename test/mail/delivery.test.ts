@@ -134,6 +134,15 @@ describe('mail over SMTP', () => {
     expect(smtp.messages.filter((m) => m.to.includes(to))).toHaveLength(1);
   });
 
+  it('fails a mail the server refuses for good (550), without retrying', async () => {
+    const to = 'nobody@example.com';
+    smtp.refuseRecipient(to);
+    await hub.hub.mail.send({ to, template: 'welcome', data: { name: 'N', link: link(hub.url, token()) } });
+    await eventually(async () => expect((await rowsTo(hub.hub.db.prisma, to))[0]).toMatchObject({
+      status: 'failed', attempts: 1, sealed: null, lastError: 'the SMTP server refused the recipient (550)',
+    }));
+  });
+
   it('sends each of many mails queued at once exactly once', async () => {
     const recipients = Array.from({ length: 12 }, (_, n) => `burst${n}@example.com`);
     let release!: () => void;

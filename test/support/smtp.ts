@@ -56,6 +56,8 @@ export interface TestSmtp {
   waitFor(to: string, predicate?: (mail: ReceivedMail) => boolean, timeoutMs?: number): Promise<ReceivedMail>;
   /** The next `count` messages are refused with a temporary error (451) at MAIL FROM. */
   failNext(count: number): void;
+  /** Messages to `address` are refused for good (550 at RCPT TO), as for a mailbox that does not exist. */
+  refuseRecipient(address: string): void;
   /**
    * The next `count` messages are taken in but never answered (a stuck server): the promise
    * settles when the first of them has arrived.
@@ -82,6 +84,7 @@ export async function startSmtp(options: SmtpOptions = {}): Promise<TestSmtp> {
   const messages: ReceivedMail[] = [];
   const waiters = new Set<() => void>();
   let failures = 0;
+  const refused = new Set<string>();
   let hangs = 0;
   let hung: (() => void) | undefined;
   const stuck = new Set<() => void>();
@@ -106,6 +109,10 @@ export async function startSmtp(options: SmtpOptions = {}): Promise<TestSmtp> {
         failures -= 1;
         return callback(Object.assign(new Error('Try again later'), { responseCode: 451 }));
       }
+      return callback();
+    },
+    onRcptTo(address, _session, callback) {
+      if (refused.has(address.address.toLowerCase())) return callback(Object.assign(new Error('No such mailbox'), { responseCode: 550 }));
       return callback();
     },
     onData(stream, session, callback) {
@@ -178,6 +185,9 @@ export async function startSmtp(options: SmtpOptions = {}): Promise<TestSmtp> {
     },
     failNext(count) {
       failures = count;
+    },
+    refuseRecipient(address) {
+      refused.add(address.toLowerCase());
     },
     hangNext(count) {
       hangs = count;
