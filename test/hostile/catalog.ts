@@ -111,7 +111,15 @@ export const ROUTES: RouteSpec[] = [
   // The hub's own pages and billing.
   { route: 'GET /account/login', params: [{ returnTo: '/account' }], auth: ['none'] },
   { route: 'GET /account/callback', params: [{ state: 's', code: 'c', error: 'access_denied', iss: 'x' }], auth: ['none', 'session'] },
-  { route: 'GET /account', params: [{ checkout: 'success' }], auth: ['none', 'session'] },
+  { route: 'GET /account', params: [{ checkout: 'success', saved: 'profile' }], auth: ['none', 'session'] },
+  { route: 'POST /account/profile', body: 'form', params: [{ csrf: '$csrf', name: 'Hostile User', avatarUrl: 'https://images.example.com/hostile.png' }], auth: ['session'], shallow: ANONYMOUS },
+  { route: 'GET /account/keys', params: [{ revoked: '1' }], auth: ['none', 'session'] },
+  { route: 'POST /account/keys', body: 'form', params: [{ csrf: '$csrf', name: 'hostile', env: 'test', expires: '7d' }], auth: ['session'], shallow: ANONYMOUS },
+  { route: 'POST /account/keys/:id/revoke', body: 'form', segments: { id: '00000000-0000-4000-8000-000000000000' }, params: [{ csrf: '$csrf' }], auth: ['session'], shallow: ANONYMOUS },
+  { route: 'GET /account/data', auth: ['none', 'session'] },
+  { route: 'GET /account/data/export', auth: ['none', 'session'] },
+  // The session's own address with a wrong password: the password check runs, nothing is deleted.
+  { route: 'POST /account/delete', body: 'form', params: [{ csrf: '$csrf', confirm: 'hostile@example.com', password: 'not the password at all' }], auth: ['session'], shallow: ANONYMOUS },
   { route: 'GET /pricing', params: [{ checkout: 'canceled' }], auth: ['none', 'session'] },
   { route: 'POST /api/billing/checkout', body: 'form', params: [{ csrf: '$csrf', plan: 'pro' }], auth: ['bearer', 'session'], shallow: ANONYMOUS },
   { route: 'POST /api/billing/portal', body: 'form', params: [{ csrf: '$csrf' }], auth: ['bearer', 'session'], shallow: ANONYMOUS },
