@@ -4,7 +4,8 @@
 import { expect } from 'vitest';
 import { startTestHub, type TestHub } from '../support/hub.js';
 import { startSmtp, type ReceivedMail, type TestSmtp } from '../support/smtp.js';
-import { Browser, parseForm, pkcePair } from '../support/browser.js';
+import { authorize, Browser, parseForm, pkcePair } from '../support/browser.js';
+import { postForm } from '../support/oauth.js';
 
 export { together, countStatuses } from '../hardening/login-support.js';
 
@@ -39,7 +40,7 @@ export class IpBrowser extends Browser {
     super(base);
   }
 
-  request(url: string, init: RequestInit = {}) {
+  override request(url: string, init: RequestInit = {}) {
     const headers = new Headers(init.headers);
     headers.set('x-forwarded-for', this.ip);
     return super.request(url, { ...init, headers });
@@ -71,6 +72,17 @@ export async function signInToAccount(browser: Browser, email: string, password 
   const page = await browser.follow(await browser.post(action, { ...fields, email, password }));
   expect(new URL(page.url).pathname, page.body.slice(0, 800)).toBe(returnTo);
   return page;
+}
+
+export const SALES_CALLBACK = 'http://localhost:3001/auth/callback';
+
+/** Signs in to the sales project through the real pages: its tokens (a refresh token among them). */
+export async function signInToSales(t: TestHub, email: string, password = PASSWORD, browser: Browser = new IpBrowser(t.url)) {
+  const result = await authorize(browser, { clientId: 'sales', redirectUri: SALES_CALLBACK, email, password, scope: 'openid email offline_access' });
+  expect(result.code, result.body.slice(0, 800)).toBeTruthy();
+  const tokens = await postForm(t, '/token', 'sales', { grant_type: 'authorization_code', code: result.code!, code_verifier: result.verifier, redirect_uri: SALES_CALLBACK });
+  expect(tokens.status, tokens.text).toBe(200);
+  return { browser, tokens: tokens.body };
 }
 
 /** Whether this browser is still signed in to the hub (its /account does not send it to sign in). */
