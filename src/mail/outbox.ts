@@ -35,6 +35,11 @@ export class Outbox {
       RETURNING m.id, m.to_address AS "to", m.template, m.sealed, m.attempts AS attempt`;
   }
 
+  /** Forgets sent and failed mails (their recipients and templates) older than `keepMs`; answers how many. */
+  sweep(keepMs: number): Promise<number> {
+    return this.prisma.mailMessage.deleteMany({ where: { status: { not: 'pending' }, createdAt: { lt: new Date(Date.now() - keepMs) } } }).then((r) => r.count);
+  }
+
   /** The data is dropped once the mail is sent or has failed: only a pending mail keeps it. */
   async record(mail: ClaimedMail, outcome: MailOutcome): Promise<void> {
     const mine = { id: mail.id, status: 'pending', attempts: mail.attempt };

@@ -13,6 +13,9 @@ import { describeFailure, type MailTransport } from './transport.js';
 const POLL_MS = 1_000;
 /** Mails sent at once by one instance: enough for bursts, few enough for a small SMTP relay. */
 const BATCH = 8;
+/** Sent and failed mails are kept this long (what was sent to whom, for support), then forgotten. */
+const KEEP_MS = 30 * 86_400_000;
+const SWEEP_EVERY_MS = 3_600_000;
 
 export interface MailWorkerDeps {
   outbox: Outbox;
@@ -36,6 +39,7 @@ export class MailWorker {
   private readonly bell = new Doorbell();
   private running = false;
   private loop: Promise<void> | undefined;
+  private nextSweep = 0;
 
   constructor(private readonly deps: MailWorkerDeps, private readonly options: MailWorkerOptions) {}
 
@@ -75,8 +79,20 @@ export class MailWorker {
         this.deps.log.warn({ err: (error as Error).message }, 'mail worker could not claim mails; retrying');
       }
       await Promise.all(claimed.map((mail) => this.send(mail)));
+      await this.sweep();
       // A full batch may have left more behind: go again at once.
       if (claimed.length < BATCH && this.running) await this.bell.wait(POLL_MS);
+    }
+  }
+
+  private async sweep() {
+    if (Date.now() < this.nextSweep) return;
+    this.nextSweep = Date.now() + SWEEP_EVERY_MS;
+    try {
+      const count = await this.deps.outbox.sweep(KEEP_MS);
+      if (count) this.deps.log.info({ count }, 'old sent and failed mails removed');
+    } catch (error) {
+      this.deps.log.warn({ err: (error as Error).message }, 'mail sweep failed');
     }
   }
 

@@ -157,4 +157,18 @@ describe('mail over SMTP', () => {
     await sleep(500);
     for (const to of recipients) expect(smtp.messages.filter((m) => m.to.includes(to))).toHaveLength(1);
   });
+
+  it('forgets sent and failed mails after 30 days, never a pending one', async () => {
+    const old = new Date(Date.now() - 31 * 86_400_000);
+    await hub.hub.db.prisma.mailMessage.createMany({ data: [
+      { to: 'old-sent@example.com', template: 'welcome', status: 'sent', createdAt: old },
+      { to: 'old-failed@example.com', template: 'welcome', status: 'failed', createdAt: old },
+      { to: 'recent-sent@example.com', template: 'welcome', status: 'sent' },
+      // Pending but not due for a long time: kept, whatever its age.
+      { to: 'old-pending@example.com', template: 'welcome', status: 'pending', createdAt: old, nextAttemptAt: new Date(Date.now() + 86_400_000) },
+    ] });
+    await hub.restart(); // a worker sweeps when it starts, then hourly
+    await eventually(async () => expect(await hub.hub.db.prisma.mailMessage.count({ where: { to: { in: ['old-sent@example.com', 'old-failed@example.com'] } } })).toBe(0));
+    expect(await hub.hub.db.prisma.mailMessage.count({ where: { to: { in: ['recent-sent@example.com', 'old-pending@example.com'] } } })).toBe(2);
+  });
 });
