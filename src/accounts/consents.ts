@@ -88,7 +88,7 @@ export class Consents {
   /** Adds what `grant` holds (just approved on the consent page) to what its user allowed its project. */
   async remember(grant: Grant): Promise<void> {
     await this.pool.query(REMEMBER, [
-      grant.accountId, grant.clientId, words(grant.getOIDCScope()), grant.getOIDCClaims(), JSON.stringify(grant.resources ?? {}),
+      grant.accountId, grant.clientId, words(grant.getOIDCScope()).sort(), grant.getOIDCClaims().sort(), JSON.stringify(grant.resources ?? {}),
     ]);
   }
 

@@ -258,7 +258,11 @@ export class Users {
     if (!(await verifyPassword(currentPassword, user?.passwordHash)) || !user || user.disabledAt) return undefined;
     const passwordHash = await hashPassword(newPassword);
     return this.prisma.$transaction(async (tx) => {
-      const updated = await tx.user.update({ where: { id: user.id }, data: { passwordHash } });
+      // Compare-and-set on the hash that was checked: of concurrent changes one wins, and for the
+      // others the password they gave is no longer the current one.
+      const { count } = await tx.user.updateMany({ where: { id: user.id, passwordHash: user.passwordHash, disabledAt: null }, data: { passwordHash } });
+      if (!count) return undefined;
+      const updated = await tx.user.findUniqueOrThrow({ where: { id: user.id } });
       await signOutElsewhere(tx, user.id, keepSessionId);
       await this.events.inTransaction(tx, { type: 'user', id: user.id }, [{ type: 'user.password_changed', subject: user.id, data: userData(updated) }]);
       return updated;
