@@ -116,6 +116,16 @@ export const ROUTES: RouteSpec[] = [
   { route: 'GET /account/keys', params: [{ revoked: '1' }], auth: ['none', 'session'] },
   { route: 'POST /account/keys', body: 'form', params: [{ csrf: '$csrf', name: 'hostile', env: 'test', expires: '7d' }], auth: ['session'], shallow: ANONYMOUS },
   { route: 'POST /account/keys/:id/revoke', body: 'form', segments: { id: '00000000-0000-4000-8000-000000000000' }, params: [{ csrf: '$csrf' }], auth: ['session'], shallow: ANONYMOUS },
+  { route: 'GET /account/security', params: [{ done: 'password' }], auth: ['none', 'session'] },
+  // A wrong current password: the throttle and the password check run, nothing changes.
+  { route: 'POST /account/password', body: 'form', params: [{ csrf: '$csrf', current: 'not the password at all', password: 'a new long passphrase' }], auth: ['session'], shallow: ANONYMOUS },
+  { route: 'POST /account/sessions/:uid/revoke', body: 'form', segments: { uid: 'no-such-session' }, params: [{ csrf: '$csrf' }], auth: ['session'], shallow: ANONYMOUS },
+  // With a stale token: a valid one would sign out the suite's other browsers (and end the grant of
+  // its billing token); test/account-center/sessions.test.ts signs out everywhere else for real.
+  { route: 'POST /account/sessions/revoke-others', body: 'form', params: [{ csrf: 'a-stale-token' }], auth: ['session'], shallow: ANONYMOUS },
+  { route: 'GET /account/apps', params: [{ removed: '1' }], auth: ['none', 'session'] },
+  // A project the session's user never allowed: not found, nothing revoked.
+  { route: 'POST /account/apps/:clientId/remove', body: 'form', segments: { clientId: 'shelter' }, params: [{ csrf: '$csrf' }], auth: ['session'], shallow: ANONYMOUS },
   { route: 'GET /account/data', auth: ['none', 'session'] },
   { route: 'GET /account/data/export', auth: ['none', 'session'] },
   // The session's own address with a wrong password: the password check runs, nothing is deleted.
