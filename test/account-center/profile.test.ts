@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHub, type TestHub } from '../support/hub.js';
 import { Browser, parseForm } from '../support/browser.js';
-import { createUser, eventRows, page, signInToAccount, textOf } from '../billing/support.js';
+import { createUser, eventRows, page, signIn, signInToAccount, textOf } from '../billing/support.js';
 
 let t: TestHub;
 let browser: Browser;
@@ -133,6 +133,16 @@ describe('saving the profile', () => {
     expect((await save({ name: '   ', avatarUrl: '' })).status).toBe(303);
     expect((await stored()).fullName).toBeNull();
     expect((await profileEvents()).at(-1)!.data).toMatchObject({ name: null, changed: ['name'] });
+    expect((await save({ name: 'Augusta Ada King', avatarUrl: '' })).status).toBe(303);
+  });
+});
+
+describe('what the apps see', () => {
+  it('the saved name and avatar are the name and picture of userinfo (scope profile)', async () => {
+    expect((await save({ name: 'Augusta Ada King', avatarUrl: 'https://images.example.com/augusta.png' })).status).toBe(303);
+    const { tokens } = await signIn(t, 'sales', EMAIL, { scope: 'openid profile offline_access' });
+    const me = await fetch(`${t.url}/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    expect(await me.json()).toMatchObject({ sub: userId, name: 'Augusta Ada King', picture: 'https://images.example.com/augusta.png' });
     expect((await save({ name: 'Augusta Ada King', avatarUrl: '' })).status).toBe(303);
   });
 });
