@@ -11,6 +11,7 @@ import type pg from 'pg';
 import { sqlPoolOf } from './sql-pool.js';
 import { isUuid } from '../db/ids.js';
 import { HubEvents, type Actor, type EventPublisher } from './identity-events.js';
+import { live } from './hub-sessions.js';
 
 export interface RememberedConsent {
   oidcScopes: string[];
@@ -101,7 +102,7 @@ export class Consents {
           SELECT client_id, created_at AS since, to_jsonb(c) AS consent, NULL::jsonb AS grant_payload FROM consents c WHERE user_id = $1::text::uuid
           UNION ALL
           SELECT payload->>'clientId', to_timestamp((payload->>'iat')::float8), NULL, payload FROM oidc_payloads
-            WHERE model = 'Grant' AND account_id = $1 AND (expires_at IS NULL OR expires_at > now() AT TIME ZONE 'UTC')
+            WHERE model = 'Grant' AND account_id = $1 AND ${live()}
         ) allowed GROUP BY client_id ORDER BY since, client_id`,
       [userId],
     );

@@ -42,13 +42,14 @@ const RECORD = `INSERT INTO hub_sessions (uid, user_id, user_agent, ip, signed_i
   WHERE hub_sessions.user_id <> EXCLUDED.user_id OR hub_sessions.signed_in_at <> EXCLUDED.signed_in_at
     OR hub_sessions.last_seen_at < EXCLUDED.last_seen_at - interval '1 minute'`;
 
-const LIVE = "(expires_at IS NULL OR expires_at > now() AT TIME ZONE 'UTC')";
+/** SQL: an oidc_payloads row (of `alias`) that has not expired; expires_at is a UTC timestamp without time zone. */
+export const live = (alias = '') => `(${alias}expires_at IS NULL OR ${alias}expires_at > now() AT TIME ZONE 'UTC')`;
 
 // Sessions without details (signed in before the details were kept) are listed all the same.
 const LIST = `SELECT p.id AS "sessionId", p.uid, h.user_agent AS "userAgent", h.ip,
     coalesce(h.signed_in_at, to_timestamp((p.payload->>'loginTs')::float8)) AS "signedInAt", h.last_seen_at AS "lastSeenAt"
   FROM oidc_payloads p LEFT JOIN hub_sessions h ON h.uid = p.uid AND h.user_id::text = p.account_id
-  WHERE p.model = 'Session' AND p.account_id = $1 AND ${LIVE.replaceAll('expires_at', 'p.expires_at')}
+  WHERE p.model = 'Session' AND p.account_id = $1 AND ${live('p.')}
   ORDER BY "lastSeenAt" DESC NULLS LAST, "signedInAt" DESC NULLS LAST, p.uid`;
 
 /**
@@ -56,7 +57,7 @@ const LIST = `SELECT p.id AS "sessionId", p.uid, h.user_agent AS "userAgent", h.
  * statement: of concurrent calls for one session exactly one deletes its row and reports it.
  */
 const endSessions = (which: string) => `WITH ended AS (
-    DELETE FROM oidc_payloads WHERE model = 'Session' AND account_id = $1 AND ${which} AND ${LIVE} RETURNING uid, payload
+    DELETE FROM oidc_payloads WHERE model = 'Session' AND account_id = $1 AND ${which} AND ${live()} RETURNING uid, payload
   ), grants AS (
     SELECT held.value->>'grantId' AS grant_id FROM ended, jsonb_each(coalesce(ended.payload->'authorizations', '{}'::jsonb)) held
   ), tokens AS (
@@ -130,7 +131,7 @@ export class HubSessions {
   /** Details of sessions that ended (signed out, expired, revoked); the newest are spared while their Session is saved. */
   async sweep(): Promise<number> {
     const { rowCount } = await this.pool.query(`DELETE FROM hub_sessions h WHERE h.last_seen_at < now() - interval '5 minutes'
-      AND NOT EXISTS (SELECT 1 FROM oidc_payloads p WHERE p.model = 'Session' AND p.uid = h.uid AND p.account_id = h.user_id::text AND ${LIVE.replaceAll('expires_at', 'p.expires_at')})`);
+      AND NOT EXISTS (SELECT 1 FROM oidc_payloads p WHERE p.model = 'Session' AND p.uid = h.uid AND p.account_id = h.user_id::text AND ${live('p.')})`);
     return rowCount ?? 0;
   }
 
