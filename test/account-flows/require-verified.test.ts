@@ -6,6 +6,8 @@ import { authorizeUrl, countStatuses, IpBrowser, linkIn, PASSWORD, pressLink, SA
 import { parseForm } from '../support/browser.js';
 import { adminApi, adminToken } from '../support/admin-token.js';
 import { EMAIL_LIMITS } from '../../src/account-center/email-limits.js';
+import { parseClientDefinition } from '../../src/clients/definition.js';
+import { expectSuccess, nexus, nexusJson } from '../cli/support.js';
 
 let f: FlowHub;
 beforeAll(async () => {
@@ -84,5 +86,25 @@ describe('a project that requires verified email addresses', () => {
   it('keeps the flag in the project definition (CLI and admin API read it back)', async () => {
     expect((await f.t.hub.clients.get('sales')).requireVerifiedEmail).toBe(true);
     expect((await f.t.hub.clients.get('dream-people')).requireVerifiedEmail).toBe(false);
+  });
+});
+
+describe('the requireVerifiedEmail field', () => {
+  it('is read from clients.json entries: true, false or absent', () => {
+    const entry = { id: 'reports', name: 'Reports', redirectUris: ['https://reports.example/cb'] };
+    expect(parseClientDefinition({ ...entry, requireVerifiedEmail: true }).requireVerifiedEmail).toBe(true);
+    expect(parseClientDefinition(entry).requireVerifiedEmail).toBe(false);
+    expect(() => parseClientDefinition({ ...entry, requireVerifiedEmail: 'true' })).toThrow('requireVerifiedEmail must be true or false');
+  });
+
+  it('is set and cleared by nexus clients add|update', async () => {
+    const shown = async () => (await nexus(f.t, 'clients', 'show', 'dream-people')).stdout;
+    expectSuccess(await nexus(f.t, 'clients', 'update', 'dream-people', '--require-verified-email'));
+    expect(await shown()).toContain('email required before a code');
+    expect((await f.t.hub.clients.get('dream-people')).requireVerifiedEmail).toBe(true);
+    expectSuccess(await nexus(f.t, 'clients', 'update', 'dream-people', '--allow-unverified-email'));
+    expect(await shown()).toMatch(/verified: +not required/);
+    const added = await nexusJson<{ client: { requireVerifiedEmail: boolean } }>(f.t, 'clients', 'add', '--id', 'reports', '--name', 'Reports', '--redirect-uri', 'https://reports.example/cb', '--require-verified-email');
+    expect(added.client.requireVerifiedEmail).toBe(true);
   });
 });
