@@ -107,6 +107,8 @@ export const ROUTES: RouteSpec[] = [
   { route: 'GET /interaction/:uid/signed-up', segments: { uid: '$uid' }, auth: ['interaction'], shallow: ANONYMOUS },
   { route: 'POST /interaction/:uid/consent', body: 'form', segments: { uid: '$uid' }, params: [{ csrf: '$csrf' }], auth: ['interaction'], shallow: ANONYMOUS },
   { route: 'GET /interaction/:uid/abort', segments: { uid: '$uid' }, auth: ['interaction'], shallow: ANONYMOUS },
+  // At the login step: there is no address to verify yet (400), whatever the form holds.
+  { route: 'POST /interaction/:uid/verification', body: 'form', segments: { uid: '$uid' }, params: [{ csrf: '$csrf' }], auth: ['interaction'], shallow: ANONYMOUS },
 
   // The hub's own pages and billing.
   { route: 'GET /account/login', params: [{ returnTo: '/account' }], auth: ['none'] },
@@ -130,6 +132,20 @@ export const ROUTES: RouteSpec[] = [
   { route: 'GET /account/data/export', auth: ['none', 'session'] },
   // The session's own address with a wrong password: the password check runs, nothing is deleted.
   { route: 'POST /account/delete', body: 'form', params: [{ csrf: '$csrf', confirm: 'hostile@example.com', password: 'not the password at all' }], auth: ['session'], shallow: ANONYMOUS },
+  // The mailed links (account-center/email-routes.ts). Tokens of the issued shape that were never
+  // issued: the lookup runs and finds nothing. The forgot form's CSRF token is bound to a cookie
+  // the suite does not hold (403 past the baseline); test/account-flows/hostile.test.ts holds it.
+  { route: 'GET /account/verify', params: [{ token: 'A'.repeat(43) }], auth: ['none', 'session'] },
+  { route: 'POST /account/verify', body: 'form', params: [{ csrf: 'x', token: 'A'.repeat(43) }], auth: ['none'] },
+  { route: 'POST /account/verification/resend', body: 'form', params: [{ csrf: '$csrf' }], auth: ['session'], shallow: ANONYMOUS },
+  { route: 'GET /account/forgot', params: [{ returnTo: '/interaction/abc' }], auth: ['none', 'session'] },
+  { route: 'POST /account/forgot', body: 'form', params: [{ csrf: 'x', email: 'ghost@example.com', returnTo: '/interaction/abc' }], auth: ['none'] },
+  { route: 'GET /account/reset', params: [{ token: 'A'.repeat(43) }], auth: ['none'] },
+  { route: 'POST /account/reset', body: 'form', params: [{ csrf: 'x', token: 'A'.repeat(43), password: 'a long enough password' }], auth: ['none'] },
+  // A wrong current password: the limit and the password check run, nothing is mailed.
+  { route: 'POST /account/email', body: 'form', params: [{ csrf: '$csrf', email: '$email', password: 'not the password at all' }], auth: ['session'], shallow: ANONYMOUS },
+  { route: 'GET /account/email/confirm', params: [{ token: 'A'.repeat(43) }], auth: ['none'] },
+  { route: 'POST /account/email/confirm', body: 'form', params: [{ csrf: 'x', token: 'A'.repeat(43) }], auth: ['none'] },
   { route: 'GET /pricing', params: [{ checkout: 'canceled' }], auth: ['none', 'session'] },
   { route: 'POST /api/billing/checkout', body: 'form', params: [{ csrf: '$csrf', plan: 'pro' }], auth: ['bearer', 'session'], shallow: ANONYMOUS },
   { route: 'POST /api/billing/portal', body: 'form', params: [{ csrf: '$csrf' }], auth: ['bearer', 'session'], shallow: ANONYMOUS },
