@@ -92,6 +92,22 @@ describe('download my data', () => {
     expect(raw).not.toMatch(/passwordHash|keyHash|tokenHash|sealed|"\$2[aby]\$/i);
   });
 
+  it('carries the newest 1,000 events about the user, not the whole audit log', async () => {
+    const busy = await createUser(t, 'busy@example.com', 'Busy');
+    const at = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 1000);
+    await t.hub.db.prisma.event.createMany({
+      data: Array.from({ length: 1005 }, (_, i) => ({ type: 'deal.won', source: 'sales', userId: busy.id, data: { n: i }, occurredAt: at(i), createdAt: at(i) })),
+    });
+    const browser = new Browser(t.url);
+    await signInToAccount(browser, 'busy@example.com', '/account/data');
+    const { events } = await (await browser.get('/account/data/export')).json() as { events: Array<{ type: string; data: { n?: number } }> };
+    expect(events).toHaveLength(1000);
+    // The account's own events (created, signed in) are newer than every deal: the oldest deals are left out.
+    const total = await t.hub.db.prisma.event.count({ where: { userId: busy.id } });
+    expect(events[0].type).toBe('user.signed_in');
+    expect(events.filter((event) => event.type === 'deal.won').map((event) => event.data.n).at(-1)).toBe(total - 1000);
+  });
+
   it('without a hub session: the sign-in, which comes back to the download', async () => {
     const answer = await fetch(`${t.url}/account/data/export`, { redirect: 'manual' });
     expect(answer.status).toBe(302);
