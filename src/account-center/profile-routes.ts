@@ -18,12 +18,13 @@ export interface ProfileRouteDeps {
   subscriptions: Subscriptions;
 }
 
-/** What the page says after a redirect (a query value, never text from the URL itself). */
-const NOTICES: Record<string, string> = {
-  saved: 'Your profile was saved.',
-  success: 'Thanks! Your plan will update in a moment.',
-  changed: 'Your plan was changed.',
-};
+/** What the page says after a redirect back to it: fixed texts, nothing of the URL is shown. */
+function noticeOf(query: Context['query']): string | null {
+  if (query.saved === 'profile') return 'Your profile was saved.';
+  if (query.checkout === 'success') return 'Thanks! Your plan will update in a moment.';
+  if (query.checkout === 'changed') return 'Your plan was changed.';
+  return null;
+}
 
 // Large enough for a refused 10 KB avatar URL to get its own message, not a bare 413.
 const form = koaBody({ urlencoded: true, json: false, multipart: false, text: false, formLimit: '32kb' });
@@ -65,8 +66,7 @@ export function profileRoutes(deps: ProfileRouteDeps) {
   router.get('/account', async (ctx) => {
     const signedIn = await session.forPage(ctx);
     if (!signedIn) return;
-    const key = [ctx.query.saved === 'profile' ? 'saved' : '', typeof ctx.query.checkout === 'string' ? ctx.query.checkout : ''].find((k) => k && Object.hasOwn(NOTICES, k));
-    await show(ctx, signedIn, { notice: key ? NOTICES[key] : null });
+    await show(ctx, signedIn, { notice: noticeOf(ctx.query) });
   });
 
   router.post('/account/profile', form, async (ctx) => {
