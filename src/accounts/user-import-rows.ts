@@ -195,7 +195,7 @@ function rolesOf(value: unknown, rules: ImportRules): ImportUser['roles'] {
     if (!rules.projects.has(project)) throw new RowProblem(`unknown project ${quote(project)}`);
     if (roles.some((given) => given.project === project)) throw new RowProblem(`project ${project} is given more than one role`);
     const trimmed = typeof role === 'string' ? role.trim() : role;
-    if (!(ROLES as readonly unknown[]).includes(trimmed)) throw new RowProblem(`the role in ${project} must be one of ${ROLES.join(', ')}, not ${quote(String(role))}`);
+    if (!(ROLES as readonly unknown[]).includes(trimmed)) throw new RowProblem(`the role in ${project} must be one of ${ROLES.join(', ')}, not ${quote(typeof role === 'string' ? role : JSON.stringify(role))}`);
     roles.push({ project, role: trimmed as Role });
   }
   return roles;

@@ -76,12 +76,12 @@ describe('nexus users import at size', () => {
     const first = await nexus(t, 'users', 'import', '--file', file);
     const firstMs = Date.now() - started;
     expectSuccess(first);
-    expect(first.stdout).toContain('created:  10000\n');
+    expect(first.stdout).toContain('created:   10000\n');
     const again = Date.now();
     const second = await nexus(t, 'users', 'import', '--file', file);
     const secondMs = Date.now() - again;
     expectSuccess(second);
-    expect(second.stdout).toContain('existing:   10000, left as they are\n');
+    expect(second.stdout).toContain('existing:  10000, left as they are\n');
     console.log(`nexus users import: 10,000 rows in ${firstMs} ms (whole process); the second run in ${secondMs} ms`);
     expect(firstMs).toBeLessThan(40_000); // loose: the machine is shared; a row-by-row import takes minutes
 

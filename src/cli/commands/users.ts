@@ -41,11 +41,12 @@ function importText(report: ImportReport): string {
     ...(report.disabled ? [`${report.disabled} disabled: banned in the source`] : []),
   ];
   const roles = report.rolesAdded ? ` (${count(report.rolesAdded, 'missing project role')} ${dryRun ? 'to add' : 'added'})` : '';
+  const line = (label: string, value: string) => `${label}:`.padEnd(11) + value;
   return [
     dryRun ? `Dry run of ${report.file} (${count(report.rows, 'row')}, ${report.format}); nothing was written.` : `Imported ${report.file} (${count(report.rows, 'row')}, ${report.format}).`,
-    `${dryRun ? 'to create' : 'created'}:  ${report.created}${notes.length ? ` (${notes.join('; ')})` : ''}`,
-    `existing:   ${report.existing}, left as they are${roles}`,
-    `rejected:   ${report.rejected.length}${report.rejected.length ? ' (listed on standard error)' : ''}`,
+    line(dryRun ? 'to create' : 'created', `${report.created}${notes.length ? ` (${notes.join('; ')})` : ''}`),
+    line('existing', `${report.existing}, left as they are${roles}`),
+    line('rejected', `${report.rejected.length}${report.rejected.length ? ' (listed on standard error)' : ''}`),
   ].join('\n');
 }
 
