@@ -204,6 +204,9 @@ describe('delete my account', () => {
       prisma.consent.count({ where: { userId } }), prisma.hubSession.count({ where: { userId } }), prisma.accountToken.count({ where: { userId } }),
       prisma.oidcPayload.count({ where: { accountId: userId } }),
     ])).toEqual([0, 0, 0, 0, 0, 0, 0]);
+    // Nor does any oidc-provider record (interaction, grant, session...) name the user in its payload.
+    const left = await prisma.$queryRaw<Array<{ model: string }>>`SELECT model FROM oidc_payloads WHERE payload::text LIKE ${`%${userId}%`}`;
+    expect(left).toEqual([]);
     const deleted = await eventRows(t, { type: 'user.deleted', userId });
     expect(deleted).toEqual([expect.objectContaining({ actor: { type: 'user', id: userId }, data: expect.objectContaining({ email: EMAIL }) })]);
 
