@@ -135,6 +135,16 @@ describe('a key from the page, used at the gateway, then revoked', () => {
     expect(await eventRows(t, { type: 'apikey.revoked', userId })).toHaveLength(1);
   });
 
+  it('8 parallel revokes of one key behind a barrier: all 303, one apikey.revoked', async () => {
+    const answer = await createOnPage({ name: 'raced', env: 'test', expires: '7d' });
+    expect(answer.status).toBe(200);
+    const raced = await t.hub.db.prisma.apiKey.findFirstOrThrow({ where: { userId, name: 'raced' } });
+    const { action, fields } = parseForm((await page(browser, '/account/keys')).body, `/account/keys/${raced.id}/revoke`);
+    const answers = await together(8, () => browser.post(action, fields));
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill(303));
+    expect((await eventRows(t, { type: 'apikey.revoked', userId })).filter((e) => (e.data as { id: string }).id === raced.id)).toHaveLength(1);
+  });
+
   it('unknown, malformed and NUL-laden ids are 404', async () => {
     const { fields } = parseForm((await page(browser, '/account/keys')).body, '/account/keys');
     for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid', '%00', 'x'.repeat(600)]) {
