@@ -122,7 +122,7 @@ function checkRow(record: SourceRecord, format: ImportFormat, rules: ImportRules
   };
 }
 
-/** The `json` and `csv` formats (a CSV row has only CSV_COLUMNS: readers check the header). */
+/** The `json` and `csv` formats (a CSV row has only CSV_COLUMNS: checkColumns refused any other). */
 function ownFields(row: Record<string, unknown>): Fields {
   const unknown = Object.keys(row).find((key) => !JSON_FIELDS.includes(key));
   if (unknown !== undefined) throw new RowProblem(`unknown field ${quote(unknown)}`);

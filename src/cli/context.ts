@@ -22,7 +22,7 @@ export interface CliContext {
   config: Config;
   ops: AdminOperations;
   /** `nexus users import` (a CLI-only operation: it reads a file on the operator's machine). */
-  imports: UserImporter;
+  userImport: UserImporter;
   /** Reads standard input to its end (for --password-stdin). */
   stdin(): Promise<string>;
   interactive: boolean;
@@ -52,5 +52,5 @@ export async function openContext(env: NodeJS.ProcessEnv, stdin: () => Promise<s
     events: new EventOperations(bus),
   });
   const releasePasswordPool = holdPasswordPool(config.passwordHashing);
-  return { config, ops, imports: new UserImporter(db.prisma, bus), stdin, interactive, close: () => releasePasswordPool().then(() => bus.close()).then(() => db.close()) };
+  return { config, ops, userImport: new UserImporter(db.prisma, bus), stdin, interactive, close: () => releasePasswordPool().then(() => bus.close()).then(() => db.close()) };
 }

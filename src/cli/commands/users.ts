@@ -134,7 +134,7 @@ export const users: CommandGroup = {
         const dryRun = Boolean(values['dry-run']);
         let report: ImportReport;
         try {
-          report = await ctx.imports.importFile(file, format, { projects: await ctx.ops.listClients(), dryRun, actor: CLI_ACTOR });
+          report = await ctx.userImport.importFile(file, format, { projects: await ctx.ops.listClients(), dryRun, actor: CLI_ACTOR });
         } catch (error) {
           if (error instanceof ImportFileError) throw new CliError(`cannot import ${file}: ${error.message}`, 'invalid_file');
           throw error;
