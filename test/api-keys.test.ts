@@ -68,10 +68,11 @@ interface PythonResult {
 /** Runs the Python client; exit 0 (token) and 3 (OAuth refusal) both print one JSON object. */
 async function python(key: string, options: { clientId?: string; secret?: string; scope?: string; audience?: string; subjectTokenType?: string } = {}): Promise<PythonResult> {
   const clientId = options.clientId ?? PROJECT;
-  const args = [SCRIPT, '--issuer', t.url, '--client-id', clientId, '--client-secret', options.secret ?? t.secrets[clientId], '--api-key', key];
-  if (options.scope) args.push('--scope', options.scope);
-  if (options.audience) args.push('--audience', options.audience);
-  if (options.subjectTokenType) args.push('--subject-token-type', options.subjectTokenType);
+  // `--name=value`: a random secret or key may begin with '-', which argparse would take for an option.
+  const args = [SCRIPT, `--issuer=${t.url}`, `--client-id=${clientId}`, `--client-secret=${options.secret ?? t.secrets[clientId]}`, `--api-key=${key}`];
+  if (options.scope) args.push(`--scope=${options.scope}`);
+  if (options.audience) args.push(`--audience=${options.audience}`);
+  if (options.subjectTokenType) args.push(`--subject-token-type=${options.subjectTokenType}`);
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
   try {
     const { stdout, stderr } = await run(PYTHON, args, { env, timeout: 30_000 });
