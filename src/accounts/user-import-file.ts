@@ -32,10 +32,17 @@ export async function readSourceFile(file: string, container: 'json' | 'csv'): P
   try {
     return container === 'json' ? readJson(await readFile(file, 'utf8')) : await readCsv(file);
   } catch (error) {
-    if (error instanceof ImportFileError) throw error;
-    // fs errors name the file and the cause; csv-parse's the line and the fault.
-    throw new ImportFileError((error as Error).message);
+    throw asFileError(error);
   }
+}
+
+/**
+ * The file system's errors (ENOENT, EISDIR, EACCES…: they name the file and the cause) and
+ * csv-parse's (CSV_…: the line and the fault) as ImportFileError; anything else is a bug, kept as it is.
+ */
+function asFileError(error: unknown): unknown {
+  const { code, message } = error as { code?: unknown; message?: string };
+  return typeof code === 'string' && !(error instanceof ImportFileError) ? new ImportFileError(message ?? code) : error;
 }
 
 /** Whether the file holds JSON (its first character opens an array or object), for exports that come either way. */
@@ -48,7 +55,7 @@ export async function looksLikeJson(file: string): Promise<boolean> {
     }
     return false;
   } catch (error) {
-    throw new ImportFileError((error as Error).message);
+    throw asFileError(error);
   } finally {
     stream.destroy();
   }
