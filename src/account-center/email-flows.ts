@@ -2,8 +2,7 @@
 // password, moving the account to a new address. Each link and its mail are written in the
 // transaction of the change that sends them; each link is spent in the transaction of the change
 // it allows, so a rolled-back change leaves the link usable and a spent link changed something.
-import type { PrismaClient } from '../generated/prisma/client.js';
-import type { Prisma } from '../generated/prisma/client.js';
+import type { Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { UserError, type SignUpMail, type User, type Users } from '../accounts/users.js';
 import { isUsableEmail, normalizeEmail } from '../accounts/email.js';
 import { hashPassword, passwordProblem, verifyPassword } from '../accounts/passwords.js';
