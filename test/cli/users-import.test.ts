@@ -341,6 +341,7 @@ describe('nexus users import: usage and unreadable files', () => {
       [['--file', path.join(dir, 'missing.json')], /^cannot import .*missing\.json: ENOENT: no such file or directory/],
       [['--file', dir, '--format', 'json'], /^cannot import .*: EISDIR/],
       [['--file', path.join(dir, 'missing'), '--format', 'supabase'], /^cannot import .*missing: ENOENT: no such file or directory/],
+      [['--file', `${'x'.repeat(5000)}.json`], /^cannot import x+\.json: ENAMETOOLONG/],
       [['--file', await file('broken.json', '[{"email": "a@b.example",')], /^cannot import .*broken\.json: not valid JSON: /],
       [['--file', await file('object.json', '{"people": []}')], /the JSON must be an array of users or an object with a "users" array$/],
       [['--file', await file('empty.csv', '')], /the file is empty: a CSV import needs a header row$/],
