@@ -5,7 +5,7 @@ import { koaBody } from 'koa-body';
 import type { Consents } from '../accounts/consents.js';
 import type { ClientRegistry } from '../clients/registry.js';
 import { ACCOUNT_CLIENT_ID } from '../http/account-sign-in.js';
-import { describeScope } from '../interactions/scopes.js';
+import { describeScope, inReadingOrder } from '../interactions/scopes.js';
 import { render } from '../http/render.js';
 import { HttpError } from '../http/errors.js';
 import type { AccountSession } from './signed-in.js';
@@ -34,7 +34,7 @@ export function appsRoutes({ session, consents, clients }: AppsRouteDeps) {
       name: projects.get(app.clientId)?.name ?? app.clientId,
       firstParty: projects.get(app.clientId)?.firstParty ?? false,
       since: day(app.since),
-      scopes: app.scopes.map((scope) => ({ scope, description: describeScope(scope) })),
+      scopes: inReadingOrder(app.scopes).map((scope) => ({ scope, description: describeScope(scope) })),
     }));
     await render(ctx, 'account-apps', {
       title: 'Connected apps', section: 'apps', csrfToken: session.csrfToken(signedIn), apps,

@@ -36,7 +36,8 @@ export function securityRoutes({ session, users, sessions, throttle }: SecurityR
   const router = new Router();
 
   const show = async (ctx: Context, signedIn: SignedIn, messages: { error?: string; notice?: string | null } = {}, status = 200) => {
-    const browsers = await sessions.list(signedIn.userId);
+    // This browser first, then the others as the list has them (most recently active first).
+    const browsers = (await sessions.list(signedIn.userId)).sort((a, b) => Number(b.sessionId === signedIn.sessionId) - Number(a.sessionId === signedIn.sessionId));
     await render(ctx, 'account-security', {
       title: 'Password & sessions',
       section: 'security',

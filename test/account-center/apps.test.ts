@@ -147,13 +147,16 @@ describe('connected apps and remove access', () => {
     const apps = await connectedApps(browser);
     expect(apps.map((a) => a.clientId).sort()).toEqual(['agi-safety', 'sales']);
     const agi = apps.find((a) => a.clientId === 'agi-safety')!;
-    expect(agi.scopes.sort()).toEqual(['email', 'offline_access', 'openid', 'research:read', 'research:write']);
+    // The OpenID scopes first, as people read them.
+    expect(agi.scopes).toEqual(['openid', 'email', 'offline_access', ...agi.scopes.slice(3)]);
+    expect(agi.scopes.slice(3).sort()).toEqual(['research:read', 'research:write']);
     expect(agi.text).toContain('AGI Safety');
     for (const words of ['View your research', 'Create and change your research', 'See your email address', 'Stay connected when you are not using it']) expect(agi.text).toContain(words);
     expect(agi.text).toMatch(new RegExp(`Allowed on \\d+ \\w+ ${new Date().getUTCFullYear()}`));
     const sales = apps.find((a) => a.clientId === 'sales')!;
     expect(sales.text).toContain('Nexus');
-    expect(sales.scopes).toEqual(expect.arrayContaining(['leads:read', 'email']));
+    expect(sales.scopes).toEqual(expect.arrayContaining(['leads:read', 'email', 'automation']));
+    expect(sales.text).toContain('Run automations for you');
   });
 
   it('the page is script-free, in the navigation, and its forms carry the CSRF token', async () => {

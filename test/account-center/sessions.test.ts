@@ -77,6 +77,7 @@ describe('the sessions list', () => {
   it('lists both browsers with device, address, sign-in time and last activity; this browser is marked', async () => {
     const sessions = await listed(firefox.browser);
     expect(sessions).toHaveLength(2);
+    expect(sessions.map((s) => s.current)).toEqual([true, false]); // this browser first
     const [mine] = sessions.filter((s) => s.current);
     const other = sessions.find((s) => !s.current)!;
     expect(mine.text).toContain('Firefox on Linux');
