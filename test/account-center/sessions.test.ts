@@ -13,15 +13,16 @@ export const FIREFOX_LINUX = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20
 export const SAFARI_IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1';
 const CHROME_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 
-/** A browser that sends its own User-Agent. */
+/** A browser that sends its own User-Agent (and any other headers given, on every request). */
 export class DeviceBrowser extends Browser {
-  constructor(base: string, private readonly userAgent: string) {
+  constructor(base: string, private readonly userAgent: string, private readonly extra: Record<string, string> = {}) {
     super(base);
   }
 
   override request(url: string, init: RequestInit = {}) {
     const headers = new Headers(init.headers);
     headers.set('user-agent', this.userAgent);
+    for (const [name, value] of Object.entries(this.extra)) headers.set(name, value);
     return super.request(url, { ...init, headers });
   }
 }
@@ -265,6 +266,37 @@ describe('hostile input', () => {
     for (const row of stored) {
       expect(row.userAgent!.length).toBeLessThanOrEqual(512);
       expect(row.userAgent).not.toMatch(/\p{Cc}/u);
+    }
+  });
+});
+
+describe('sessions without details', () => {
+  it('a browser signed in before its details were kept is listed all the same, with its sign-in time', async () => {
+    const { browser } = await signedInBrowser(FIREFOX_LINUX, BOB);
+    const [current] = await listed(browser);
+    await t.hub.db.prisma.hubSession.delete({ where: { uid: current.uid } });
+    const [shown] = await listed(browser);
+    expect(shown.uid).toBe(current.uid);
+    expect(shown.current).toBe(true);
+    expect(shown.text).toContain('Unknown device');
+    expect(shown.text).toContain('IP address Unknown');
+    expect(shown.text).toMatch(/Signed in \d+ \w+ \d{4}, \d\d:\d\d UTC/);
+  });
+});
+
+describe('behind a proxy', () => {
+  it('with TRUST_PROXY the address is the client the proxy saw, not one the client claims', async () => {
+    const proxied = await startTestHub({ TRUST_PROXY: 'true', TRUST_PROXY_HOPS: '1' });
+    try {
+      await createUser(proxied, EMAIL, 'Ada');
+      // The client claims 10.9.9.9; the proxy appended the address it saw.
+      const browser = new DeviceBrowser(proxied.url, FIREFOX_LINUX, { 'x-forwarded-for': '10.9.9.9, 203.0.113.7' });
+      await signInToAccount(browser, EMAIL, '/account/security');
+      const shown = textOf((await page(browser, '/account/security')).body);
+      expect(shown).toContain('IP address 203.0.113.7');
+      expect(shown).not.toContain('10.9.9.9');
+    } finally {
+      await proxied.stop();
     }
   });
 });
