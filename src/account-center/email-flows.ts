@@ -25,8 +25,8 @@ export class EmailFlows {
   constructor(private readonly deps: EmailFlowDeps) {}
 
   /**
-   * Queues a mail. An address the accounts accept but a mail header cannot carry (quotes,
-   * semicolons) has nowhere to go: nothing is sent, and the caller's answer stays the same.
+   * Queues a mail. An account created before addresses had to suit a mail header (quotes,
+   * semicolons; see email.ts) has nowhere to go: nothing is sent, and the answer stays the same.
    */
   private async send(mail: OutgoingMail, tx?: Prisma.TransactionClient): Promise<void> {
     try {

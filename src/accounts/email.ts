@@ -8,6 +8,9 @@
 // default-ignorable ones (variation selectors, Hangul fillers). Whitespace is refused too.
 const INVISIBLE = /[\p{C}\p{Default_Ignorable_Code_Point}\s]/u;
 const SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+// Legal in a quoted local part, but in a mail header they make the address a list, a display
+// name or a route: an account must be able to receive its mail, so they are refused here.
+const HEADER_SYNTAX = /[<>()[\]\\,;:"]/;
 export const MAX_EMAIL_LENGTH = 254;
 
 /** NFKC (full-width and compatibility forms fold to plain ones), trimmed, lower-cased. */
@@ -16,7 +19,7 @@ export function normalizeEmail(email: string): string {
   return email.normalize('NFKC').trim().toLowerCase().normalize('NFKC');
 }
 
-/** Whether a normalised address can belong to an account: one @, a dotted domain, nothing invisible. */
+/** Whether a normalised address can belong to an account: one @, a dotted domain, nothing invisible, nothing a mail header reads as syntax. */
 export function isUsableEmail(normalized: string): boolean {
-  return normalized.length <= MAX_EMAIL_LENGTH && SHAPE.test(normalized) && !INVISIBLE.test(normalized);
+  return normalized.length <= MAX_EMAIL_LENGTH && SHAPE.test(normalized) && !INVISIBLE.test(normalized) && !HEADER_SYNTAX.test(normalized);
 }

@@ -29,6 +29,16 @@ export function isBcryptHash(hash: string): boolean {
   return BCRYPT_HASH.test(hash);
 }
 
+/**
+ * The highest cost an imported hash may have. Each step doubles the work: a cost-31 hash would
+ * hold a password worker for about a day per sign-in attempt, so two attempts would stall every
+ * login. 13 is four times our own cost.
+ */
+export const MAX_IMPORTED_COST = 13;
+
+/** The cost of a hash that passed isBcryptHash. */
+export const bcryptCost = (hash: string): number => Number(hash.slice(4, 6));
+
 /** A bcrypt (`$2b$`, cost 11) hash; rejects with PasswordPoolBusy when the pool's queue is full. */
 export function hashPassword(password: string): Promise<string> {
   return passwordPool().hash(password, COST);

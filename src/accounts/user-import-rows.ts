@@ -4,7 +4,7 @@
 // with its reason; the others go on.
 import { ROLES, type Role } from '../clients/definition.js';
 import { isUsableEmail, normalizeEmail } from './email.js';
-import { isBcryptHash } from './passwords.js';
+import { bcryptCost, isBcryptHash, MAX_IMPORTED_COST } from './passwords.js';
 import { avatarUrlOf, nameProblem } from './users.js';
 import { ImportFileError, type SourceFile, type SourceRecord } from './user-import-file.js';
 
@@ -110,6 +110,9 @@ function checkRow(record: SourceRecord, format: ImportFormat, rules: ImportRules
   const passwordHash = text(fields.passwordHash, 'the password hash');
   if (passwordHash !== undefined && !isBcryptHash(passwordHash)) {
     throw new RowProblem('the password hash is not bcrypt ($2a$, $2b$ or $2y$, a cost of 04 to 31, 53 characters of salt and hash)');
+  }
+  if (passwordHash !== undefined && bcryptCost(passwordHash) > MAX_IMPORTED_COST) {
+    throw new RowProblem(`the bcrypt cost ${bcryptCost(passwordHash)} is above ${MAX_IMPORTED_COST}: every sign-in would hold a password worker for too long (rehash it, or import without it and let the user reset the password)`);
   }
   const fullName = text(fields.name, 'name')?.trim() ?? '';
   const badName = nameProblem(fullName);

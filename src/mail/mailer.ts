@@ -32,8 +32,6 @@ export class MailError extends Error {
 
 /** Lower-case names; `layout` and a leading `_` are kept for the layout and its partials. */
 const TEMPLATE_NAME = /^(?!layout$)[a-z0-9][a-z0-9_-]{0,63}$/;
-// Beyond isUsableEmail's shape: what would make the header a list, a display name or a route.
-const ADDRESS_SYNTAX = /[<>()[\]\\,;:"]/;
 
 /** The context that binds a mail's sealed data to its row. */
 export const sealContext = (id: string) => `mail:${id}`;
@@ -46,7 +44,7 @@ export class Mailer {
    * workers of every instance. Refuses an address or template name that cannot be sent.
    */
   async send(mail: OutgoingMail, tx?: Prisma.TransactionClient): Promise<void> {
-    if (typeof mail.to !== 'string' || !isUsableEmail(mail.to) || ADDRESS_SYNTAX.test(mail.to)) {
+    if (typeof mail.to !== 'string' || !isUsableEmail(mail.to)) {
       throw new MailError('the recipient is not one plain email address');
     }
     if (typeof mail.template !== 'string' || !TEMPLATE_NAME.test(mail.template)) {
