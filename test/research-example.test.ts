@@ -106,8 +106,12 @@ async function approve(verificationUriComplete: string) {
   const login = parseForm(page.body, '/login');
   expect(Object.keys(login.fields)).toEqual(expect.arrayContaining(['csrf']));
   page = await browser.follow(await browser.post(login.action, { ...login.fields, email: EMAIL, password: PASSWORD }));
-  const consent = parseForm(page.body, '/consent'); // agi-safety is a third-party project: consent is asked
-  page = await browser.follow(await browser.post(consent.action, consent.fields));
+  // agi-safety is a third-party project: consent is asked, unless this user allowed it before
+  // (remembered per user and project).
+  if (page.body.includes('/consent"')) {
+    const consent = parseForm(page.body, '/consent');
+    page = await browser.follow(await browser.post(consent.action, consent.fields));
+  }
   expect(page.body).toContain('Device connected');
 }
 
