@@ -190,6 +190,25 @@ describe('the sessions list', () => {
     expect(await isSignedOut(target.browser)).toBe(true);
   });
 
+  it('8 parallel "sign out everywhere else": each other session ends once (one session.revoked each), no 5xx', async () => {
+    const others = [await signedInBrowser(CHROME_WINDOWS), await signedInBrowser(SAFARI_IPHONE), await signedInBrowser(FIREFOX_LINUX)];
+    const uids = (await listed(firefox.browser)).filter((s) => !s.current).map((s) => s.uid);
+    expect(uids).toHaveLength(3);
+    const { fields } = parseForm((await page(firefox.browser, '/account/security')).body, '/account/sessions/revoke-others');
+    let release!: () => void;
+    const barrier = new Promise<void>((resolve) => { release = resolve; });
+    const attempts = Array.from({ length: 8 }, async () => {
+      await barrier;
+      return (await firefox.browser.post('/account/sessions/revoke-others', fields)).status;
+    });
+    release();
+    expect(await Promise.all(attempts)).toEqual(Array(8).fill(303));
+    const events = (await revokedEvents()).filter((e) => uids.includes((e.data as { uid: string }).uid));
+    expect(events.map((e) => (e.data as { uid: string }).uid).sort()).toEqual([...uids].sort());
+    for (const other of others) expect(await isSignedOut(other.browser)).toBe(true);
+    expect(await isSignedOut(firefox.browser)).toBe(false);
+  });
+
   it('a browser can sign itself out from the list', async () => {
     const self = await signedInBrowser(FIREFOX_LINUX);
     const uid = (await listed(self.browser)).find((s) => s.current)!.uid;
