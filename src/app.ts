@@ -294,7 +294,7 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
   await host.reload();
   const gateway = mountRoutes(app, config, db, services, host, masterKey, assertions, log);
   const stopBackgroundWork = startBackgroundWork(db, services, host, log);
-  services.bus.start(automationRunner(services.automations, gateway, config.events.timeoutMs));
+  services.bus.start({ databaseUrl: db.url, masterKey }, automationRunner(services.automations, gateway, config.events.timeoutMs));
   services.mailWorker?.start();
   const releasePasswordPool = holdPasswordPool(config.passwordHashing);
 

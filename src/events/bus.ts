@@ -11,8 +11,8 @@ import { EventStore, type PublishResult, type RulesOf, type Sql } from './store.
 import { CHANGE_CHANNEL } from '../db/changes.js';
 import { WebhookEndpoints } from './endpoints.js';
 import { DeliveryQueue } from './deliveries.js';
-import { DeliveryWorker, type RuleRunner, type WorkerOptions } from './worker.js';
-import { webhookDispatcher } from './ssrf.js';
+import type { RuleRunner, WorkerOptions } from './worker.js';
+import { DeliveryThread } from './delivery-thread.js';
 
 export interface EventsConfig extends WorkerOptions {
   allowPrivateUrls: boolean;
@@ -39,37 +39,33 @@ export class EventBus {
   readonly store: EventStore;
   readonly endpoints: WebhookEndpoints;
   readonly deliveries: DeliveryQueue;
-  private readonly worker: DeliveryWorker | undefined;
-  private readonly dispatcher;
+  private worker: DeliveryThread | undefined;
   private notifyTimer: NodeJS.Timeout | undefined;
   /** Names this instance in its notifications, so that it does not wake itself a second time. */
   readonly instance = randomUUID();
 
-  constructor(private readonly deps: EventBusDeps, config: EventsConfig) {
+  constructor(private readonly deps: EventBusDeps, private readonly config: EventsConfig) {
     this.store = new EventStore(deps.pool);
     this.endpoints = new WebhookEndpoints(deps.prisma, deps.box, this.store, { allowPrivateUrls: config.allowPrivateUrls, projectExists: deps.projectExists });
     this.deliveries = new DeliveryQueue(deps.pool);
-    this.dispatcher = webhookDispatcher(config.allowPrivateUrls, 5_000);
     if (config.allowPrivateUrls) deps.log.warn('WEBHOOKS_ALLOW_PRIVATE_URLS is on: webhooks may target http, loopback and private addresses (development and tests only)');
-    this.worker = config.worker
-      ? new DeliveryWorker({
-        pool: deps.pool, box: deps.box, dispatcher: this.dispatcher, log: deps.log,
-        disableEndpoint: async (id, reason) => {
-          await this.endpoints.setEnabled(id, false, { type: 'system', id: 'event-worker' }, {}, reason);
-          deps.log.warn({ endpointId: id }, 'webhook endpoint disabled: every delivery failed for too long');
-        },
-      }, config)
-      : undefined;
   }
 
-  /** The dispatcher outbound calls of the bus use (SSRF-guarded). */
-  get outbound() {
-    return this.dispatcher;
-  }
-
-  /** Starts this instance's delivery worker (if it has one); `runRules` runs automation rules. */
-  start(runRules?: RuleRunner) {
-    this.worker?.start(runRules);
+  /**
+   * Starts this instance's delivery worker (with EVENT_WORKER) in a thread of its own, on its own
+   * connections to `databaseUrl`; `runRules` runs automation rules (on this thread: the gateway's).
+   */
+  start(thread: { databaseUrl: string; masterKey: Buffer }, runRules?: RuleRunner) {
+    if (!this.config.worker || this.worker) return;
+    const { allowPrivateUrls, retrySchedule, timeoutMs, disableAfterMs, concurrency } = this.config;
+    this.worker = new DeliveryThread({
+      log: this.deps.log,
+      disableEndpoint: async (id, reason) => {
+        await this.endpoints.setEnabled(id, false, { type: 'system', id: 'event-worker' }, {}, reason);
+        this.deps.log.warn({ endpointId: id }, 'webhook endpoint disabled: every delivery failed for too long');
+      },
+    }, { ...thread, allowPrivateUrls, options: { retrySchedule, timeoutMs, disableAfterMs, concurrency } });
+    this.worker.start(runRules);
   }
 
   /** Deliveries were queued elsewhere (another instance, the CLI): claim now. */
@@ -128,6 +124,5 @@ export class EventBus {
     // A CLI command that queued something closes at once: the running hubs are told now.
     if (this.notifyTimer) await this.notifyOthers();
     await this.worker?.stop();
-    await this.dispatcher.close();
   }
 }

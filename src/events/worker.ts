@@ -1,10 +1,10 @@
-// The delivery worker of one hub instance: claims due deliveries (deliveries.ts), sends each —
-// a signed webhook POST, or an automation rule's call — and records the outcome. Woken at once
+// The delivery worker of one hub instance, in a thread of its own (delivery-thread.ts): claims
+// due deliveries (deliveries.ts), sends each — a signed webhook POST, or an automation rule's
+// call (made by the main thread) — and records the outcome. Woken at once
 // by this instance's own events and by the hub's change notifications (the `events` topic,
 // src/db/changes.ts) from other instances, and otherwise polls once a second (a notification
 // can be missed, a retry falls due, a claim lapses).
 import { request, type Dispatcher } from 'undici';
-import type { Logger } from '../logger.js';
 import type { SecretBox } from '../secrets/box.js';
 import type { StoredEvent } from './event.js';
 import { DeliveryQueue, type ClaimedDelivery, type Outcome } from './deliveries.js';
@@ -46,7 +46,8 @@ export interface WorkerDeps {
   dispatcher: Dispatcher;
   /** Disables an endpoint that failed for too long (and emits endpoint.disabled). */
   disableEndpoint: (id: string, reason: string) => Promise<void>;
-  log: Logger;
+  /** Warnings only (in the delivery thread they are logged by the main thread). */
+  log: { warn(fields: object, message: string): void };
 }
 
 /** The event as receivers get it. */
