@@ -73,6 +73,7 @@ import { Automations } from './events/automations.js';
 import { automationRunner } from './events/automation-runner.js';
 import { EventOperations } from './events/operations.js';
 import { eventRoutes } from './events/routes.js';
+import { eventsFirst } from './events/emit-first.js';
 import { Mailer } from './mail/mailer.js';
 import { createMailWorker } from './mail/mail-worker.js';
 import type { MailWorker } from './mail/worker.js';
@@ -178,7 +179,7 @@ async function createServices(config: Config, db: Database, box: SecretBox, log:
 type Services = Awaited<ReturnType<typeof createServices>>;
 
 /** Our routes in front, oidc-provider's behind them, all in one Koa app (one context). */
-function mountRoutes(app: Koa, config: Config, db: Database, services: Services, host: ProviderHost, masterKey: Buffer, assertions: AssertionSigner, log: Logger): Gateway {
+function mountRoutes(app: Koa, config: Config, db: Database, services: Services, host: ProviderHost, masterKey: Buffer, assertions: AssertionSigner, log: Logger) {
   const { keys, clients, users, access, apiKeys, throttle, subscriptions, entitlements, stripe, billing, webhooks } = services;
   const { prisma } = db;
   const provider = () => host.current;
@@ -196,9 +197,9 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   // The client is the entry the last trusted proxy appended; entries left of it are its claims.
   app.maxIpsCount = config.trustProxyHops;
   app.silent = true; // errors are logged by requestLog/errorHandler, never printed with stacks
-  app.use(requestLog(log));
-  app.use(transportSecurity(config.issuer));
-  app.use(errorHandler());
+  // What every request goes through first: here, and ahead of this app for /api/events (eventsFirst).
+  const front = [requestLog(log), transportSecurity(config.issuer), errorHandler()];
+  for (const middleware of front) app.use(middleware);
   const addressedToIssuer = issuerHostOnly(config.issuer);
   const gateway = new Gateway(
     { issuer: config.issuer, trust: { trustProxy: config.trustProxy, hops: config.trustProxyHops }, ...config.gateway },
@@ -232,7 +233,8 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   const emailFlows = new EmailFlows({ prisma, users, links: new AccountLinks(config.issuer), mail: services.mail, issuer: config.issuer });
   const emailLimits = new EmailLimits(services.limiterStore);
   app.use(emailRoutes({ flows: emailFlows, limits: emailLimits, session: accountSession, csrf, secureCookies: config.issuer.startsWith('https:') }).routes());
-  app.use(eventRoutes({ ops: events, verify, clients, keys: () => host.verificationKeys }));
+  const busRoutes = eventRoutes({ ops: events, verify, clients, keys: () => host.verificationKeys });
+  app.use(busRoutes);
   app.use(interactionRoutes({ provider, users, clients, throttle, csrf, consents: services.consents, emailFlows, emailLimits }).routes());
   app.use(async (ctx, next) => {
     if (ctx.path !== '/' || ctx.method !== 'GET') return next();
@@ -242,7 +244,8 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   app.use(authorizationGuard(services.limiterStore, config.authorizationsPerIpPerMinute));
   app.use(deviceCodeGuard(services.limiterStore, config.deviceCodeLimits));
   app.use(host.middleware());
-  return gateway;
+  const busFirst = (rest: RequestListener) => eventsFirst({ proxy: app.proxy, maxIpsCount: app.maxIpsCount, front: [...front, addressedToIssuer], routes: busRoutes }, rest);
+  return { gateway, busFirst };
 }
 
 /** Keeps clients and keys fresh (notifications, and a periodic re-read) and sweeps expired rows. */
@@ -292,14 +295,14 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
     },
   );
   await host.reload();
-  const gateway = mountRoutes(app, config, db, services, host, masterKey, assertions, log);
+  const { gateway, busFirst } = mountRoutes(app, config, db, services, host, masterKey, assertions, log);
   const stopBackgroundWork = startBackgroundWork(db, services, host, log);
   services.bus.start({ databaseUrl: db.url, masterKey }, automationRunner(services.automations, gateway, config.events.timeoutMs));
   services.mailWorker?.start();
   const releasePasswordPool = holdPasswordPool(config.passwordHashing);
 
   return {
-    app, handler: gatewayFirst(gateway, app.callback()), config, db, host, keys: services.keys, clients, users,
+    app, handler: gatewayFirst(gateway, busFirst(app.callback())), config, db, host, keys: services.keys, clients, users,
     subscriptions: services.subscriptions, plans: services.plans, gateway, bus: services.bus, upgrade: gatewayUpgrade(gateway),
     mail: services.mail, mailWorker: services.mailWorker,
     async close() {
