@@ -23,10 +23,13 @@ const now = () => Number(process.hrtime.bigint()) / 1e6;
 
 const CLOCK_TICK_MS = 10; // USER_HZ is 100 on Linux x86-64
 
-/** utime + stime of a process in ms (NaN when /proc is not readable). */
-export function cpuTimeMs(pid: number): number {
+/**
+ * utime + stime of a process in ms (NaN when /proc is not readable); with `thread`, of that
+ * thread only (a Node process's main thread has the process's own id).
+ */
+export function cpuTimeMs(pid: number, thread?: number): number {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = fs.readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8');
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_MS;
