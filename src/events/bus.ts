@@ -53,7 +53,8 @@ export class EventBus {
 
   /**
    * Starts this instance's delivery worker (with EVENT_WORKER) in a thread of its own, on its own
-   * connections to `databaseUrl`; `runRules` runs automation rules (on this thread: the gateway's).
+   * connections to `databaseUrl`, once there is something to deliver (see DeliveryThread.start);
+   * `runRules` runs automation rules (on this thread: the gateway's).
    */
   start(thread: { databaseUrl: string; masterKey: Buffer }, runRules?: RuleRunner) {
     if (!this.config.worker || this.worker) return;
@@ -64,6 +65,7 @@ export class EventBus {
         await this.endpoints.setEnabled(id, false, { type: 'system', id: 'event-worker' }, {}, reason);
         this.deps.log.warn({ endpointId: id }, 'webhook endpoint disabled: every delivery failed for too long');
       },
+      anyDue: () => this.deliveries.anyDue(),
     }, { ...thread, allowPrivateUrls, options: { retrySchedule, timeoutMs, disableAfterMs, concurrency } });
     this.worker.start(runRules);
   }

@@ -57,11 +57,14 @@ export interface AttemptInfo {
   error: string | null;
 }
 
+/** What a worker may claim now. */
+const CLAIMABLE = "d.status = 'pending' AND d.next_attempt_at <= now() AND (d.locked_until IS NULL OR d.locked_until < now())";
+
 // $1 how many, $2 lease in ms.
 const CLAIM = `
 WITH due AS (
   SELECT d.id FROM event_deliveries d
-  WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND (d.locked_until IS NULL OR d.locked_until < now())
+  WHERE ${CLAIMABLE}
   ORDER BY d.next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
 ), claimed AS (
   UPDATE event_deliveries d SET locked_until = now() + $2 * interval '1 millisecond', attempts = d.attempts + 1
@@ -147,6 +150,12 @@ export class DeliveryQueue {
       error: o.error === undefined ? null : storable(o.error), retry_at: o.ok ? null : o.retryAt?.toISOString() ?? null,
     }))), [...succeeded], [...failed], disableAfterMs]);
     return rows.map((row) => row.id);
+  }
+
+  /** Whether a worker would claim something now. */
+  async anyDue(): Promise<boolean> {
+    const { rows } = await prepared(this.pool, 'events-any-due', `SELECT 1 FROM event_deliveries d WHERE ${CLAIMABLE} LIMIT 1`, []);
+    return rows.length > 0;
   }
 
   /** Pending deliveries due now or overdue (the queue's depth). */

@@ -44,10 +44,14 @@ const SOURCE_LOADER = FROM_SOURCE
   : undefined;
 /** A thread that died is started again after this long (its claims lapse and are made again). */
 const RESTART_MS = 1_000;
+/** Until the thread runs, the main thread looks this often for deliveries due (as the worker polls). */
+const WATCH_MS = 1_000;
 
 export interface DeliveryThreadDeps {
   log: Logger;
   disableEndpoint: (id: string, reason: string) => Promise<void>;
+  /** Whether a delivery is due and unclaimed (made by another instance, a lapsed claim, a retry). */
+  anyDue: () => Promise<boolean>;
 }
 
 export class DeliveryThread {
@@ -56,13 +60,28 @@ export class DeliveryThread {
   private stopping = false;
   private stopped: (() => void) | undefined;
   private runRules: RuleRunner | undefined;
+  private watch: NodeJS.Timeout | undefined;
+  private readonly look = () => this.deps.anyDue().then((due) => { if (due) this.spawn(); }, () => {});
 
   constructor(private readonly deps: DeliveryThreadDeps, private readonly data: Omit<ThreadData, 'wakes' | 'rules'>) {}
 
+  /**
+   * The thread itself starts once a delivery is found due — looked for at once, at every wake
+   * and every WATCH_MS — and then runs until stop(): a thread is ~15 MB of memory that a hub
+   * without webhooks or automation rules never needs (the change listener wakes the bus at
+   * every connection, "anything may have changed", which alone must not start it).
+   */
   start(runRules?: RuleRunner) {
-    if (this.thread || this.stopping) return;
+    if (this.watch || this.thread || this.stopping) return;
     this.runRules = runRules;
-    const workerData: ThreadData = { ...this.data, rules: Boolean(runRules), wakes: this.wakes };
+    this.watch = setInterval(this.look, WATCH_MS).unref();
+    void this.look();
+  }
+
+  private spawn() {
+    if (this.thread || this.stopping) return;
+    clearInterval(this.watch);
+    const workerData: ThreadData = { ...this.data, rules: Boolean(this.runRules), wakes: this.wakes };
     // Explicit execArgv: a thread never inherits the hub's own flags (profilers, preloaded probes).
     const thread = SOURCE_LOADER
       ? new Worker(SOURCE_LOADER, { eval: true, workerData, execArgv: [] })
@@ -76,7 +95,7 @@ export class DeliveryThread {
       this.thread = undefined;
       if (this.stopping) return this.stopped?.();
       this.deps.log.error('the delivery thread exited; starting it again');
-      setTimeout(() => this.start(this.runRules), RESTART_MS).unref();
+      setTimeout(() => this.spawn(), RESTART_MS).unref();
     });
   }
 
@@ -84,11 +103,13 @@ export class DeliveryThread {
   wake() {
     Atomics.add(this.wakes, 0, 1);
     Atomics.notify(this.wakes, 0);
+    if (this.watch && !this.thread) void this.look();
   }
 
   /** Deliveries in flight finish and are recorded, then the thread ends. */
   async stop() {
     this.stopping = true;
+    clearInterval(this.watch);
     const thread = this.thread;
     if (!thread) return;
     thread.ref();
