@@ -5,10 +5,11 @@
 // other threads (workers, GC, libuv) from /proc — repeatable on a busy machine, where throughput
 // is not. Then, for scale, the main thread's CPU per client_credentials token at c=16 alone.
 //
-//   npx tsx bench/events-profile.ts [--dist=dist] [--rate=200] [--seconds=15] [--profile] [--match=regex] [--env=NAME=VALUE…]
+//   npx tsx bench/events-profile.ts [--dist=dist] [--rate=200] [--seconds=15] [--threads] [--profile] [--match=regex] [--env=NAME=VALUE…]
 //
 // --dist: the compiled hub (default dist/); a build elsewhere works when its parent directory
 // links views/, prisma/, node_modules/, package.json and the JSON files of the project.
+// --threads: each thread's user and system CPU per event too.
 // --env: extra variables for the hub (e.g. --env=EVENT_WORKER=false: accepting alone).
 // Env: BENCH_PG_URL, BENCH_REDIS_URL as bench/run.ts.
 import fs from 'node:fs/promises';
@@ -31,6 +32,7 @@ const DIST = path.resolve(ROOT, option('dist') ?? 'dist');
 const RATE = Number(option('rate') ?? 200);
 const SECONDS = Number(option('seconds') ?? 15);
 const PROFILE = args.includes('--profile');
+const THREADS = args.includes('--threads');
 const MATCH = option('match');
 const EXTRA_ENV = Object.fromEntries(args.filter((a) => a.startsWith('--env=')).map((a) => a.slice(6).split(/=(.*)/s, 2) as [string, string]));
 const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -58,11 +60,25 @@ async function createDatabase(): Promise<string> {
   return url.toString();
 }
 
-/** CPU (ms) of the main thread and of all other threads of a process. */
+/** CPU (ms) of the main thread and of all other threads of a process; `each`: user and system ms by thread. */
 async function threads(pid: number) {
   let others = 0;
-  for (const tid of await fs.readdir(`/proc/${pid}/task`)) if (Number(tid) !== pid) others += cpuTimeMs(pid, Number(tid)) || 0;
-  return { main: cpuTimeMs(pid, pid), others };
+  const each = new Map<string, { user: number; system: number }>();
+  for (const tid of await fs.readdir(`/proc/${pid}/task`)) {
+    if (Number(tid) !== pid) others += cpuTimeMs(pid, Number(tid)) || 0;
+    const stat = await fs.readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    each.set(`${tid} ${stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))}`, { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 });
+  }
+  return { main: cpuTimeMs(pid, pid), others, each };
+}
+
+/** Per thread, user + system µs per `n` between two readings (threads with less than 1 µs left out). */
+function breakdown(before: Awaited<ReturnType<typeof threads>>, after: Awaited<ReturnType<typeof threads>>, n: number) {
+  return [...after.each].map(([name, t]) => {
+    const b = before.each.get(name) ?? { user: 0, system: 0 };
+    return { name, user: ((t.user - b.user) / n) * 1000, system: ((t.system - b.system) / n) * 1000 };
+  }).filter((t) => t.user + t.system >= 1).map((t) => `    ${t.name}: user ${t.user.toFixed(0)} µs, system ${t.system.toFixed(0)} µs`);
 }
 
 async function main() {
@@ -120,6 +136,7 @@ async function main() {
     `hub ${path.relative(ROOT, DIST) || DIST}/server.js${Object.keys(EXTRA_ENV).length ? ` with ${Object.entries(EXTRA_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}; ${RATE} events/s for ${SECONDS} s${PROFILE ? ' (CPU-profiled: slower)' : ''}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
     `  events: ${events} stored of ${sent.sent} sent (${sent.errors} errors${sent.firstError ? `: ${sent.firstError}` : ''}), ${received} delivered`,
     `  hub CPU per event: main thread ${perEvent(after.main - before.main)}, other threads ${perEvent(after.others - before.others)}`,
+    ...(THREADS ? ['  per event, by thread:', ...breakdown(before, after, events)] : []),
     `  client_credentials c=16 alone: ${(window.completed / 5).toFixed(0)} tokens/s, main thread ${perToken(t1.main - t0.main)}, other threads ${perToken(t1.others - t0.others)} per token`,
     `  bus share of the main thread at ${RATE} events/s ≈ ${((RATE * (after.main - before.main)) / events / 10).toFixed(1)}%; tokens keep ≈ ${(100 - (RATE * (after.main - before.main)) / events / 10).toFixed(1)}% if issuance fills it`,
   ].join('\n'));
