@@ -28,6 +28,10 @@ import { appsRoutes } from './account-center/apps-routes.js';
 import { profileRoutes } from './account-center/profile-routes.js';
 import { keysRoutes } from './account-center/keys-routes.js';
 import { dataRoutes } from './account-center/data-routes.js';
+import { passkeysRoutes } from './account-center/passkeys-routes.js';
+import { Passkeys } from './mfa/passkeys.js';
+import { SecondFactorStep } from './mfa/second-factor.js';
+import { passkeyRoutes } from './interactions/passkey-routes.js';
 import { AccountDeletion } from './account-center/deletion.js';
 import { UserExport } from './accounts/user-export.js';
 import { EmailFlows } from './account-center/email-flows.js';
@@ -229,12 +233,16 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   app.use(securityRoutes({ session: accountSession, users, sessions: services.sessions, throttle }).routes());
   app.use(appsRoutes({ session: accountSession, consents: services.consents, clients }).routes());
   app.use(dataRoutes({ session: accountSession, exports: new UserExport(prisma), deletion: new AccountDeletion(users, billing, throttle) }).routes());
+  // Passkeys: registered on /account/passkeys, used at sign-in (interactions/passkey-routes.ts).
+  const passkeys = new Passkeys(prisma, config.issuer, services.bus);
+  app.use(passkeysRoutes({ session: accountSession, passkeys, users }).routes());
   // The mailed links: verifying the address (also from sign-up and the verify-required page), reset, change of address.
   const emailFlows = new EmailFlows({ prisma, users, links: new AccountLinks(config.issuer), mail: services.mail, issuer: config.issuer });
   const emailLimits = new EmailLimits(services.limiterStore);
   app.use(emailRoutes({ flows: emailFlows, limits: emailLimits, session: accountSession, csrf, secureCookies: config.issuer.startsWith('https:') }).routes());
   const busRoutes = eventRoutes({ ops: events, verify, clients, keys: () => host.verificationKeys });
   app.use(busRoutes);
+  app.use(passkeyRoutes({ provider, users, csrf, passkeys, secondFactor: new SecondFactorStep(provider, users) }).routes());
   app.use(interactionRoutes({ provider, users, clients, throttle, csrf, consents: services.consents, emailFlows, emailLimits }).routes());
   app.use(async (ctx, next) => {
     if (ctx.path !== '/' || ctx.method !== 'GET') return next();

@@ -65,6 +65,7 @@ export const ROUTES: RouteSpec[] = [
   { route: 'GET /healthz', auth: ['none'] },
   { route: 'GET /readyz', auth: ['none'] },
   { route: 'GET /assets/nexus.css', auth: ['none'] },
+  { route: 'GET /assets/passkeys.js', auth: ['none'] },
 
   // oidc-provider's endpoints (discovery-listed, then the ones it does not list).
   { route: 'GET /.well-known/openid-configuration', auth: ['none'] },
@@ -109,6 +110,10 @@ export const ROUTES: RouteSpec[] = [
   { route: 'GET /interaction/:uid/abort', segments: { uid: '$uid' }, auth: ['interaction'], shallow: ANONYMOUS },
   // At the login step: there is no address to verify yet (400), whatever the form holds.
   { route: 'POST /interaction/:uid/verification', body: 'form', segments: { uid: '$uid' }, params: [{ csrf: '$csrf' }], auth: ['interaction'], shallow: ANONYMOUS },
+  // Passkey sign-in (JSON for /assets/passkeys.js): a credential that is no passkey is refused before any lookup.
+  { route: 'POST /interaction/:uid/passkey/options', body: 'json', segments: { uid: '$uid' }, params: [{ csrf: '$csrf' }], auth: ['interaction'], shallow: ANONYMOUS },
+  { route: 'POST /interaction/:uid/passkey/login', body: 'json', segments: { uid: '$uid' }, params: [{ csrf: '$csrf', credential: { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: { clientDataJSON: 'e30', authenticatorData: 'AAAA', signature: 'AAAA' } } }], auth: ['interaction'], shallow: ANONYMOUS },
+  { route: 'POST /interaction/:uid/passkey/second-factor', body: 'json', segments: { uid: '$uid' }, params: [{ csrf: '$csrf', credential: { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: { clientDataJSON: 'e30', authenticatorData: 'AAAA', signature: 'AAAA' } } }], auth: ['interaction'], shallow: ANONYMOUS },
 
   // The hub's own pages and billing.
   { route: 'GET /account/login', params: [{ returnTo: '/account' }], auth: ['none'] },
@@ -130,6 +135,11 @@ export const ROUTES: RouteSpec[] = [
   { route: 'POST /account/apps/:clientId/remove', body: 'form', segments: { clientId: 'shelter' }, params: [{ csrf: '$csrf' }], auth: ['session'], shallow: ANONYMOUS },
   { route: 'GET /account/data', auth: ['none', 'session'] },
   { route: 'GET /account/data/export', auth: ['none', 'session'] },
+  { route: 'GET /account/passkeys', params: [{ done: 'added' }], auth: ['none', 'session'] },
+  { route: 'POST /account/passkeys/options', body: 'json', params: [{ csrf: '$csrf' }], auth: ['session'], shallow: ANONYMOUS },
+  { route: 'POST /account/passkeys', body: 'json', params: [{ csrf: '$csrf', name: 'hostile key', credential: { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: { clientDataJSON: 'e30', attestationObject: 'AAAA' } } }], auth: ['session'], shallow: ANONYMOUS },
+  { route: 'POST /account/passkeys/:id/rename', body: 'form', segments: { id: 'no-such-passkey' }, params: [{ csrf: '$csrf', name: 'renamed' }], auth: ['session'], shallow: ANONYMOUS },
+  { route: 'POST /account/passkeys/:id/remove', body: 'form', segments: { id: 'no-such-passkey' }, params: [{ csrf: '$csrf' }], auth: ['session'], shallow: ANONYMOUS },
   // The session's own address with a wrong password: the password check runs, nothing is deleted.
   { route: 'POST /account/delete', body: 'form', params: [{ csrf: '$csrf', confirm: 'hostile@example.com', password: 'not the password at all' }], auth: ['session'], shallow: ANONYMOUS },
   // The mailed links (account-center/email-routes.ts). Tokens of the issued shape that were never
