@@ -5,12 +5,13 @@
 // other threads (workers, GC, libuv) from /proc — repeatable on a busy machine, where throughput
 // is not. Then, for scale, the main thread's CPU per client_credentials token at c=16 alone.
 //
-//   npx tsx bench/events-profile.ts [--dist=dist] [--rate=200] [--seconds=15] [--threads] [--profile] [--match=regex] [--env=NAME=VALUE…]
+//   npx tsx bench/events-profile.ts [--dist=dist] [--rate=200] [--seconds=15] [--threads] [--profile] [--match=regex] [--env=NAME=VALUE…] [--node-arg=FLAG…]
 //
 // --dist: the compiled hub (default dist/); a build elsewhere works when its parent directory
 // links views/, prisma/, node_modules/, package.json and the JSON files of the project.
 // --threads: each thread's user and system CPU per event too.
 // --env: extra variables for the hub (e.g. --env=EVENT_WORKER=false: accepting alone).
+// --node-arg: a flag for the hub's node (e.g. --node-arg=--max-semi-space-size=32).
 // Env: BENCH_PG_URL, BENCH_REDIS_URL as bench/run.ts.
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -34,6 +35,7 @@ const SECONDS = Number(option('seconds') ?? 15);
 const PROFILE = args.includes('--profile');
 const THREADS = args.includes('--threads');
 const MATCH = option('match');
+const NODE_ARGS = args.filter((a) => a.startsWith('--node-arg=')).map((a) => a.slice('--node-arg='.length));
 const EXTRA_ENV = Object.fromEntries(args.filter((a) => a.startsWith('--env=')).map((a) => a.slice(6).split(/=(.*)/s, 2) as [string, string]));
 const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -88,7 +90,7 @@ async function main() {
   const port = await freePort();
   const profileDir = path.join(tmp, 'profile');
   const receiver = await ReceiverProcess.start({ root: ROOT, childEnv: env });
-  const child = startNode('Nexus hub', [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), path.join(DIST, 'server.js')], {
+  const child = startNode('Nexus hub', [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...NODE_ARGS, path.join(DIST, 'server.js')], {
     cwd: ROOT,
     env: env({
       DATABASE_URL: databaseUrl, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', ISSUER: `http://localhost:${port}`,
@@ -133,7 +135,7 @@ async function main() {
   const perEvent = (ms: number) => `${((ms / events) * 1000).toFixed(0)} µs`;
   const perToken = (ms: number) => `${((ms / window.completed) * 1000).toFixed(0)} µs`;
   console.log([
-    `hub ${path.relative(ROOT, DIST) || DIST}/server.js${Object.keys(EXTRA_ENV).length ? ` with ${Object.entries(EXTRA_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}; ${RATE} events/s for ${SECONDS} s${PROFILE ? ' (CPU-profiled: slower)' : ''}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    `hub ${NODE_ARGS.length ? `node ${NODE_ARGS.join(' ')} ` : ''}${path.relative(ROOT, DIST) || DIST}/server.js${Object.keys(EXTRA_ENV).length ? ` with ${Object.entries(EXTRA_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}; ${RATE} events/s for ${SECONDS} s${PROFILE ? ' (CPU-profiled: slower)' : ''}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
     `  events: ${events} stored of ${sent.sent} sent (${sent.errors} errors${sent.firstError ? `: ${sent.firstError}` : ''}), ${received} delivered`,
     `  hub CPU per event: main thread ${perEvent(after.main - before.main)}, other threads ${perEvent(after.others - before.others)}`,
     ...(THREADS ? ['  per event, by thread:', ...breakdown(before, after, events)] : []),
