@@ -30,7 +30,6 @@ import { keysRoutes } from './account-center/keys-routes.js';
 import { dataRoutes } from './account-center/data-routes.js';
 import { passkeysRoutes } from './account-center/passkeys-routes.js';
 import { Passkeys } from './mfa/passkeys.js';
-import { SecondFactorStep } from './mfa/second-factor.js';
 import { passkeyRoutes } from './interactions/passkey-routes.js';
 import { AccountDeletion } from './account-center/deletion.js';
 import { UserExport } from './accounts/user-export.js';
@@ -60,6 +59,11 @@ import { deviceCodeGuard } from './oidc/device-code-guard.js';
 import { issuerHostOnly } from './http/issuer-host.js';
 import { Csrf } from './interactions/csrf.js';
 import { interactionRoutes } from './interactions/routes.js';
+import { createSecondFactors } from './mfa/services.js';
+import { CodeLimit } from './mfa/code-limit.js';
+import { SecondFactorStep } from './mfa/second-factor.js';
+import { SecondFactorPages } from './mfa/sign-in-routes.js';
+import { mfaRoutes } from './account-center/mfa-routes.js';
 import { requestLog } from './http/request-log.js';
 import { transportSecurity } from './http/transport-security.js';
 import { errorHandler } from './http/errors.js';
@@ -163,6 +167,8 @@ async function createServices(config: Config, db: Database, box: SecretBox, log:
   const throttle = new LoginThrottle(limiterStore, config.loginLimits, config.signupsPerIpPerHour);
 
   const projectIds = (await clients.list()).map((client) => client.id);
+  // Second factors (src/mfa): TOTP sealed with the hub's box, recovery codes, the operators' reset.
+  const mfa = { ...createSecondFactors(prisma, box, mail, bus), limit: new CodeLimit(limiterStore) };
   const plans = Plans.fromFile(config.plansFile, projectIds);
   const automations = Automations.fromFile(config.automationsFile, projectIds, config.automationsFileNamed);
   bus.useRules(automations.rulesOf);
@@ -177,7 +183,7 @@ async function createServices(config: Config, db: Database, box: SecretBox, log:
   const billing = new Billing(users, subscriptions, plans, stripe, config.issuer);
   const webhooks = stripe ? new StripeWebhooks(prisma, subscriptions, plans, stripe, log) : undefined;
 
-  return { keys, clients, users, access, apiKeys, redis, limiterStore, throttle, plans, subscriptions, entitlements, stripe, billing, webhooks, bus, automations, mail, mailWorker, consents, sessions };
+  return { keys, clients, users, access, apiKeys, redis, limiterStore, throttle, plans, subscriptions, entitlements, stripe, billing, webhooks, bus, automations, mail, mailWorker, consents, sessions, mfa };
 }
 
 type Services = Awaited<ReturnType<typeof createServices>>;
@@ -194,7 +200,7 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   const events = new EventOperations(services.bus);
   const ops = new AdminOperations({
     clients, users, access, apiKeys, keys, subscriptions: () => subscriptions, clientsFile: config.clientsFile, notify: (topic) => publishChange(prisma, topic),
-    events,
+    events, secondFactors: services.mfa.reset,
   });
 
   app.proxy = config.trustProxy;
@@ -234,6 +240,7 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   app.use(appsRoutes({ session: accountSession, consents: services.consents, clients }).routes());
   app.use(dataRoutes({ session: accountSession, exports: new UserExport(prisma), deletion: new AccountDeletion(users, billing, throttle) }).routes());
   // Passkeys: registered on /account/passkeys, used at sign-in (interactions/passkey-routes.ts).
+  app.use(mfaRoutes({ session: accountSession, users, totp: services.mfa.totp, recoveryCodes: services.mfa.recoveryCodes, limit: services.mfa.limit }).routes());
   const passkeys = new Passkeys(prisma, config.issuer, services.bus);
   app.use(passkeysRoutes({ session: accountSession, passkeys, users }).routes());
   // The mailed links: verifying the address (also from sign-up and the verify-required page), reset, change of address.
@@ -242,8 +249,12 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   app.use(emailRoutes({ flows: emailFlows, limits: emailLimits, session: accountSession, csrf, secureCookies: config.issuer.startsWith('https:') }).routes());
   const busRoutes = eventRoutes({ ops: events, verify, clients, keys: () => host.verificationKeys });
   app.use(busRoutes);
-  app.use(passkeyRoutes({ provider, users, csrf, passkeys, secondFactor: new SecondFactorStep(provider, users) }).routes());
-  app.use(interactionRoutes({ provider, users, clients, throttle, csrf, consents: services.consents, emailFlows, emailLimits }).routes());
+  // The sign-in's second step: passkey routes finish it through the same SecondFactorStep.
+  const secondFactorStep = new SecondFactorStep(provider, users);
+  app.use(passkeyRoutes({ provider, users, csrf, passkeys, secondFactor: secondFactorStep }).routes());
+  const secondFactorPages = new SecondFactorPages({ provider, users, clients, csrf, step: secondFactorStep, ...services.mfa });
+  app.use(secondFactorPages.routes().routes());
+  app.use(interactionRoutes({ provider, users, clients, throttle, csrf, consents: services.consents, emailFlows, emailLimits, secondFactor: { step: secondFactorStep, pages: secondFactorPages } }).routes());
   app.use(async (ctx, next) => {
     if (ctx.path !== '/' || ctx.method !== 'GET') return next();
     await render(ctx, 'home', { title: 'Nexus', issuer: config.issuer });

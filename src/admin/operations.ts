@@ -13,6 +13,7 @@ import type { Subscriptions } from '../billing/subscriptions.js';
 import type { EventOperations } from '../events/operations.js';
 import type { EventFilter } from '../events/store.js';
 import type { Actor } from '../events/event.js';
+import type { SecondFactorReset } from '../mfa/reset.js';
 
 export class AdminError extends Error {
   constructor(readonly code: 'no_hub_project' | 'no_grant', message: string) {
@@ -33,6 +34,8 @@ export interface AdminDeps {
   subscriptions: () => Subscriptions;
   /** The event bus's operations, unscoped: administrators reach every endpoint and delivery. */
   events: EventOperations;
+  /** `nexus users reset-mfa`: removes a user's second factors and tells them by mail. */
+  secondFactors: SecondFactorReset;
 }
 
 /** `24h`, `30m`, `7d`…, or `0` (the default): how long a replaced client secret keeps working. */
@@ -142,6 +145,12 @@ export class AdminOperations {
 
   setPassword(email: string, password: string, actor: Actor) {
     return this.deps.users.setPassword(email, password, actor);
+  }
+
+  /** Removes the user's TOTP, recovery codes and passkeys (a lost phone); the user is mailed. */
+  async resetMfa(email: string, actor: Actor) {
+    const user = await this.deps.users.get(email);
+    return { user, removed: await this.deps.secondFactors.reset(user, actor) };
   }
 
   deleteUser(email: string, actor: Actor) {

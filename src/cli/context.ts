@@ -18,6 +18,9 @@ import { Subscriptions } from '../billing/subscriptions.js';
 import { EventBus } from '../events/bus.js';
 import { EventOperations } from '../events/operations.js';
 
+import { Mailer } from '../mail/mailer.js';
+import { SecondFactorReset } from '../mfa/reset.js';
+import { HubEvents } from '../accounts/identity-events.js';
 export interface CliContext {
   config: Config;
   ops: AdminOperations;
@@ -53,4 +56,6 @@ export async function openContext(env: NodeJS.ProcessEnv, stdin: () => Promise<s
   });
   const releasePasswordPool = holdPasswordPool(config.passwordHashing);
   return { config, ops, userImport: new UserImporter(db.prisma, bus), stdin, interactive, close: () => releasePasswordPool().then(() => bus.close()).then(() => db.close()) };
+    // The mail is queued; a running hub's mail worker sends it.
+    secondFactors: new SecondFactorReset(db.prisma, new Mailer(db.prisma, box), new HubEvents(db.prisma, bus)),
 }

@@ -72,6 +72,8 @@ export interface ClientDefinition {
   publishes: string[];
   /** Users must have verified their email address before the project gets a code for them. */
   requireVerifiedEmail: boolean;
+  /** Users must sign in with a second factor (TOTP or a passkey) before the project gets a code. */
+  requireMfa: boolean;
 }
 
 export interface GatewaySettings {
@@ -231,6 +233,8 @@ export function parseClientDefinition(input: unknown): ClientDefinition {
   for (const type of publishes) if (!EVENT_TYPE.test(type) || type.length > 100) problems.push(`${where}publishes: "${type.slice(0, 60)}" is not an event type such as deal.won`);
   const requireVerifiedEmail = raw.requireVerifiedEmail ?? false;
   if (typeof requireVerifiedEmail !== 'boolean') problems.push(`${where}requireVerifiedEmail must be true or false`);
+  const requireMfa = raw.requireMfa ?? false;
+  if (typeof requireMfa !== 'boolean') problems.push(`${where}requireMfa must be true or false`);
 
   if (problems.length) throw new ClientValidationError(problems);
   return {
@@ -250,5 +254,6 @@ export function parseClientDefinition(input: unknown): ClientDefinition {
     ...(gateway ? { gateway } : {}),
     publishes,
     requireVerifiedEmail: requireVerifiedEmail === true,
+    requireMfa: requireMfa === true,
   };
 }

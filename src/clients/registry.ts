@@ -64,6 +64,8 @@ function toClient(row: Row): RegisteredClient {
     publishes: definition.publishes ?? [],
     // Registered before verified emails could be required: they did not require them.
     requireVerifiedEmail: definition.requireVerifiedEmail ?? false,
+    // Registered before second factors: they did not require one.
+    requireMfa: definition.requireMfa ?? false,
     id: row.id,
     audience: row.audience,
     enabled: row.enabled,

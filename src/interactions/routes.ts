@@ -18,6 +18,9 @@ import type { EmailFlows } from '../account-center/email-flows.js';
 import { tooManyMails, type EmailLimits } from '../account-center/email-limits.js';
 import { addConsent, type MissingConsent } from '../oidc/first-party-grant.js';
 import type { Consents } from '../accounts/consents.js';
+import { hasSecondFactor, type SecondFactorStep } from '../mfa/second-factor.js';
+import type { SecondFactorPages } from '../mfa/sign-in-routes.js';
+import { authentication } from '../mfa/amr.js';
 
 export interface InteractionDeps {
   provider: () => Provider;
@@ -29,6 +32,8 @@ export interface InteractionDeps {
   emailFlows: EmailFlows;
   emailLimits: EmailLimits;
   consents: Consents;
+  /** The second step of a sign-in (src/mfa): its page and the state between the two steps. */
+  secondFactor: { step: SecondFactorStep; pages: SecondFactorPages };
 }
 
 const INVALID_CREDENTIALS = 'Incorrect email or password.';
@@ -44,7 +49,7 @@ function field(ctx: Context, name: string): string {
   return typeof value === 'string' ? value : '';
 }
 
-export function interactionRoutes({ provider, users, clients, throttle, csrf, emailFlows, emailLimits, consents }: InteractionDeps) {
+export function interactionRoutes({ provider, users, clients, throttle, csrf, emailFlows, emailLimits, consents, secondFactor }: InteractionDeps) {
   const router = new Router({ prefix: '/interaction/:uid' });
 
   const details = async (ctx: Context) => {
@@ -136,6 +141,8 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf, em
     const { interaction, client } = await details(ctx);
     const { uid } = ctx.params;
     if (interaction.prompt.name === 'login') {
+      // Between the password and the second factor, or a project requiring one: src/mfa.
+      if (await secondFactor.pages.show(ctx, interaction, client)) return;
       await renderLogin(ctx, client, {});
       return;
     }
@@ -207,9 +214,15 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf, em
       return;
     }
     await admission.succeeded();
+    // Known from the user read itself (no statement more): the password alone does not sign in.
+    if (hasSecondFactor(user)) {
+      ctx.state.log.info({ event: 'password_verified', accountId: user.id }, 'password right: second factor next');
+      await secondFactor.step.passwordVerified(ctx, interaction, user.id);
+      return;
+    }
     ctx.state.log.info({ event: 'login', accountId: user.id }, 'login succeeded');
     await users.signedIn(user.id, String(interaction.params.client_id));
-    await finish(ctx, { login: { accountId: user.id } });
+    await finish(ctx, { login: { accountId: user.id, ...authentication(['pwd']) } });
   });
 
   router.get('/signup', async (ctx) => {

@@ -9,6 +9,8 @@ import type { Role } from '../clients/definition.js';
 import type { Users } from '../accounts/users.js';
 import { perRequest } from './request-memo.js';
 import { grantIn } from './user-lookups.js';
+import { MFA_REQUIRED } from '../mfa/second-factor.js';
+import { isMultiFactor } from '../mfa/amr.js';
 
 export const NO_PROJECT_ACCESS = 'project_access_required';
 export const EMAIL_NOT_VERIFIED = 'email_verification_required';
@@ -31,9 +33,33 @@ export function createVerifiedEmailCheck(users: Users, clients: ClientRegistry) 
   };
 }
 
-export function createInteractionPolicy(roleIn: ReturnType<typeof createProjectAccessCheck>, emailVerifiedFor: ReturnType<typeof createVerifiedEmailCheck>) {
+/**
+ * Whether the requesting project requires a second factor (`requireMfa`). The registry's cache
+ * answers: no statement, whatever the project.
+ */
+export function createMfaRequirement(clients: ClientRegistry) {
+  return async function mfaRequiredBy(ctx: KoaContextWithOIDC): Promise<boolean> {
+    const project = ctx.oidc.client && (await clients.findEnabled(ctx.oidc.client.clientId));
+    return project?.requireMfa === true;
+  };
+}
+
+export function createInteractionPolicy(roleIn: ReturnType<typeof createProjectAccessCheck>, emailVerifiedFor: ReturnType<typeof createVerifiedEmailCheck>, mfaRequiredBy: ReturnType<typeof createMfaRequirement>) {
   const { Check, base } = interactionPolicy;
   const policy = base();
+  // A login prompt, not consent: the session's sign-in is not strong enough, so the user signs in
+  // again (the second-factor step, or enrolment first: src/mfa/second-factor.ts). The session's
+  // `amr` tells; a session from before second factors has none and is asked too.
+  policy.get('login')!.checks.add(new Check(
+    MFA_REQUIRED,
+    'the project requires a sign-in with a second factor',
+    'interaction_required',
+    async (ctx: KoaContextWithOIDC) => {
+      if (!ctx.oidc.session?.accountId) return Check.NO_NEED_TO_PROMPT;
+      if (isMultiFactor(ctx.oidc.session.amr)) return Check.NO_NEED_TO_PROMPT;
+      return (await mfaRequiredBy(ctx)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+    },
+  ));
   policy.get('consent')!.checks.add(new Check(
     NO_PROJECT_ACCESS,
     'the user has no access to this project',

@@ -11,8 +11,10 @@ import { createAdapterFactory } from './adapter.js';
 import { CLAIMS, createExtraTokenClaims, createFindAccount } from './account.js';
 import { createResourceIndicators, refuseUnusableResource } from './resources.js';
 import { deviceFlowPages, logoutSource, postLogoutSuccessSource, renderError } from './pages.js';
-import { createInteractionPolicy, createProjectAccessCheck, createVerifiedEmailCheck } from './project-access.js';
+import { createInteractionPolicy, createMfaRequirement, createProjectAccessCheck, createVerifiedEmailCheck } from './project-access.js';
 import { createLoadExistingGrant } from './first-party-grant.js';
+import { ACR_VALUES } from '../mfa/amr.js';
+import { withAuthentication } from '../mfa/token-claims.js';
 import { registerTokenExchange } from './token-exchange.js';
 import { explainMissingVerifier, pkceOption } from './pkce.js';
 import { acceptPreviousSecrets } from './client-secrets.js';
@@ -48,7 +50,7 @@ export function createProvider({ config, prisma, users, access, clients, apiKeys
   const configuration: Configuration = {
     adapter: createAdapterFactory(prisma, clients),
     findAccount: createFindAccount(users, roleIn, entitlements),
-    extraTokenClaims: createExtraTokenClaims(users, access, clients, entitlements),
+    extraTokenClaims: withAuthentication(createExtraTokenClaims(users, access, clients, entitlements)),
     jwks: keys.jwks as Configuration['jwks'],
     cookies: {
       keys: keys.cookieKeys,
@@ -57,6 +59,8 @@ export function createProvider({ config, prisma, users, access, clients, apiKeys
     },
     claims: CLAIMS,
     scopes: ['openid', 'offline_access', 'email', 'profile'],
+    // How the user signed in (src/mfa/amr.ts): ID tokens carry acr and amr from the login result.
+    acrValues: ACR_VALUES,
     // Code flow returns the ID token next to an audience-bound access token that userinfo
     // cannot accept, so the ID token itself carries the claims its scopes ask for.
     conformIdTokenClaims: false,
@@ -67,7 +71,7 @@ export function createProvider({ config, prisma, users, access, clients, apiKeys
     responseTypes: ['code'],
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
-      policy: createInteractionPolicy(roleIn, createVerifiedEmailCheck(users, clients)),
+      policy: createInteractionPolicy(roleIn, createVerifiedEmailCheck(users, clients), createMfaRequirement(clients)),
     },
     // First-party projects need no consent step, third-party ones none for what the user allowed
     // before: their grant is completed here (first-party-grant.ts).

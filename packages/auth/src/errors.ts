@@ -1,6 +1,6 @@
 // Errors of the SDK, shaped for HTTP: a status, an OAuth error code (RFC 6750) and a message.
 
-export type AuthErrorCode = 'invalid_token' | 'insufficient_scope' | 'insufficient_role' | 'insufficient_plan' | 'missing_entitlement';
+export type AuthErrorCode = 'invalid_token' | 'insufficient_scope' | 'insufficient_role' | 'insufficient_plan' | 'missing_entitlement' | 'insufficient_authentication';
 
 export class NexusAuthError extends Error {
   constructor(

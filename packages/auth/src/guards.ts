@@ -39,3 +39,11 @@ export function requireEntitlement(principal: Principal, name: string, atLeast?:
     || (atLeast === undefined ? value === true || (typeof value === 'number' && value > 0) : typeof value === 'number' && value >= atLeast);
   if (!ok) throw new NexusAuthError('missing_entitlement', `requires the ${name} entitlement${atLeast === undefined ? '' : ` (${atLeast})`}`);
 }
+
+/**
+ * The user must have signed in with two factors (the hub's `amr` says `mfa`). A token without
+ * `amr` (client credentials, a session from before second factors) does not pass.
+ */
+export function requireMfa(principal: Principal): void {
+  if (principal.amr?.includes('mfa') !== true) throw new NexusAuthError('insufficient_authentication', 'requires a sign-in with a second factor');
+}

@@ -5,7 +5,7 @@ export { verifyJWT, verifyToken, type VerifyTokenOptions } from './verify-token.
 export { JwksCache, type JwksCacheOptions } from './jwks-cache.js';
 export { NexusAuthError, NexusHubError, WebhookVerificationError, type AuthErrorCode, type WebhookErrorCode } from './errors.js';
 export { toPrincipal, type Principal, type Role } from './principal.js';
-export { requireScope, requireRole, requirePlan, requireEntitlement } from './guards.js';
+export { requireScope, requireRole, requirePlan, requireEntitlement, requireMfa } from './guards.js';
 export { TOKEN_COOKIE, extractToken, readCookie, type ProtectOptions } from './middleware/shared.js';
 export { nexusKoa } from './middleware/koa.js';
 export { nexusExpress, nexusErrors } from './middleware/express.js';

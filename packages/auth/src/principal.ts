@@ -16,6 +16,10 @@ export interface Principal {
   entitlements: Record<string, number | boolean | null>;
   /** The client the token was issued to. */
   clientId: string;
+  /** How the user signed in (RFC 8176 values: pwd, otp, hwk, swk, mfa); [] when the token does not say. */
+  amr?: string[];
+  /** The authentication context class: urn:nexus:acr:password or urn:nexus:acr:mfa. */
+  acr?: string;
   /** Whether the token acts for a user (false: a client acting for itself). */
   isUser: boolean;
   /** All claims, for anything not mapped above. */
@@ -36,6 +40,8 @@ export function toPrincipal(claims: Record<string, unknown>): Principal {
     plan: typeof claims.plan === 'string' ? claims.plan : undefined,
     entitlements,
     clientId,
+    amr: Array.isArray(claims.amr) ? claims.amr.filter((value): value is string => typeof value === 'string') : [],
+    acr: typeof claims.acr === 'string' ? claims.acr : undefined,
     isUser: claims.sub !== clientId,
     claims,
   };

@@ -18,6 +18,7 @@ const DEFINITION_OPTIONS = {
   'first-party': { type: 'boolean' },
   publishes: { type: 'string' },
   'require-verified-email': { type: 'boolean' },
+  'require-mfa': { type: 'boolean' },
 } as const;
 
 /** The definition fields the flags set (only those given). */
@@ -43,6 +44,8 @@ function definitionFromFlags(values: Values) {
   if (values.confidential) fields.public = false;
   if (values['require-verified-email']) fields.requireVerifiedEmail = true;
   if (values['allow-unverified-email']) fields.requireVerifiedEmail = false;
+  if (values['require-mfa']) fields.requireMfa = true;
+  if (values['no-require-mfa']) fields.requireMfa = false;
   return fields;
 }
 
@@ -62,6 +65,7 @@ function describe(client: RegisteredClient) {
     `upstream:      ${client.upstream ?? '- (not behind the gateway)'}`,
     `publishes:     ${client.publishes.join(', ') || '- (other projects receive none of its events)'}`,
     `verified:      ${client.requireVerifiedEmail ? 'email required before a code (requireVerifiedEmail)' : 'not required'}`,
+    `second factor: ${client.requireMfa ? 'required before a code (requireMfa)' : 'not required'}`,
     ...(client.rotationGraceUntil ? [`old secret:    works until ${client.rotationGraceUntil.toISOString()}`] : []),
   ].join('\n');
 }
@@ -92,7 +96,7 @@ export const clients: CommandGroup = {
     },
     add: {
       summary: 'register a project; prints its secret once',
-      usage: '--id ID --name NAME --redirect-uri URL... [--post-logout-uri URL...] [--public] [--grant TYPE...] [--first-party] [--scope S...] [--audience URI] [--access open|granted] [--default-role ROLE] [--pkce required|optional] [--upstream URL] [--publishes deal.won,lead.qualified] [--require-verified-email]',
+      usage: '--id ID --name NAME --redirect-uri URL... [--post-logout-uri URL...] [--public] [--grant TYPE...] [--first-party] [--scope S...] [--audience URI] [--access open|granted] [--default-role ROLE] [--pkce required|optional] [--upstream URL] [--publishes deal.won,lead.qualified] [--require-verified-email] [--require-mfa]',
       options: { ...DEFINITION_OPTIONS, id: { type: 'string' }, public: { type: 'boolean' } },
       async run(ctx, values) {
         const id = requireString(values, 'id');
@@ -106,9 +110,9 @@ export const clients: CommandGroup = {
     },
     update: {
       summary: 'change a client (only the flags given)',
-      usage: 'ID [--name NAME] [--redirect-uri URL...] [--post-logout-uri URL...] [--grant TYPE...] [--scope S...] [--public|--confidential] [--first-party|--third-party] [--audience URI] [--access open|granted] [--default-role ROLE] [--pkce required|optional] [--upstream URL] [--publishes deal.won,lead.qualified] [--require-verified-email|--allow-unverified-email]',
+      usage: 'ID [--name NAME] [--redirect-uri URL...] [--post-logout-uri URL...] [--grant TYPE...] [--scope S...] [--public|--confidential] [--first-party|--third-party] [--audience URI] [--access open|granted] [--default-role ROLE] [--pkce required|optional] [--upstream URL] [--publishes deal.won,lead.qualified] [--require-verified-email|--allow-unverified-email] [--require-mfa|--no-require-mfa]',
       args: ['ID'],
-      options: { ...DEFINITION_OPTIONS, public: { type: 'boolean' }, confidential: { type: 'boolean' }, 'third-party': { type: 'boolean' }, 'allow-unverified-email': { type: 'boolean' } },
+      options: { ...DEFINITION_OPTIONS, public: { type: 'boolean' }, confidential: { type: 'boolean' }, 'third-party': { type: 'boolean' }, 'allow-unverified-email': { type: 'boolean' }, 'no-require-mfa': { type: 'boolean' } },
       async run(ctx, values, [id]) {
         const changes = definitionFromFlags(values);
         if (Object.keys(changes).length === 0) throw new UsageError('nothing to change: give at least one flag');

@@ -113,6 +113,16 @@ export const users: CommandGroup = {
         return { data: publicUser(user), text: `Enabled ${user.email}.` };
       },
     },
+    'reset-mfa': {
+      summary: "remove a user's second factors (authenticator app, recovery codes, passkeys); the user is told by mail",
+      usage: 'EMAIL',
+      args: ['EMAIL'],
+      async run(ctx, _values, [email]) {
+        const { user, removed } = await ctx.ops.resetMfa(email, CLI_ACTOR);
+        const what = [removed.totp ? 'authenticator app' : '', removed.recoveryCodes ? `${removed.recoveryCodes} recovery code(s)` : '', removed.passkeys ? `${removed.passkeys} passkey(s)` : ''].filter(Boolean);
+        return { data: { email: user.email, ...removed }, text: `Second factors of ${user.email} reset (${what.join(', ') || 'none were set up'}); they were told by mail.` };
+      },
+    },
     'set-password': {
       summary: "set a user's password (signs them out everywhere)",
       usage: 'EMAIL (--password P | --password-stdin)',
