@@ -99,7 +99,7 @@ export class Passkeys {
       rpName: 'Nexus', rpID: this.rpId, userName: user.email, userDisplayName: user.fullName || user.email,
       // The user handle a passkey returns at sign-in: the account id, never the address.
       userID: new TextEncoder().encode(user.id),
-      challenge, timeout: CHALLENGE_TTL_MS, attestationType: 'none',
+      challenge: challengeBytes(challenge), timeout: CHALLENGE_TTL_MS, attestationType: 'none',
       excludeCredentials: existing.map((row) => ({ id: row.id, transports: row.transports })),
       authenticatorSelection: { residentKey: 'required', requireResidentKey: true, userVerification: 'preferred' },
     });
@@ -153,7 +153,7 @@ export class Passkeys {
     const allowed = userId ? await this.prisma.passkey.findMany({ where: { userId }, select: { id: true, transports: true } }) : [];
     const challenge = await this.challenges.issue('authentication', userId);
     return generateAuthenticationOptions({
-      rpID: this.rpId, challenge, timeout: CHALLENGE_TTL_MS, userVerification: 'preferred',
+      rpID: this.rpId, challenge: challengeBytes(challenge), timeout: CHALLENGE_TTL_MS, userVerification: 'preferred',
       allowCredentials: allowed.map((row) => ({ id: row.id, transports: row.transports })),
     });
   }
@@ -218,5 +218,7 @@ export class Passkeys {
   }
 }
 
+/** The library base64url-encodes a string challenge as UTF-8; ours is base64url already, so it gets the bytes. */
+const challengeBytes = (challenge: string) => new Uint8Array(Buffer.from(challenge, 'base64url'));
 const challengeError = () => new PasskeyError('challenge', 'This passkey request has expired or was already used. Try again.');
 const notFound = () => new PasskeyError('not_found', 'There is no such passkey in your account.');
