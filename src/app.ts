@@ -79,6 +79,8 @@ import { gatewayFirst, gatewayUpgrade } from './gateway/listener.js';
 import { EventBus } from './events/bus.js';
 import { Automations } from './events/automations.js';
 import { automationRunner } from './events/automation-runner.js';
+import { webhookDispatcher } from './events/ssrf.js';
+import { LogoutDelivery, withBackchannelLogout } from './logout/delivery.js';
 import { EventOperations } from './events/operations.js';
 import { eventRoutes } from './events/routes.js';
 import { eventsFirst } from './events/emit-first.js';
@@ -151,7 +153,7 @@ async function createServices(config: Config, db: Database, box: SecretBox, log:
   const bus = new EventBus({
     prisma, pool: db.pool, box, log, projectExists: (id) => clients.get(id).then(() => true, () => false),
   }, config.events);
-  const clients: ClientRegistry = new ClientRegistry(prisma, box, bus);
+  const clients: ClientRegistry = new ClientRegistry(prisma, box, bus, { allowPrivateUrls: config.events.allowPrivateUrls });
   await seedClients(config, clients, log);
   await ensureAccountClient(clients, config.issuer, log);
   const users = new Users(prisma, bus);
@@ -171,7 +173,7 @@ async function createServices(config: Config, db: Database, box: SecretBox, log:
   const mfa = { ...createSecondFactors(prisma, box, mail, bus), limit: new CodeLimit(limiterStore) };
   const plans = Plans.fromFile(config.plansFile, projectIds);
   const automations = Automations.fromFile(config.automationsFile, projectIds, config.automationsFileNamed);
-  bus.useRules(automations.rulesOf);
+  bus.useRules(withBackchannelLogout(automations.rulesOf));
   const subscriptions = new Subscriptions(prisma, plans, bus);
   const entitlements = new PlanEntitlements(plans, subscriptions, access);
   // Loaded only when billing is on: the Stripe library is a fair share of the hub's memory.
@@ -316,7 +318,11 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
   await host.reload();
   const { gateway, busFirst } = mountRoutes(app, config, db, services, host, masterKey, assertions, log);
   const stopBackgroundWork = startBackgroundWork(db, services, host, log);
-  services.bus.start({ databaseUrl: db.url, masterKey }, automationRunner(services.automations, gateway, config.events.timeoutMs));
+  const logouts = new LogoutDelivery({
+    issuer: config.issuer, findClient: (id) => clients.findEnabled(id), signingKey: async () => (await services.keys.load()).jwks.keys[0],
+    dispatcher: webhookDispatcher(config.events.allowPrivateUrls, config.events.timeoutMs), timeoutMs: config.events.timeoutMs, log,
+  });
+  services.bus.start({ databaseUrl: db.url, masterKey }, logouts.runner(automationRunner(services.automations, gateway, config.events.timeoutMs)));
   services.mailWorker?.start();
   const releasePasswordPool = holdPasswordPool(config.passwordHashing);
 

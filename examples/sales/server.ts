@@ -1,5 +1,6 @@
 // Nexus Sales CRM, reduced to what integration needs: sign in through the hub, show the user's
-// name, and serve GET /api/leads to callers holding the leads:read scope.
+// name, serve GET /api/leads to callers holding the leads:read scope, and end its sessions when
+// the hub says so (POST /auth/backchannel-logout, OpenID Connect Back-Channel Logout).
 //
 //   SALES_CLIENT_SECRET=... npx tsx examples/sales/server.ts
 //
@@ -8,7 +9,9 @@
 import http from 'node:http';
 import Koa from 'koa';
 import Router from '@koa/router';
-import { SignIn, signInKoa, requireScope, type Principal, type SessionUser } from '@nexus/auth';
+import {
+  BackchannelLogout, backchannelLogoutKoa, MemoryLogoutStore, SignIn, signInKoa, requireScope, type Principal, type SessionUser,
+} from '@nexus/auth';
 import { salesApiAuth } from './gateway-api.js';
 
 export interface SalesOptions {
@@ -38,6 +41,9 @@ function page(user: SessionUser | undefined) {
 
 export function createSalesApp({ issuer, port, clientSecret, cookieSecret }: SalesOptions) {
   const origin = `http://localhost:${port}`;
+  // Logouts the hub sends (clients.json: "backchannelLogoutUri": ".../auth/backchannel-logout",
+  // sid required); one process, so memory is enough. The sign-in consults it on every request.
+  const logouts = new MemoryLogoutStore();
   const signIn = new SignIn({
     issuer,
     clientId: 'sales',
@@ -47,7 +53,9 @@ export function createSalesApp({ issuer, port, clientSecret, cookieSecret }: Sal
     scope: 'openid email profile offline_access leads:read',
     cookieSecret,
     allowHttpIssuer: issuer.startsWith('http:'),
+    logouts,
   });
+  const backchannel = new BackchannelLogout({ issuer, clientId: 'sales', store: logouts, requireSid: true, allowHttpIssuer: issuer.startsWith('http:') });
   // A bearer token from a direct caller, or the signed assertion of the Nexus gateway
   // (clients.json: "upstream": "http://localhost:3001/api" → /api/gateway/sales/leads).
   const protect = salesApiAuth(issuer);
@@ -64,6 +72,7 @@ export function createSalesApp({ issuer, port, clientSecret, cookieSecret }: Sal
   });
 
   const app = new Koa();
+  app.use(backchannelLogoutKoa(backchannel));
   app.use(signInKoa(signIn));
   app.use(router.routes());
   return app;

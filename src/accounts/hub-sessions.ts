@@ -6,6 +6,9 @@
 //
 // Ending a session ends everything it holds: its Session row, the grants of its
 // `authorizations` with their codes and refresh tokens (rows by grant_id), and its details.
+// This file is the one place that ends sessions, so that every ending also queues, in the same
+// transaction, a `session.ended` event for each project the session signed in to that has a
+// back-channel logout URI (src/oidc/backchannel-logout.ts delivers them as logout tokens).
 import type { Prisma, PrismaClient } from '../generated/prisma/client.js';
 import type pg from 'pg';
 import { sqlPoolOf } from './sql-pool.js';
@@ -52,20 +55,46 @@ const LIST = `SELECT p.id AS "sessionId", p.uid, h.user_agent AS "userAgent", h.
   WHERE p.model = 'Session' AND p.account_id = $1 AND ${live('p.')}
   ORDER BY "lastSeenAt" DESC NULLS LAST, "signedInAt" DESC NULLS LAST, p.uid`;
 
+/** A project to tell that a session it signed in to ended: its `sid` in that session. */
+export interface Logout {
+  /** The Session's uid; null from RP-initiated logout, where oidc-provider names only the project and sid. */
+  uid: string | null;
+  project: string;
+  sid: string | null;
+}
+
+/** Why sessions ended, as `session.ended` says. */
+export type EndReason = 'logout' | 'revoked' | 'password_changed' | 'password_reset' | 'disabled' | 'deleted';
+
+/**
+ * SQL: the logouts owed for the deleted oidc_payloads rows of CTE `ended` (model, uid, payload,
+ * expires_at): each live Session's authorizations, for enabled projects with a back-channel URI.
+ */
+const logoutsOf = (ended: string) => `SELECT e.uid, held.key AS project, held.value->>'sid' AS sid
+    FROM ${ended} e CROSS JOIN LATERAL jsonb_each(coalesce(e.payload->'authorizations', '{}'::jsonb)) held
+    JOIN oauth_clients c ON c.id = held.key AND c.enabled AND c.definition->>'backchannelLogoutUri' IS NOT NULL
+    WHERE e.model = 'Session' AND ${live('e.')}`;
+
+/** The `session.ended` events of `logouts`, one per project (each gets its own logout token). */
+export const endedEvents = (userId: string, logouts: Logout[], reason: EndReason) =>
+  logouts.map(({ uid, project, sid }) => ({ type: 'session.ended', subject: userId, data: { uid, project, sid, reason } }));
+
 /**
  * Ends the live sessions of user $1 that `which` selects (its own parameters from $2), in one
  * statement: of concurrent calls for one session exactly one deletes its row and reports it.
  */
 const endSessions = (which: string) => `WITH ended AS (
-    DELETE FROM oidc_payloads WHERE model = 'Session' AND account_id = $1 AND ${which} AND ${live()} RETURNING uid, payload
-  ), grants AS (
+    DELETE FROM oidc_payloads WHERE model = 'Session' AND account_id = $1 AND ${which} AND ${live()} RETURNING model, uid, payload, expires_at
+  ), logouts AS (${logoutsOf('ended')}), grants AS (
     SELECT held.value->>'grantId' AS grant_id FROM ended, jsonb_each(coalesce(ended.payload->'authorizations', '{}'::jsonb)) held
   ), tokens AS (
     DELETE FROM oidc_payloads p USING grants g WHERE p.grant_id = g.grant_id OR (p.model = 'Grant' AND p.id = g.grant_id) RETURNING p.id
   ), details AS (
     DELETE FROM hub_sessions h USING ended e WHERE h.uid = e.uid RETURNING h.uid, h.user_agent
   )
-  SELECT e.uid, d.user_agent AS "userAgent" FROM ended e LEFT JOIN details d ON d.uid = e.uid`;
+  SELECT e.uid, d.user_agent AS "userAgent",
+    coalesce((SELECT jsonb_agg(jsonb_build_object('uid', l.uid, 'project', l.project, 'sid', l.sid)) FROM logouts l WHERE l.uid = e.uid), '[]'::jsonb) AS logouts
+  FROM ended e LEFT JOIN details d ON d.uid = e.uid`;
 
 const END_ONE = endSessions('uid = $2');
 const END_OTHERS = endSessions('id <> $2');
@@ -73,7 +102,7 @@ const END_OTHERS = endSessions('id <> $2');
 /**
  * Signs the user out of every browser but the one whose Session id is $2, and revokes every grant,
  * code and token of the user except those that browser holds (a password change: whoever knew
- * the old password keeps nothing, the person changing it stays signed in).
+ * the old password keeps nothing, the person changing it stays signed in). Answers the logouts owed.
  */
 const KEEP_ONLY = `WITH kept AS (
     SELECT s.uid, held.value->>'grantId' AS grant_id
@@ -82,12 +111,36 @@ const KEEP_ONLY = `WITH kept AS (
   ), gone AS (
     DELETE FROM oidc_payloads p WHERE p.account_id = $1 AND NOT (p.model = 'Session' AND p.id = $2)
       AND coalesce(p.grant_id, CASE WHEN p.model = 'Grant' THEN p.id END, '') NOT IN (SELECT grant_id FROM kept WHERE grant_id IS NOT NULL)
-    RETURNING p.id
+    RETURNING p.model, p.uid, p.payload, p.expires_at
+  ), details AS (
+    DELETE FROM hub_sessions WHERE user_id = $1::text::uuid AND uid NOT IN (SELECT uid FROM kept WHERE uid IS NOT NULL) RETURNING 1
   )
-  DELETE FROM hub_sessions WHERE user_id = $1::text::uuid AND uid NOT IN (SELECT uid FROM kept WHERE uid IS NOT NULL)`;
+  ${logoutsOf('gone')}`;
 
-export function signOutElsewhere(tx: Prisma.TransactionClient, userId: string, keepSessionId: string): Promise<number> {
-  return tx.$executeRawUnsafe(KEEP_ONLY, userId, keepSessionId);
+/** Every session, grant, code and token of the user ends (disabled, deleted, a new password). */
+const END_ALL = `WITH gone AS (
+    DELETE FROM oidc_payloads WHERE account_id = $1 RETURNING model, uid, payload, expires_at
+  )
+  ${logoutsOf('gone')}`;
+
+/** Where another library ends a user's sessions: inside its own transaction, with their `session.ended` events. */
+export interface SessionEnding {
+  tx: Prisma.TransactionClient;
+  events: HubEvents;
+  actor: Actor;
+  reason: EndReason;
+}
+
+/** Ends every session of the user but the browser of `keepSessionId` (oidc-provider's Session id). */
+export async function signOutElsewhere({ tx, events, actor, reason }: SessionEnding, userId: string, keepSessionId: string): Promise<void> {
+  const logouts = await tx.$queryRawUnsafe<Logout[]>(KEEP_ONLY, userId, keepSessionId);
+  await events.inTransaction(tx, actor, endedEvents(userId, logouts, reason));
+}
+
+/** Ends every session of the user, with every grant, code and refresh token issued to them. */
+export async function signOutEverywhere({ tx, events, actor, reason }: SessionEnding, userId: string): Promise<void> {
+  const logouts = await tx.$queryRawUnsafe<Logout[]>(END_ALL, userId);
+  await events.inTransaction(tx, actor, endedEvents(userId, logouts, reason));
 }
 
 // User agents are the client's to choose: kept short and without the control characters
@@ -128,6 +181,14 @@ export class HubSessions {
     return this.end(END_OTHERS, userId, keepSessionId, actor);
   }
 
+  /**
+   * RP-initiated logout: oidc-provider's end_session ends the Session itself and names each
+   * project to tell (src/oidc/backchannel-logout.ts); this queues that project's logout token.
+   */
+  loggedOut(userId: string, logout: Logout): Promise<void> {
+    return this.events.alone({ type: 'user', id: userId }, endedEvents(userId, [logout], 'logout'));
+  }
+
   /** Details of sessions that ended (signed out, expired, revoked); the newest are spared while their Session is saved. */
   async sweep(): Promise<number> {
     const { rowCount } = await this.pool.query(`DELETE FROM hub_sessions h WHERE h.last_seen_at < now() - interval '5 minutes'
@@ -137,10 +198,11 @@ export class HubSessions {
 
   private end(statement: string, userId: string, selector: string, actor: Actor): Promise<number> {
     return this.prisma.$transaction(async (tx) => {
-      const ended = await tx.$queryRawUnsafe<Array<{ uid: string; userAgent: string | null }>>(statement, userId, selector);
-      await this.events.inTransaction(tx, actor, ended.map(({ uid, userAgent }) => ({
-        type: 'session.revoked', subject: userId, data: { uid, device: describeDevice(userAgent) },
-      })));
+      const ended = await tx.$queryRawUnsafe<Array<{ uid: string; userAgent: string | null; logouts: Logout[] }>>(statement, userId, selector);
+      await this.events.inTransaction(tx, actor, ended.flatMap(({ uid, userAgent, logouts }) => [
+        { type: 'session.revoked', subject: userId, data: { uid, device: describeDevice(userAgent) } },
+        ...endedEvents(userId, logouts, 'revoked'),
+      ]));
       return ended.length;
     });
   }

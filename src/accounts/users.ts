@@ -6,7 +6,7 @@ import { isUuid } from '../db/ids.js';
 import { isUsableEmail, normalizeEmail } from './email.js';
 import { sqlPoolOf } from './sql-pool.js';
 import { HubEvents, SYSTEM_ACTOR, userData, type Actor, type EventPublisher } from './identity-events.js';
-import { signOutElsewhere } from './hub-sessions.js';
+import { signOutElsewhere, signOutEverywhere } from './hub-sessions.js';
 
 /**
  * A user as the hub reads it. The sign-in's own read of the user (SELECT_USER) also says whether
@@ -220,7 +220,7 @@ export class Users {
     const user = await this.get(email);
     return this.prisma.$transaction(async (tx) => {
       const { count } = await tx.user.updateMany({ where: { id: user.id, disabledAt: null }, data: { disabledAt: new Date() } });
-      await tx.oidcPayload.deleteMany({ where: { accountId: user.id } });
+      await signOutEverywhere({ tx, events: this.events, actor, reason: 'disabled' }, user.id);
       const updated = await tx.user.findUniqueOrThrow({ where: { id: user.id } });
       if (count) await this.events.inTransaction(tx, actor, [{ type: 'user.disabled', subject: user.id, data: userData(updated) }]);
       return updated;
@@ -245,7 +245,7 @@ export class Users {
     const passwordHash = await hashPassword(password);
     return this.prisma.$transaction(async (tx) => {
       const updated = await tx.user.update({ where: { id: user.id }, data: { passwordHash } });
-      await tx.oidcPayload.deleteMany({ where: { accountId: user.id } });
+      await signOutEverywhere({ tx, events: this.events, actor, reason: 'password_changed' }, user.id);
       await this.events.inTransaction(tx, actor, [{ type: 'user.password_changed', subject: user.id, data: userData(updated) }]);
       return updated;
     });
@@ -269,7 +269,7 @@ export class Users {
       const { count } = await tx.user.updateMany({ where: { id: user.id, passwordHash: user.passwordHash, disabledAt: null }, data: { passwordHash } });
       if (!count) return undefined;
       const updated = await tx.user.findUniqueOrThrow({ where: { id: user.id } });
-      await signOutElsewhere(tx, user.id, keepSessionId);
+      await signOutElsewhere({ tx, events: this.events, actor: { type: 'user', id: user.id }, reason: 'password_changed' }, user.id, keepSessionId);
       await this.events.inTransaction(tx, { type: 'user', id: user.id }, [{ type: 'user.password_changed', subject: user.id, data: userData(updated) }]);
       return updated;
     });
@@ -317,7 +317,7 @@ export class Users {
   async resetPassword(tx: Prisma.TransactionClient, userId: string, passwordHash: string): Promise<User | undefined> {
     const { count } = await tx.user.updateMany({ where: { id: userId, disabledAt: null }, data: { passwordHash } });
     if (!count) return undefined;
-    await tx.oidcPayload.deleteMany({ where: { accountId: userId } });
+    await signOutEverywhere({ tx, events: this.events, actor: { type: 'user', id: userId }, reason: 'password_reset' }, userId);
     const user = await tx.user.findUniqueOrThrow({ where: { id: userId } });
     await this.events.inTransaction(tx, { type: 'user', id: userId }, [{ type: 'user.password_reset', subject: userId, data: userData(user) }]);
     return user;
@@ -331,7 +331,7 @@ export class Users {
     const user = await this.get(email);
     await this.prisma.$transaction(async (tx) => {
       await this.events.inTransaction(tx, actor, [{ type: 'user.deleted', subject: user.id, data: userData(user) }]);
-      await tx.oidcPayload.deleteMany({ where: { accountId: user.id } });
+      await signOutEverywhere({ tx, events: this.events, actor, reason: 'deleted' }, user.id);
       // Deleted meanwhile by someone else: P2025, and this transaction's event goes with it.
       await tx.user.delete({ where: { id: user.id } });
     });

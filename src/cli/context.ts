@@ -16,6 +16,7 @@ import { AdminOperations } from '../admin/operations.js';
 import { Plans } from '../billing/plans.js';
 import { Subscriptions } from '../billing/subscriptions.js';
 import { EventBus } from '../events/bus.js';
+import { withBackchannelLogout } from '../logout/delivery.js';
 import { EventOperations } from '../events/operations.js';
 
 import { Mailer } from '../mail/mailer.js';
@@ -41,7 +42,9 @@ export async function openContext(env: NodeJS.ProcessEnv, stdin: () => Promise<s
   const bus = new EventBus({
     prisma: db.prisma, pool: db.pool, box, log, projectExists: (id) => clients.get(id).then(() => true, () => false),
   }, { ...config.events, worker: false });
-  const clients: ClientRegistry = new ClientRegistry(db.prisma, box, bus);
+  const clients: ClientRegistry = new ClientRegistry(db.prisma, box, bus, { allowPrivateUrls: config.events.allowPrivateUrls });
+  // Sessions the CLI ends (users disable, set-password, delete) owe their projects a logout token.
+  bus.useRules(withBackchannelLogout(() => []));
   const ops = new AdminOperations({
     clients,
     // Read on first use: only `nexus plans` needs plans.json.

@@ -72,6 +72,10 @@ export interface ClientDefinition {
   publishes: string[];
   /** Users must have verified their email address before the project gets a code for them. */
   requireVerifiedEmail: boolean;
+  /** Where the hub POSTs logout tokens (OpenID Connect Back-Channel Logout); unset: not told. */
+  backchannelLogoutUri?: string;
+  /** Every logout token carries the session's `sid`. */
+  backchannelLogoutSessionRequired: boolean;
   /** Users must sign in with a second factor (TOTP or a passkey) before the project gets a code. */
   requireMfa: boolean;
 }
@@ -119,6 +123,15 @@ export function redirectUriProblem(input: unknown): string | undefined {
   if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return undefined;
   if (url.protocol === 'http:') return `"${value}" must use https (http is only allowed for localhost)`;
   return `"${value}" must use https`;
+}
+
+/**
+ * A back-channel logout URI: as a redirect URI (https, http only for loopback), at most 2048
+ * characters. Whether its address may be reached is the registry's check (clients/registry.ts).
+ */
+export function backchannelLogoutUriProblem(input: unknown): string | undefined {
+  if (typeof input === 'string' && input.length > 2048) return 'must be at most 2048 characters';
+  return redirectUriProblem(input);
 }
 
 /** An upstream API base: absolute http(s), no credentials, query or fragment. */
@@ -233,6 +246,14 @@ export function parseClientDefinition(input: unknown): ClientDefinition {
   for (const type of publishes) if (!EVENT_TYPE.test(type) || type.length > 100) problems.push(`${where}publishes: "${type.slice(0, 60)}" is not an event type such as deal.won`);
   const requireVerifiedEmail = raw.requireVerifiedEmail ?? false;
   if (typeof requireVerifiedEmail !== 'boolean') problems.push(`${where}requireVerifiedEmail must be true or false`);
+  // null (from `--backchannel-logout-uri ''` or the admin API) stops the logout tokens.
+  const backchannelLogoutUri = raw.backchannelLogoutUri === null || raw.backchannelLogoutUri === '' ? undefined : raw.backchannelLogoutUri;
+  if (backchannelLogoutUri !== undefined) {
+    const problem = backchannelLogoutUriProblem(backchannelLogoutUri);
+    if (problem) problems.push(`${where}backchannelLogoutUri ${problem}`);
+  }
+  const backchannelLogoutSessionRequired = raw.backchannelLogoutSessionRequired ?? false;
+  if (typeof backchannelLogoutSessionRequired !== 'boolean') problems.push(`${where}backchannelLogoutSessionRequired must be true or false`);
   const requireMfa = raw.requireMfa ?? false;
   if (typeof requireMfa !== 'boolean') problems.push(`${where}requireMfa must be true or false`);
 
@@ -254,6 +275,8 @@ export function parseClientDefinition(input: unknown): ClientDefinition {
     ...(gateway ? { gateway } : {}),
     publishes,
     requireVerifiedEmail: requireVerifiedEmail === true,
+    ...(backchannelLogoutUri !== undefined ? { backchannelLogoutUri: backchannelLogoutUri as string } : {}),
+    backchannelLogoutSessionRequired: backchannelLogoutSessionRequired === true,
     requireMfa: requireMfa === true,
   };
 }

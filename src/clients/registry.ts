@@ -5,7 +5,10 @@ import type { PrismaClient } from '../generated/prisma/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { SecretBox } from '../secrets/box.js';
 import { constantTimeEqual, randomSecret } from '../secrets/tokens.js';
-import { parseClientDefinition, TOKEN_EXCHANGE_GRANT, type ClientDefinition } from './definition.js';
+import { ClientValidationError, parseClientDefinition, TOKEN_EXCHANGE_GRANT, type ClientDefinition } from './definition.js';
+import { webhookUrlProblem } from '../events/ssrf.js';
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 import { HubEvents, SYSTEM_ACTOR, type Actor, type EventPublisher } from '../accounts/identity-events.js';
 
 export const CACHE_TTL_MS = 30_000;
@@ -64,6 +67,8 @@ function toClient(row: Row): RegisteredClient {
     publishes: definition.publishes ?? [],
     // Registered before verified emails could be required: they did not require them.
     requireVerifiedEmail: definition.requireVerifiedEmail ?? false,
+    // Registered before back-channel logout: they did not require a sid.
+    backchannelLogoutSessionRequired: definition.backchannelLogoutSessionRequired ?? false,
     // Registered before second factors: they did not require one.
     requireMfa: definition.requireMfa ?? false,
     id: row.id,
@@ -89,6 +94,9 @@ export function toOidcMetadata(client: ClientDefinition, secret: string | undefi
     grant_types: client.public ? client.grantTypes : [...client.grantTypes, TOKEN_EXCHANGE_GRANT],
     response_types: client.grantTypes.includes('authorization_code') ? ['code'] : [],
     token_endpoint_auth_method: client.public ? 'none' : 'client_secret_basic',
+    // oidc-provider calls the project's backchannelLogout at /session/end only when it has a URI;
+    // the hub queues the token there instead of sending it (src/oidc/backchannel-logout.ts).
+    ...(client.backchannelLogoutUri ? { backchannel_logout_uri: client.backchannelLogoutUri, backchannel_logout_session_required: client.backchannelLogoutSessionRequired } : {}),
     ...(client.public ? {} : { client_secret: secret }),
   };
 }
@@ -121,8 +129,25 @@ export class ClientRegistry {
 
   private readonly events: HubEvents;
 
-  constructor(private readonly prisma: PrismaClient, private readonly box: SecretBox, publisher?: EventPublisher) {
+  /**
+   * `allowPrivateUrls` (WEBHOOKS_ALLOW_PRIVATE_URLS): back-channel logout URIs may name private
+   * addresses, as webhook URLs may.
+   */
+  constructor(private readonly prisma: PrismaClient, private readonly box: SecretBox, publisher?: EventPublisher, private readonly options: { allowPrivateUrls?: boolean } = {}) {
     this.events = new HubEvents(prisma, publisher);
+  }
+
+  /**
+   * The hub POSTs to a back-channel logout URI, so it gets the webhooks' SSRF rules
+   * (src/events/ssrf.ts): no private, link-local or metadata addresses. Loopback passes here, as
+   * for redirect URIs (the projects of a development hub run beside it), but the delivery's
+   * guarded dispatcher reaches it only with WEBHOOKS_ALLOW_PRIVATE_URLS, like any private address.
+   */
+  private checkReachable(definition: ClientDefinition) {
+    const uri = definition.backchannelLogoutUri;
+    if (!uri || LOOPBACK.has(new URL(uri).hostname)) return;
+    const problem = webhookUrlProblem(uri, this.options.allowPrivateUrls ?? false);
+    if (problem) throw new ClientValidationError([`client "${definition.id}": backchannelLogoutUri ${problem.replace(/^url /, '')}`]);
   }
 
   // --- cached reads (hot path) -------------------------------------------------------------
@@ -218,6 +243,7 @@ export class ClientRegistry {
   /** Registers a project. Returns the generated secret (shown once) for confidential clients. */
   async add(input: unknown, actor: Actor = SYSTEM_ACTOR): Promise<{ client: RegisteredClient; secret: string | undefined }> {
     const definition = parseClientDefinition(input);
+    this.checkReachable(definition);
     const secret = definition.public ? undefined : randomSecret(32);
     try {
       const client = await this.prisma.$transaction(async (tx) => {
@@ -244,6 +270,7 @@ export class ClientRegistry {
   async update(id: string, input: unknown, actor: Actor = SYSTEM_ACTOR): Promise<{ client: RegisteredClient; secret: string | undefined }> {
     const current = await this.get(id);
     const definition = parseClientDefinition({ ...current, ...(input as object), id });
+    this.checkReachable(definition);
     const changed = (Object.keys(definition) as Array<keyof ClientDefinition>).filter((key) => !isDeepStrictEqual(definition[key], current[key]));
     const existing = await this.prisma.oAuthClient.findUniqueOrThrow({ where: { id } });
     const secret = !definition.public && !existing.secretEncrypted ? randomSecret(32) : undefined;

@@ -23,6 +23,7 @@ import type { LimiterStore } from '../security/limiter.js';
 import type { PlanEntitlements } from '../billing/entitlements.js';
 import type { Consents } from '../accounts/consents.js';
 import type { HubSessions } from '../accounts/hub-sessions.js';
+import { queueBackchannelLogouts } from './backchannel-logout.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -94,6 +95,8 @@ export function createProvider({ config, prisma, users, access, clients, apiKeys
       revocation: { enabled: true },
       deviceFlow: { enabled: true, charset: 'base-20', mask: '****-****', ...deviceFlowPages },
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+      // Discovery advertises it; the tokens are queued and sent by the hub (backchannel-logout.ts).
+      backchannelLogout: { enabled: true },
       resourceIndicators,
     },
     // Browsers may call the token, revocation and introspection endpoints only from the
@@ -122,6 +125,7 @@ export function createProvider({ config, prisma, users, access, clients, apiKeys
   explainMissingVerifier(provider);
   provider.maxIpsCount = config.trustProxyHops;
   registerTokenExchange(provider, { apiKeys, access, clients, resources: resourceIndicators, limiterStore });
+  queueBackchannelLogouts(provider, sessions);
   // The account center's list of signed-in browsers (accounts/hub-sessions.ts): one statement per
   // successful authorization, finished before the answer goes out, so the list is current when
   // the browser gets there. A failure costs the list a detail, never the sign-in.

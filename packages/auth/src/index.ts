@@ -15,6 +15,12 @@ export { routeSignIn, type SignInRoutes, type SignInRequest, type SignInAnswer }
 export { signInKoa } from './middleware/sign-in-koa.js';
 export { signInExpress } from './middleware/sign-in-express.js';
 export {
+  BackchannelLogout, BackchannelLogoutError, BACKCHANNEL_LOGOUT_EVENT, MAX_LOGOUT_BODY_BYTES,
+  type BackchannelLogoutOptions, type BackchannelAnswer, type LogoutTokenClaims,
+} from './backchannel.js';
+export { MemoryLogoutStore, type LogoutStore, type LocalSession } from './logout-store.js';
+export { backchannelLogoutKoa, backchannelLogoutExpress, type BackchannelRouteOptions } from './middleware/backchannel.js';
+export {
   verifyGatewayAssertion, createGatewayAssertionVerifier, GATEWAY_ASSERTION_HEADER, GATEWAY_ASSERTION_TYP,
   type GatewayIdentity, type GatewayAssertionOptions, type GatewayAssertionVerifier,
 } from './gateway-assertion.js';

@@ -6,6 +6,7 @@ import * as oidc from 'openid-client';
 import { EncryptJWT, jwtDecrypt } from 'jose';
 import { discoverer } from './discovery.js';
 import { isSafeReturnTo, readCookie, TOKEN_COOKIE } from './middleware/shared.js';
+import type { LogoutStore } from './logout-store.js';
 
 export const SESSION_COOKIE = 'nexus_session';
 const TRANSACTION_COOKIE = 'nexus_signin';
@@ -27,6 +28,11 @@ export interface SignInOptions {
   secureCookies?: boolean;
   /** Allow an http:// issuer (local development and tests only). */
   allowHttpIssuer?: boolean;
+  /**
+   * Where back-channel logouts are recorded (BackchannelLogout): a session the hub ended is
+   * signed out on its next request. Without it, hub logouts do not reach this app's sessions.
+   */
+  logouts?: LogoutStore;
 }
 
 export interface CookieToSet {
@@ -63,6 +69,10 @@ interface SessionData {
   idToken?: string;
   /** Epoch seconds. */
   expiresAt: number;
+  /** The hub's session id for this app (the ID token's sid): what a logout token names. */
+  sid?: string;
+  /** Epoch seconds of the sign-in (sessions from before carry none: treated as just now). */
+  signedInAt?: number;
 }
 
 export class SignIn {
@@ -108,6 +118,8 @@ export class SignIn {
       refreshToken: tokens.refresh_token ?? previous?.refreshToken,
       idToken: tokens.id_token ?? previous?.idToken,
       expiresAt: Math.floor(Date.now() / 1000) + (tokens.expires_in ?? 300),
+      sid: (typeof claims?.sid === 'string' ? claims.sid : undefined) ?? previous?.sid,
+      signedInAt: previous?.signedInAt ?? Math.floor(Date.now() / 1000),
     };
     const lifetime = 30 * 24 * 3600;
     return [
@@ -154,6 +166,7 @@ export class SignIn {
   async current(cookieHeader: string | undefined): Promise<{ user?: SessionUser; accessToken?: string; cookies: CookieToSet[] }> {
     const session = await this.open<SessionData>(readCookie(cookieHeader, SESSION_COOKIE));
     if (!session) return { cookies: [] };
+    if (await this.loggedOut(session)) return { cookies: this.clear() };
     if (session.expiresAt - 30 > Date.now() / 1000) return { user: session.user, accessToken: session.accessToken, cookies: [] };
     if (!session.refreshToken) return { cookies: this.clear() };
     try {
@@ -175,6 +188,10 @@ export class SignIn {
       ...(this.options.postLogoutRedirectUri ? { post_logout_redirect_uri: this.options.postLogoutRedirectUri } : {}),
     });
     return { url: url.href, cookies: this.clear() };
+  }
+
+  private loggedOut({ user, sid, signedInAt }: SessionData): Promise<boolean> {
+    return this.options.logouts?.isEnded({ sub: user.sub, sid, signedInAt: signedInAt ?? Math.floor(Date.now() / 1000) }) ?? Promise.resolve(false);
   }
 
   private clear(): CookieToSet[] {

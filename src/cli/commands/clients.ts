@@ -18,6 +18,8 @@ const DEFINITION_OPTIONS = {
   'first-party': { type: 'boolean' },
   publishes: { type: 'string' },
   'require-verified-email': { type: 'boolean' },
+  'backchannel-logout-uri': { type: 'string' },
+  'backchannel-logout-session-required': { type: 'boolean' },
   'require-mfa': { type: 'boolean' },
 } as const;
 
@@ -44,6 +46,10 @@ function definitionFromFlags(values: Values) {
   if (values.confidential) fields.public = false;
   if (values['require-verified-email']) fields.requireVerifiedEmail = true;
   if (values['allow-unverified-email']) fields.requireVerifiedEmail = false;
+  // `--backchannel-logout-uri ''` stops the logout tokens.
+  if (typeof values['backchannel-logout-uri'] === 'string') fields.backchannelLogoutUri = values['backchannel-logout-uri'].trim() === '' ? null : values['backchannel-logout-uri'];
+  if (values['backchannel-logout-session-required']) fields.backchannelLogoutSessionRequired = true;
+  if (values['backchannel-logout-session-optional']) fields.backchannelLogoutSessionRequired = false;
   if (values['require-mfa']) fields.requireMfa = true;
   if (values['no-require-mfa']) fields.requireMfa = false;
   return fields;
@@ -65,6 +71,7 @@ function describe(client: RegisteredClient) {
     `upstream:      ${client.upstream ?? '- (not behind the gateway)'}`,
     `publishes:     ${client.publishes.join(', ') || '- (other projects receive none of its events)'}`,
     `verified:      ${client.requireVerifiedEmail ? 'email required before a code (requireVerifiedEmail)' : 'not required'}`,
+    `logout:        ${client.backchannelLogoutUri ? `${client.backchannelLogoutUri}${client.backchannelLogoutSessionRequired ? ' (sid required)' : ''}` : '- (no back-channel logout)'}`,
     `second factor: ${client.requireMfa ? 'required before a code (requireMfa)' : 'not required'}`,
     ...(client.rotationGraceUntil ? [`old secret:    works until ${client.rotationGraceUntil.toISOString()}`] : []),
   ].join('\n');
@@ -96,7 +103,7 @@ export const clients: CommandGroup = {
     },
     add: {
       summary: 'register a project; prints its secret once',
-      usage: '--id ID --name NAME --redirect-uri URL... [--post-logout-uri URL...] [--public] [--grant TYPE...] [--first-party] [--scope S...] [--audience URI] [--access open|granted] [--default-role ROLE] [--pkce required|optional] [--upstream URL] [--publishes deal.won,lead.qualified] [--require-verified-email] [--require-mfa]',
+      usage: '--id ID --name NAME --redirect-uri URL... [--post-logout-uri URL...] [--public] [--grant TYPE...] [--first-party] [--scope S...] [--audience URI] [--access open|granted] [--default-role ROLE] [--pkce required|optional] [--upstream URL] [--publishes deal.won,lead.qualified] [--require-verified-email] [--require-mfa] [--backchannel-logout-uri URL [--backchannel-logout-session-required]]',
       options: { ...DEFINITION_OPTIONS, id: { type: 'string' }, public: { type: 'boolean' } },
       async run(ctx, values) {
         const id = requireString(values, 'id');
@@ -110,9 +117,9 @@ export const clients: CommandGroup = {
     },
     update: {
       summary: 'change a client (only the flags given)',
-      usage: 'ID [--name NAME] [--redirect-uri URL...] [--post-logout-uri URL...] [--grant TYPE...] [--scope S...] [--public|--confidential] [--first-party|--third-party] [--audience URI] [--access open|granted] [--default-role ROLE] [--pkce required|optional] [--upstream URL] [--publishes deal.won,lead.qualified] [--require-verified-email|--allow-unverified-email] [--require-mfa|--no-require-mfa]',
+      usage: 'ID [--name NAME] [--redirect-uri URL...] [--post-logout-uri URL...] [--grant TYPE...] [--scope S...] [--public|--confidential] [--first-party|--third-party] [--audience URI] [--access open|granted] [--default-role ROLE] [--pkce required|optional] [--upstream URL] [--publishes deal.won,lead.qualified] [--require-verified-email|--allow-unverified-email] [--require-mfa|--no-require-mfa] [--backchannel-logout-uri URL] [--backchannel-logout-session-required|--backchannel-logout-session-optional]',
       args: ['ID'],
-      options: { ...DEFINITION_OPTIONS, public: { type: 'boolean' }, confidential: { type: 'boolean' }, 'third-party': { type: 'boolean' }, 'allow-unverified-email': { type: 'boolean' }, 'no-require-mfa': { type: 'boolean' } },
+      options: { ...DEFINITION_OPTIONS, public: { type: 'boolean' }, confidential: { type: 'boolean' }, 'third-party': { type: 'boolean' }, 'allow-unverified-email': { type: 'boolean' }, 'no-require-mfa': { type: 'boolean' }, 'backchannel-logout-session-optional': { type: 'boolean' } },
       async run(ctx, values, [id]) {
         const changes = definitionFromFlags(values);
         if (Object.keys(changes).length === 0) throw new UsageError('nothing to change: give at least one flag');
