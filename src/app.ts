@@ -167,10 +167,10 @@ async function createServices(config: Config, db: Database, box: SecretBox, log:
   const redis = config.redisUrl ? new RedisLink(config.redisUrl, log) : undefined;
   const limiterStore: LimiterStore = redis ? { redis, prefix: config.redisPrefix } : { pool: db.pool };
   const throttle = new LoginThrottle(limiterStore, config.loginLimits, config.signupsPerIpPerHour);
-
-  const projectIds = (await clients.list()).map((client) => client.id);
   // Second factors (src/mfa): TOTP sealed with the hub's box, recovery codes, the operators' reset.
   const mfa = { ...createSecondFactors(prisma, box, mail, bus), limit: new CodeLimit(limiterStore) };
+
+  const projectIds = (await clients.list()).map((client) => client.id);
   const plans = Plans.fromFile(config.plansFile, projectIds);
   const automations = Automations.fromFile(config.automationsFile, projectIds, config.automationsFileNamed);
   bus.useRules(withBackchannelLogout(automations.rulesOf));
@@ -240,9 +240,9 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   app.use(keysRoutes({ session: accountSession, apiKeys }).routes());
   app.use(securityRoutes({ session: accountSession, users, sessions: services.sessions, throttle }).routes());
   app.use(appsRoutes({ session: accountSession, consents: services.consents, clients }).routes());
+  app.use(mfaRoutes({ session: accountSession, users, totp: services.mfa.totp, recoveryCodes: services.mfa.recoveryCodes, limit: services.mfa.limit }).routes());
   app.use(dataRoutes({ session: accountSession, exports: new UserExport(prisma), deletion: new AccountDeletion(users, billing, throttle) }).routes());
   // Passkeys: registered on /account/passkeys, used at sign-in (interactions/passkey-routes.ts).
-  app.use(mfaRoutes({ session: accountSession, users, totp: services.mfa.totp, recoveryCodes: services.mfa.recoveryCodes, limit: services.mfa.limit }).routes());
   const passkeys = new Passkeys(prisma, config.issuer, services.bus);
   app.use(passkeysRoutes({ session: accountSession, passkeys, users }).routes());
   // The mailed links: verifying the address (also from sign-up and the verify-required page), reset, change of address.

@@ -18,10 +18,10 @@ import { Subscriptions } from '../billing/subscriptions.js';
 import { EventBus } from '../events/bus.js';
 import { withBackchannelLogout } from '../logout/delivery.js';
 import { EventOperations } from '../events/operations.js';
-
 import { Mailer } from '../mail/mailer.js';
 import { SecondFactorReset } from '../mfa/reset.js';
 import { HubEvents } from '../accounts/identity-events.js';
+
 export interface CliContext {
   config: Config;
   ops: AdminOperations;
@@ -56,9 +56,9 @@ export async function openContext(env: NodeJS.ProcessEnv, stdin: () => Promise<s
     notify: (topic) => publishChange(db.prisma, topic),
     clientsFile: config.clientsFile,
     events: new EventOperations(bus),
+    // The mail is queued; a running hub's mail worker sends it.
+    secondFactors: new SecondFactorReset(db.prisma, new Mailer(db.prisma, box), new HubEvents(db.prisma, bus)),
   });
   const releasePasswordPool = holdPasswordPool(config.passwordHashing);
   return { config, ops, userImport: new UserImporter(db.prisma, bus), stdin, interactive, close: () => releasePasswordPool().then(() => bus.close()).then(() => db.close()) };
-    // The mail is queued; a running hub's mail worker sends it.
-    secondFactors: new SecondFactorReset(db.prisma, new Mailer(db.prisma, box), new HubEvents(db.prisma, bus)),
 }

@@ -72,12 +72,12 @@ export interface ClientDefinition {
   publishes: string[];
   /** Users must have verified their email address before the project gets a code for them. */
   requireVerifiedEmail: boolean;
+  /** Users must sign in with a second factor (TOTP or a passkey) before the project gets a code. */
+  requireMfa: boolean;
   /** Where the hub POSTs logout tokens (OpenID Connect Back-Channel Logout); unset: not told. */
   backchannelLogoutUri?: string;
   /** Every logout token carries the session's `sid`. */
   backchannelLogoutSessionRequired: boolean;
-  /** Users must sign in with a second factor (TOTP or a passkey) before the project gets a code. */
-  requireMfa: boolean;
 }
 
 export interface GatewaySettings {
@@ -246,6 +246,8 @@ export function parseClientDefinition(input: unknown): ClientDefinition {
   for (const type of publishes) if (!EVENT_TYPE.test(type) || type.length > 100) problems.push(`${where}publishes: "${type.slice(0, 60)}" is not an event type such as deal.won`);
   const requireVerifiedEmail = raw.requireVerifiedEmail ?? false;
   if (typeof requireVerifiedEmail !== 'boolean') problems.push(`${where}requireVerifiedEmail must be true or false`);
+  const requireMfa = raw.requireMfa ?? false;
+  if (typeof requireMfa !== 'boolean') problems.push(`${where}requireMfa must be true or false`);
   // null (from `--backchannel-logout-uri ''` or the admin API) stops the logout tokens.
   const backchannelLogoutUri = raw.backchannelLogoutUri === null || raw.backchannelLogoutUri === '' ? undefined : raw.backchannelLogoutUri;
   if (backchannelLogoutUri !== undefined) {
@@ -254,8 +256,6 @@ export function parseClientDefinition(input: unknown): ClientDefinition {
   }
   const backchannelLogoutSessionRequired = raw.backchannelLogoutSessionRequired ?? false;
   if (typeof backchannelLogoutSessionRequired !== 'boolean') problems.push(`${where}backchannelLogoutSessionRequired must be true or false`);
-  const requireMfa = raw.requireMfa ?? false;
-  if (typeof requireMfa !== 'boolean') problems.push(`${where}requireMfa must be true or false`);
 
   if (problems.length) throw new ClientValidationError(problems);
   return {
@@ -275,8 +275,8 @@ export function parseClientDefinition(input: unknown): ClientDefinition {
     ...(gateway ? { gateway } : {}),
     publishes,
     requireVerifiedEmail: requireVerifiedEmail === true,
+    requireMfa: requireMfa === true,
     ...(backchannelLogoutUri !== undefined ? { backchannelLogoutUri: backchannelLogoutUri as string } : {}),
     backchannelLogoutSessionRequired: backchannelLogoutSessionRequired === true,
-    requireMfa: requireMfa === true,
   };
 }

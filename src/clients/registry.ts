@@ -67,10 +67,10 @@ function toClient(row: Row): RegisteredClient {
     publishes: definition.publishes ?? [],
     // Registered before verified emails could be required: they did not require them.
     requireVerifiedEmail: definition.requireVerifiedEmail ?? false,
-    // Registered before back-channel logout: they did not require a sid.
-    backchannelLogoutSessionRequired: definition.backchannelLogoutSessionRequired ?? false,
     // Registered before second factors: they did not require one.
     requireMfa: definition.requireMfa ?? false,
+    // Registered before back-channel logout: they did not require a sid.
+    backchannelLogoutSessionRequired: definition.backchannelLogoutSessionRequired ?? false,
     id: row.id,
     audience: row.audience,
     enabled: row.enabled,

@@ -59,9 +59,9 @@ export function createProvider({ config, prisma, users, access, clients, apiKeys
       short: cookie,
     },
     claims: CLAIMS,
-    scopes: ['openid', 'offline_access', 'email', 'profile'],
     // How the user signed in (src/mfa/amr.ts): ID tokens carry acr and amr from the login result.
     acrValues: ACR_VALUES,
+    scopes: ['openid', 'offline_access', 'email', 'profile'],
     // Code flow returns the ID token next to an audience-bound access token that userinfo
     // cannot accept, so the ID token itself carries the claims its scopes ask for.
     conformIdTokenClaims: false,

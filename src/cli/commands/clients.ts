@@ -18,9 +18,9 @@ const DEFINITION_OPTIONS = {
   'first-party': { type: 'boolean' },
   publishes: { type: 'string' },
   'require-verified-email': { type: 'boolean' },
+  'require-mfa': { type: 'boolean' },
   'backchannel-logout-uri': { type: 'string' },
   'backchannel-logout-session-required': { type: 'boolean' },
-  'require-mfa': { type: 'boolean' },
 } as const;
 
 /** The definition fields the flags set (only those given). */
@@ -46,12 +46,12 @@ function definitionFromFlags(values: Values) {
   if (values.confidential) fields.public = false;
   if (values['require-verified-email']) fields.requireVerifiedEmail = true;
   if (values['allow-unverified-email']) fields.requireVerifiedEmail = false;
+  if (values['require-mfa']) fields.requireMfa = true;
+  if (values['no-require-mfa']) fields.requireMfa = false;
   // `--backchannel-logout-uri ''` stops the logout tokens.
   if (typeof values['backchannel-logout-uri'] === 'string') fields.backchannelLogoutUri = values['backchannel-logout-uri'].trim() === '' ? null : values['backchannel-logout-uri'];
   if (values['backchannel-logout-session-required']) fields.backchannelLogoutSessionRequired = true;
   if (values['backchannel-logout-session-optional']) fields.backchannelLogoutSessionRequired = false;
-  if (values['require-mfa']) fields.requireMfa = true;
-  if (values['no-require-mfa']) fields.requireMfa = false;
   return fields;
 }
 
@@ -71,8 +71,8 @@ function describe(client: RegisteredClient) {
     `upstream:      ${client.upstream ?? '- (not behind the gateway)'}`,
     `publishes:     ${client.publishes.join(', ') || '- (other projects receive none of its events)'}`,
     `verified:      ${client.requireVerifiedEmail ? 'email required before a code (requireVerifiedEmail)' : 'not required'}`,
-    `logout:        ${client.backchannelLogoutUri ? `${client.backchannelLogoutUri}${client.backchannelLogoutSessionRequired ? ' (sid required)' : ''}` : '- (no back-channel logout)'}`,
     `second factor: ${client.requireMfa ? 'required before a code (requireMfa)' : 'not required'}`,
+    `logout:        ${client.backchannelLogoutUri ? `${client.backchannelLogoutUri}${client.backchannelLogoutSessionRequired ? ' (sid required)' : ''}` : '- (no back-channel logout)'}`,
     ...(client.rotationGraceUntil ? [`old secret:    works until ${client.rotationGraceUntil.toISOString()}`] : []),
   ].join('\n');
 }
