@@ -73,7 +73,7 @@ export async function signInToSales(h: LogoutHub, jar: CookieJar, email: string)
   for (let step = 0; step < 3 && !isCallback(page.url); step++) {
     const form = page.body.includes('/login"') ? '/login' : '/consent';
     const { action, fields } = parseForm(page.body, form);
-    const extra = form === '/login' ? { email, password: PASSWORD } : {};
+    const extra: Record<string, string> = form === '/login' ? { email, password: PASSWORD } : {};
     page = await jar.follow(await jar.post(new URL(action, page.url), { ...fields, ...extra }), new URL(action, page.url).href, isCallback);
   }
   expect(isCallback(page.url), page.body.slice(0, 500)).toBe(true);
