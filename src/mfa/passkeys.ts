@@ -197,6 +197,7 @@ export class Passkeys {
     const trimmed = name.trim();
     const problem = nameProblem(trimmed);
     if (problem) throw new PasskeyError('invalid_name', problem);
+    if (!isCredentialId(id)) throw notFound();
     const { count } = await this.prisma.passkey.updateMany({ where: { id, userId }, data: { name: trimmed } });
     if (!count) throw notFound();
     return info(await this.prisma.passkey.findUniqueOrThrow({ where: { id } }));
@@ -204,7 +205,7 @@ export class Passkeys {
 
   /** Removes one of the user's passkeys; `passkey.removed` once, also under parallel removals. */
   async remove(userId: string, id: string, actor: Actor): Promise<PasskeyInfo> {
-    if (!isUuid(userId)) throw notFound();
+    if (!isUuid(userId) || !isCredentialId(id)) throw notFound();
     return this.prisma.$transaction(async (tx) => {
       const rows = await tx.$queryRaw<Passkey[]>`
         DELETE FROM passkeys WHERE id = ${id} AND user_id = ${userId}::uuid
@@ -220,5 +221,7 @@ export class Passkeys {
 
 /** The library base64url-encodes a string challenge as UTF-8; ours is base64url already, so it gets the bytes. */
 const challengeBytes = (challenge: string) => new Uint8Array(Buffer.from(challenge, 'base64url'));
+/** Credential ids are base64url (at most 1,023 bytes): anything else names no passkey (and never reaches SQL). */
+const isCredentialId = (id: string) => id.length <= 1400 && /^[A-Za-z0-9_-]+$/.test(id);
 const challengeError = () => new PasskeyError('challenge', 'This passkey request has expired or was already used. Try again.');
 const notFound = () => new PasskeyError('not_found', 'There is no such passkey in your account.');
