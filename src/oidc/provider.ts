@@ -58,8 +58,9 @@ export function createProvider({ config, prisma, users, access, clients, apiKeys
       long: cookie,
       short: cookie,
     },
-    claims: CLAIMS,
-    // How the user signed in (src/mfa/amr.ts): ID tokens carry acr and amr from the login result.
+    // acr and amr (how the user signed in, src/mfa/amr.ts) are in every ID token: oidc-provider
+    // takes their values from the login result, the openid scope lets them through.
+    claims: { ...CLAIMS, openid: [...CLAIMS.openid, 'acr', 'amr'] },
     acrValues: ACR_VALUES,
     scopes: ['openid', 'offline_access', 'email', 'profile'],
     // Code flow returns the ID token next to an audience-bound access token that userinfo

@@ -110,6 +110,9 @@ export const ROUTES: RouteSpec[] = [
   { route: 'GET /interaction/:uid/abort', segments: { uid: '$uid' }, auth: ['interaction'], shallow: ANONYMOUS },
   // At the login step: there is no address to verify yet (400), whatever the form holds.
   { route: 'POST /interaction/:uid/verification', body: 'form', segments: { uid: '$uid' }, params: [{ csrf: '$csrf' }], auth: ['interaction'], shallow: ANONYMOUS },
+  // The second factor after the password (src/mfa/sign-in-routes.ts): a fresh interaction has no
+  // verified password, so every post is refused before a code is read.
+  { route: 'POST /interaction/:uid/second-factor', body: 'form', segments: { uid: '$uid' }, params: [{ csrf: '$csrf', method: 'totp', code: '123456' }, { csrf: '$csrf', method: 'recovery', code: 'abcde-fghjk' }], auth: ['interaction'], shallow: ANONYMOUS },
   // Passkey sign-in (JSON for /assets/passkeys.js): a credential that is no passkey is refused before any lookup.
   { route: 'POST /interaction/:uid/passkey/options', body: 'json', segments: { uid: '$uid' }, params: [{ csrf: '$csrf' }], auth: ['interaction'], shallow: ANONYMOUS },
   { route: 'POST /interaction/:uid/passkey/login', body: 'json', segments: { uid: '$uid' }, params: [{ csrf: '$csrf', credential: { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: { clientDataJSON: 'e30', authenticatorData: 'AAAA', signature: 'AAAA' } } }], auth: ['interaction'], shallow: ANONYMOUS },
@@ -124,6 +127,11 @@ export const ROUTES: RouteSpec[] = [
   { route: 'POST /account/keys', body: 'form', params: [{ csrf: '$csrf', name: 'hostile', env: 'test', expires: '7d' }], auth: ['session'], shallow: ANONYMOUS },
   { route: 'POST /account/keys/:id/revoke', body: 'form', segments: { id: '00000000-0000-4000-8000-000000000000' }, params: [{ csrf: '$csrf' }], auth: ['session'], shallow: ANONYMOUS },
   { route: 'GET /account/security', params: [{ done: 'password' }], auth: ['none', 'session'] },
+  // Two-step sign-in (src/account-center/mfa-routes.ts): a wrong code is a 400/401, never a 5xx.
+  { route: 'GET /account/mfa', params: [{ done: 'disabled', returnTo: '/interaction/abc' }], auth: ['none', 'session'] },
+  { route: 'POST /account/mfa/confirm', body: 'form', params: [{ csrf: '$csrf', code: '123456', returnTo: '/interaction/abc' }], auth: ['session'], shallow: ANONYMOUS },
+  { route: 'POST /account/mfa/recovery-codes', body: 'form', params: [{ csrf: '$csrf', code: '123456' }], auth: ['session'], shallow: ANONYMOUS },
+  { route: 'POST /account/mfa/disable', body: 'form', params: [{ csrf: '$csrf', code: 'abcde-fghjk' }], auth: ['session'], shallow: ANONYMOUS },
   // A wrong current password: the throttle and the password check run, nothing changes.
   { route: 'POST /account/password', body: 'form', params: [{ csrf: '$csrf', current: 'not the password at all', password: 'a new long passphrase' }], auth: ['session'], shallow: ANONYMOUS },
   { route: 'POST /account/sessions/:uid/revoke', body: 'form', segments: { uid: 'no-such-session' }, params: [{ csrf: '$csrf' }], auth: ['session'], shallow: ANONYMOUS },
