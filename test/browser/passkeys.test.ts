@@ -131,6 +131,11 @@ describe.skipIf(!hasChromium)('passkeys in headless Chromium with a virtual auth
     await expect.poll(() => page.locator('.passkey-item .key-name').allTextContents()).toEqual([PASSKEY_NAME]);
     expect(await page.textContent('.passkey-item')).toContain('This device only');
     await screenshot(page, 'passkeys-02-listed');
+    // On a phone: nothing wider than the screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth)).toBe(true);
+    await screenshot(page, 'passkeys-02-listed-phone');
+    await page.setViewportSize({ width: 1024, height: 768 });
     const rows = await t!.hub.db.prisma.passkey.findMany({ include: { user: true } });
     expect(rows.map((row) => [row.user.email, row.name, row.deviceType])).toEqual([[EMAIL, PASSKEY_NAME, 'singleDevice']]);
   });

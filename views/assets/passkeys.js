@@ -126,7 +126,9 @@
     // Autofill: the passkeys of this site offered in the email field's suggestions.
     if (data.conditional === 'true' && typeof PublicKeyCredential.isConditionalMediationAvailable === 'function') {
       PublicKeyCredential.isConditionalMediationAvailable().then(function (available) {
-        if (available) run('conditional').catch(function () { /* replaced by the button, or dismissed */ });
+        if (!available) return;
+        // Aborted when the button takes over; any other failure is the person's to read.
+        run('conditional').catch(function (error) { if (!error || error.name !== 'AbortError') say(status, reason(error)); });
       });
     }
   }
