@@ -10,7 +10,7 @@ import { decodeJwt } from 'jose';
 import { startTestHub, type TestHub } from '../support/hub.js';
 import { Browser, parseForm, pkcePair } from '../support/browser.js';
 import { postForm } from '../support/oauth.js';
-import { createUser, eventRows, page, signInToAccount } from '../billing/support.js';
+import { createUser, eventRows, page, signInToAccount, textOf } from '../billing/support.js';
 import { together } from '../gateway/support.js';
 import { assert, createCredential, type Credential } from './passkeys-authenticator.js';
 
@@ -76,6 +76,12 @@ describe('registration on /account/passkeys', () => {
     expect(shown.response.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(shown.body).toContain('You have no passkeys yet.');
     expect(shown.body.match(/<script[^>]*>/g)).toEqual(['<script src="/assets/passkeys.js" defer>']);
+    // Every other page keeps the script-free policy.
+    const keys = await page(account.browser, '/account/keys');
+    expect(keys.response.headers.get('content-security-policy')).not.toContain('script-src');
+    const script = await fetch(`${t.url}/assets/passkeys.js`);
+    expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(script.headers.get('cache-control')).toBe('public, max-age=3600');
 
     const { answer, options } = await register(account, 'MacBook Touch ID');
     expect(answer.status).toBe(200);
@@ -160,7 +166,24 @@ describe('sign-in with a passkey', () => {
     expect(code, back.body.slice(0, 500)).toBeTruthy();
     const tokens = await postForm(t, '/token', 'sales', { grant_type: 'authorization_code', code: code!, redirect_uri: CALLBACK, code_verifier: signIn.verifier });
     expect(tokens.status).toBe(200);
-    expect(decodeJwt(tokens.body.access_token)).toMatchObject({ sub: account.user.id, amr: ['hwk', 'mfa'] });
+    expect(decodeJwt(tokens.body.access_token)).toMatchObject({ sub: account.user.id, amr: ['hwk', 'mfa'], acr: 'urn:nexus:acr:mfa' });
+    expect(decodeJwt(tokens.body.id_token)).toMatchObject({ sub: account.user.id, amr: ['hwk', 'mfa'], acr: 'urn:nexus:acr:mfa' });
+  });
+
+  it('a synced passkey says swk; one without user verification is a single factor (acr password)', async () => {
+    const synced = await accountOf('synced@example.com');
+    const { credential: key } = await register(synced, 'Phone (iCloud Keychain)', { synced: true });
+    expect(textOf((await page(synced.browser, '/account/passkeys')).body)).toContain('Synced');
+    const tokenAmr = async (opts: { synced?: boolean; userVerified?: boolean }) => {
+      const signIn = await signInPage();
+      const answer = await login(signIn, assert(key, (await passkeyOptions(signIn)).challenge, { ...rp, ...opts }));
+      const back = await signIn.browser.follow(await signIn.browser.get(((await answer.json()) as { redirect: string }).redirect));
+      const tokens = await postForm(t, '/token', 'sales', { grant_type: 'authorization_code', code: new URL(back.url).searchParams.get('code')!, redirect_uri: CALLBACK, code_verifier: signIn.verifier });
+      const claims = decodeJwt(tokens.body.id_token);
+      return { amr: claims.amr, acr: claims.acr };
+    };
+    expect(await tokenAmr({ synced: true })).toEqual({ amr: ['swk', 'mfa'], acr: 'urn:nexus:acr:mfa' });
+    expect(await tokenAmr({ synced: true, userVerified: false })).toEqual({ amr: ['swk'], acr: 'urn:nexus:acr:password' });
   });
 
   it('refuses a replayed assertion, another origin or RP ID, an unknown credential and a cloned counter', async () => {
