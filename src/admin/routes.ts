@@ -141,6 +141,10 @@ export function adminRoutes(ops: AdminOperations, auth: Middleware) {
     ctx.body = { ...publicUser(user), access, apiKeys };
   });
   router.post('/users/:email/disable', async (ctx) => { ctx.body = publicUser(await ops.disableUser(ctx.params.email, actor(ctx))); });
+  router.post('/users/:email/reset-mfa', async (ctx) => {
+    const { user, removed } = await ops.resetMfa(ctx.params.email, actor(ctx));
+    ctx.body = { email: user.email, ...removed };
+  });
   router.post('/users/:email/enable', async (ctx) => { ctx.body = publicUser(await ops.enableUser(ctx.params.email, actor(ctx))); });
   router.post('/users/:email/password', async (ctx) => { ctx.body = publicUser(await ops.setPassword(ctx.params.email, text(ctx, 'password', true), actor(ctx))); });
   router.get('/users/:email/plan', async (ctx) => { ctx.body = await ops.getPlan(ctx.params.email); });

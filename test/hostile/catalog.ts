@@ -218,6 +218,7 @@ export const ROUTES: RouteSpec[] = [
   { route: 'GET /api/admin/users/:email', segments: EMAIL_SEGMENT, auth: ADMIN, shallow: ANONYMOUS },
   { route: 'DELETE /api/admin/users/:email', segments: { email: 'nobody@example.com' }, auth: ADMIN, shallow: ANONYMOUS },
   { route: 'POST /api/admin/users/:email/disable', segments: { email: 'nobody@example.com' }, auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'POST /api/admin/users/:email/reset-mfa', segments: { email: 'nobody@example.com' }, auth: ADMIN, shallow: ANONYMOUS },
   { route: 'POST /api/admin/users/:email/enable', segments: EMAIL_SEGMENT, auth: ADMIN, shallow: ANONYMOUS },
   { route: 'POST /api/admin/users/:email/password', body: 'json', segments: { email: 'nobody@example.com' }, params: [{ password: 'a long enough password' }], auth: ADMIN, shallow: ANONYMOUS },
   { route: 'GET /api/admin/users/:email/plan', segments: EMAIL_SEGMENT, auth: ADMIN, shallow: ANONYMOUS },
