@@ -104,7 +104,7 @@ describe.skipIf(!hasChromium)('Sales example in headless Chromium: sign up, API,
     await page.waitForURL(hubSignedUpPage());
     await page.locator('#email').fill(EMAIL);
     await page.locator('#password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(isApp('/'));
     expect(page.url()).toBe(`${APP}/`);
     expect(await page.locator('#user-name').textContent()).toBe(NAME);
@@ -194,7 +194,7 @@ describe.skipIf(!hasChromium)('Sales example in headless Chromium: sign up, API,
 
     await page.locator('#email').fill(EMAIL);
     await page.locator('#password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(isApp('/'));
     expect(await page.locator('#user-name').textContent()).toBe(NAME);
     await screenshot(page, '08-app-signed-in-again');
