@@ -43,10 +43,11 @@ export class TotpFactors {
     let factor = await this.prisma.totpFactor.findUnique({ where: { userId } });
     if (factor?.confirmedAt) return undefined;
     if (!factor) {
-      const secret = new Secret({ size: 20 }).base32;
-      factor = await this.prisma.totpFactor.upsert({
-        where: { userId }, create: { userId, secretSealed: this.box.seal(secret, sealContext(userId)) }, update: {},
-      });
+      // INSERT … ON CONFLICT DO NOTHING: of parallel first visits one row wins, and all show it.
+      const secretSealed = this.box.seal(new Secret({ size: 20 }).base32, sealContext(userId));
+      await this.prisma.totpFactor.createMany({ data: [{ userId, secretSealed }], skipDuplicates: true });
+      factor = await this.prisma.totpFactor.findUniqueOrThrow({ where: { userId } });
+      if (factor.confirmedAt) return undefined;
     }
     const secret = this.box.open(factor.secretSealed, sealContext(userId));
     return { secret, uri: this.totp(secret, email).toString() };

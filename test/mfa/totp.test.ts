@@ -67,6 +67,29 @@ describe('enrolment on /account/mfa', () => {
     expect(JSON.stringify(event.data)).not.toContain(secret);
   });
 
+  it('8 parallel first visits show one secret; 8 parallel confirmations turn it on once, with one set of recovery codes', async () => {
+    const user = await createUser(t, 'parallel-enrol@example.com');
+    const browser = new Browser(t.url);
+    const { signInToAccount } = await import('../billing/support.js');
+    await signInToAccount(browser, 'parallel-enrol@example.com', '/account');
+    const { gate, open } = barrier();
+    const visits = Array.from({ length: 8 }, async () => { await gate; return page(browser, '/account/mfa'); });
+    open();
+    const pages = await Promise.all(visits);
+    const secrets = new Set(pages.map((p) => p.body.match(/mfa-secret"><code>([^<]+)/)![1]));
+    expect(secrets.size).toBe(1);
+    const secret = [...secrets][0].replace(/\s/g, '');
+    const { action, fields } = parseForm(pages[0].body, '/account/mfa/confirm');
+    const code = codeFor(secret);
+    const second = barrier();
+    const confirms = Array.from({ length: 8 }, async () => { await second.gate; return (await browser.post(action, { ...fields, code })).status; });
+    second.open();
+    const statuses = await Promise.all(confirms);
+    expect(statuses.filter((status) => status === 200)).toHaveLength(1);
+    expect(await t.hub.db.prisma.recoveryCode.count({ where: { userId: user.id } })).toBe(10);
+    expect(await eventRows(t, { type: 'mfa.enabled', userId: user.id })).toHaveLength(1);
+  });
+
   it('refuses a wrong code and changes nothing', async () => {
     const user = await createUser(t, 'wrong-enrol@example.com');
     const browser = new Browser(t.url);
