@@ -100,6 +100,7 @@ describe('nexus users reset-mfa', () => {
   it('removes TOTP and recovery codes, emits mfa.reset, mails the user; the password alone signs in again', async () => {
     const user = await createUser(t, 'lostphone@example.com');
     await enrol(t, 'lostphone@example.com');
+    expect((await nexus(t, 'users', 'show', 'lostphone@example.com')).stdout).toContain('2-step:   authenticator app');
     const result = await nexus(t, 'users', 'reset-mfa', 'lostphone@example.com');
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('Second factors of lostphone@example.com reset (authenticator app, 10 recovery code(s))');
@@ -112,6 +113,7 @@ describe('nexus users reset-mfa', () => {
     expect(mail.text).toContain('/account/mfa');
     const { page: landed } = await startSignIn(t, 'sales', 'lostphone@example.com');
     expect(landed.body).not.toContain('Code from your authenticator app');
+    expect((await nexus(t, 'users', 'show', 'lostphone@example.com')).stdout).toContain('2-step:   off (password only)');
   });
 
   it('an unknown address fails cleanly', async () => {

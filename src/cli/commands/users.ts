@@ -91,6 +91,7 @@ export const users: CommandGroup = {
           `created:  ${user.createdAt.toISOString()}`,
           `access:   ${access.map((a) => `${a.project}=${a.role}`).join(', ') || '(open projects only)'}`,
           `API keys: ${keys.filter((k) => !k.revokedAt).length} active`,
+          `2-step:   ${[user.hasTotp ? 'authenticator app' : '', user.hasPasskeys ? 'passkeys' : ''].filter(Boolean).join(', ') || 'off (password only)'}`,
         ].join('\n');
         return { data: { ...publicUser(user), access, apiKeys: keys }, text };
       },
