@@ -1,6 +1,6 @@
 // Back-channel logout from a real hub to examples/sales (the SDK's receiving side) and to a
 // recording receiver: RP-initiated logout, "sign out everywhere else" in the account center, a
-// password set by an operator and an admin disabling the user each send every project the
+// password set by an operator and an admin disabling the user (admin API) each send every project the
 // ended session signed in to a logout token, through the bus's durable queue (a receiver down at
 // first gets it on retry). The token is checked with jose against the JWKS, claim by claim.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { Browser, parseForm } from '../support/browser.js';
 import { signInToAccount } from '../billing/support.js';
 import { CookieJar } from '../sdk/helpers.js';
+import { adminApi, adminToken } from '../support/admin-token.js';
 import { authorizeDreamPeople, endedEvents, EVENT, eventually, PASSWORD, salesUser, signInToSales, startLogoutHub, type LogoutHub } from './support.js';
 
 let h: LogoutHub;
@@ -101,6 +102,21 @@ describe('back-channel logout', () => {
     expect((await center.get('/account/security')).status).toBe(200);
   });
 
+  it("'Sign out' of one other browser in the account center sends that session's projects their tokens", async () => {
+    const email = 'one-browser@example.com';
+    const userId = await newUser(email);
+    const jar = new CookieJar();
+    await signInToSales(h, jar, email);
+    const center = new Browser(h.t.url);
+    const shown = await signInToAccount(center, email, '/account/security');
+    const other = [...shown.body.matchAll(/<li class="browser-item([^"]*)" data-session="([^"]+)">/g)].find(([, classes]) => !classes.includes('browser-current'))![2];
+    const { fields } = parseForm(shown.body, '/account/sessions/revoke-others');
+    expect((await center.post(`/account/sessions/${encodeURIComponent(other)}/revoke`, { csrf: fields.csrf })).status).toBe(303);
+    await eventually(async () => !(await salesUser(h, jar)));
+    const events = await endedEvents(h.t, userId);
+    expect(events.map((e) => e.data)).toEqual([expect.objectContaining({ uid: other, project: 'sales', reason: 'revoked' })]);
+  });
+
   it('8 parallel sign-outs of one session queue one logout per project', async () => {
     const email = 'parallel@example.com';
     const userId = await newUser(email);
@@ -132,14 +148,15 @@ describe('back-channel logout', () => {
     expect((await endedEvents(h.t, userId)).map((e) => (e.data as { reason: string }).reason)).toEqual(['password_changed', 'password_changed']);
   });
 
-  it('an admin disabling the user: a receiver down at first gets the token on retry', async () => {
+  it('an admin disabling the user (admin API): a receiver down at first gets the token on retry', async () => {
     const email = 'disabled@example.com';
     const userId = await newUser(email);
     const jar = new CookieJar();
     await signInToSales(h, jar, email);
     await authorizeDreamPeople(h, jar);
     h.failNext(503);
-    await h.t.hub.users.disable(email);
+    const disabled = await adminApi(h.t, await adminToken(h.t), 'POST', `/users/${encodeURIComponent(email)}/disable`);
+    expect(disabled.status).toBe(200);
     await eventually(async () => !(await salesUser(h, jar)));
     await eventually(async () => h.received.filter((r) => r.answered === 200 && tokenSub(r) === userId).length === 1);
     const refused = h.received.filter((r) => r.answered === 503 && tokenSub(r) === userId);
