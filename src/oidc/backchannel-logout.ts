@@ -5,13 +5,17 @@
 // (src/logout/delivery.ts) is the only sender: retried until the project has it.
 import type Provider from 'oidc-provider';
 import type { HubSessions } from '../accounts/hub-sessions.js';
+import type { Logger } from '../logger.js';
 
 type LogoutCapable = { clientId: string; backchannelLogout(sub: string, sid: string): Promise<void> };
 
-export function queueBackchannelLogouts(provider: Provider, sessions: HubSessions) {
+export function queueBackchannelLogouts(provider: Provider, sessions: HubSessions, log: Logger) {
   const prototype = provider.Client.prototype as unknown as LogoutCapable;
   prototype.backchannelLogout = async function queued(this: LogoutCapable, sub: string, sid: string) {
     // Awaited by end_session before it answers: the logout is committed before the browser moves on.
     await sessions.loggedOut(sub, { uid: null, project: this.clientId, sid: sid ?? null });
   };
+  // end_session goes on when queueing fails (the database is down): the project is not told, and we say so.
+  provider.on('backchannel.error', (ctx, error, client) =>
+    (ctx.state.log ?? log).error({ err: error, project: client.clientId }, 'back-channel logout not queued'));
 }

@@ -126,7 +126,7 @@ export function createProvider({ config, prisma, users, access, clients, apiKeys
   explainMissingVerifier(provider);
   provider.maxIpsCount = config.trustProxyHops;
   registerTokenExchange(provider, { apiKeys, access, clients, resources: resourceIndicators, limiterStore });
-  queueBackchannelLogouts(provider, sessions);
+  queueBackchannelLogouts(provider, sessions, log);
   // The account center's list of signed-in browsers (accounts/hub-sessions.ts): one statement per
   // successful authorization, finished before the answer goes out, so the list is current when
   // the browser gets there. A failure costs the list a detail, never the sign-in.
