@@ -1,0 +1,318 @@
+// The analytics figures, as plain JSON: what /api/analytics/* answers and the console draws.
+// Every figure is read from the tables the recorder and the snapshots fill (activity_days,
+// daily_counts, subscription_snapshots) and from users and event_deliveries; never from Stripe.
+// Days are UTC dates ('YYYY-MM-DD'); "today" is the clock's UTC date. A `project` narrows every
+// figure to that project: its actives, and the users who have access to it.
+import type pg from 'pg';
+import { LATENCY_BUCKETS_MS } from './counters.js';
+import { addDays, isoDay } from './day.js';
+
+/** The seed's KPI targets, shown beside the actual figures (overview). */
+export const KPI_TARGETS = {
+  /** Share of monthly actives who use two or more projects. */
+  crossProjectShare: 0.3,
+  /** Share of all users active in the last 30 days. */
+  monthlyActiveShare: 0.6,
+  /** The MRR path's first month: sign-ups, paying users and MRR. */
+  month1: { signups: 100, paid: 5, mrrCents: 24_500 },
+} as const;
+
+export type Interval = 'day' | 'week' | 'month';
+
+export interface Range {
+  /** First day, 'YYYY-MM-DD' (inclusive). */
+  from: string;
+  /** Last day, 'YYYY-MM-DD' (inclusive). */
+  to: string;
+  project?: string;
+}
+
+export type Row = Record<string, string | number | null>;
+
+const share = (part: number, whole: number) => (whole === 0 ? 0 : Math.round((part / whole) * 10_000) / 10_000);
+const change = (current: number, previous: number) => ({ current, previous, change: current - previous, changeShare: previous === 0 ? null : share(current - previous, previous) });
+const num = (value: unknown) => Number(value ?? 0);
+
+// The users a figure counts: all, or those with access to the project ($1).
+const scopedUsers = (param: string | undefined) => (param
+  ? `users u WHERE EXISTS (SELECT 1 FROM project_access pa WHERE pa.user_id = u.id AND pa.project = ${param})`
+  : 'users u WHERE true');
+
+export class AnalyticsQueries {
+  constructor(private readonly pool: pg.Pool, private readonly now: () => Date = () => new Date()) {}
+
+  today(): string {
+    return isoDay(this.now());
+  }
+
+  async overview({ project }: { project?: string } = {}) {
+    const today = this.today();
+    const params = [today, ...(project ? [project] : [])];
+    const p = project ? '$2' : undefined;
+    const [signups, actives, perProject, revenue, cross] = await Promise.all([
+      this.pool.query(`
+        SELECT count(*) AS total,
+          count(*) FILTER (WHERE u.created_at >= $1::date) AS d1,
+          count(*) FILTER (WHERE u.created_at >= $1::date - 1 AND u.created_at < $1::date) AS d1p,
+          count(*) FILTER (WHERE u.created_at >= $1::date - 6) AS d7,
+          count(*) FILTER (WHERE u.created_at >= $1::date - 13 AND u.created_at < $1::date - 6) AS d7p,
+          count(*) FILTER (WHERE u.created_at >= $1::date - 29) AS d30,
+          count(*) FILTER (WHERE u.created_at >= $1::date - 59 AND u.created_at < $1::date - 29) AS d30p
+        FROM ${scopedUsers(p)}`, params),
+      // One pass over the last 30 days: each active user's last day, and whether they are new.
+      this.pool.query(`
+        WITH a AS (
+          SELECT user_id, max(day) AS last FROM activity_days
+          WHERE day BETWEEN $1::date - 29 AND $1::date ${p ? `AND project = ${p}` : ''} GROUP BY user_id)
+        SELECT
+          count(*) FILTER (WHERE a.last = $1::date) AS dau,
+          count(*) FILTER (WHERE a.last = $1::date AND u.created_at >= $1::date) AS dau_new,
+          count(*) FILTER (WHERE a.last >= $1::date - 6) AS wau,
+          count(*) FILTER (WHERE a.last >= $1::date - 6 AND u.created_at >= $1::date - 6) AS wau_new,
+          count(*) AS mau,
+          count(*) FILTER (WHERE u.created_at >= $1::date - 29) AS mau_new
+        FROM a JOIN users u ON u.id = a.user_id`, params),
+      this.pool.query(`
+        SELECT project,
+          count(DISTINCT user_id) FILTER (WHERE day = $1::date) AS dau,
+          count(DISTINCT user_id) FILTER (WHERE day >= $1::date - 6) AS wau,
+          count(DISTINCT user_id) AS mau
+        FROM activity_days WHERE day BETWEEN $1::date - 29 AND $1::date ${p ? `AND project = ${p}` : ''}
+        GROUP BY project ORDER BY project`, params),
+      this.pool.query(`
+        SELECT s.day::text AS day, count(*) FILTER (WHERE s.mrr_cents > 0) AS paying, coalesce(sum(s.mrr_cents), 0) AS mrr
+        FROM subscription_snapshots s
+        WHERE s.day = (SELECT max(day) FROM subscription_snapshots WHERE day <= $1::date)
+          ${p ? `AND EXISTS (SELECT 1 FROM project_access pa WHERE pa.user_id = s.user_id AND pa.project = ${p})` : ''}
+        GROUP BY s.day`, params),
+      this.crossProject({ project }),
+    ]);
+    const s = signups.rows[0];
+    const a = actives.rows[0];
+    const total = num(s.total);
+    const mau = num(a.mau);
+    const window = (all: unknown, fresh: unknown) => ({ total: num(all), new: num(fresh), returning: num(all) - num(fresh) });
+    const r = revenue.rows[0];
+    return {
+      today,
+      ...(project ? { project } : {}),
+      users: {
+        total,
+        newToday: change(num(s.d1), num(s.d1p)),
+        new7d: change(num(s.d7), num(s.d7p)),
+        new30d: change(num(s.d30), num(s.d30p)),
+      },
+      actives: { dau: window(a.dau, a.dau_new), wau: window(a.wau, a.wau_new), mau: window(a.mau, a.mau_new) },
+      projects: perProject.rows.map((row) => ({ project: row.project as string, dau: num(row.dau), wau: num(row.wau), mau: num(row.mau) })),
+      revenue: { snapshotDay: (r?.day as string | undefined) ?? null, payingUsers: num(r?.paying), mrrCents: num(r?.mrr) },
+      kpis: {
+        crossProjectShare: { actual: cross.share, target: KPI_TARGETS.crossProjectShare },
+        monthlyActiveShare: { actual: share(mau, total), target: KPI_TARGETS.monthlyActiveShare },
+        month1: {
+          signups: { actual: num(s.d30), target: KPI_TARGETS.month1.signups },
+          paid: { actual: num(r?.paying), target: KPI_TARGETS.month1.paid },
+          mrrCents: { actual: num(r?.mrr), target: KPI_TARGETS.month1.mrrCents },
+        },
+      },
+    };
+  }
+
+  /** Actives and new users per day, week (from Monday) or month, within [from, to]. */
+  async activity({ from, to, interval, project }: Range & { interval: Interval }) {
+    const params = [from, to, interval, ...(project ? [project] : [])];
+    const p = project ? '$4' : undefined;
+    const result = await this.pool.query(`
+      WITH periods AS (
+        SELECT generate_series(date_trunc($3, $1::date), $2::date, ('1 ' || $3)::interval)::date AS period),
+      actives AS (
+        SELECT date_trunc($3, day)::date AS period, count(DISTINCT user_id) AS actives FROM activity_days
+        WHERE day BETWEEN $1::date AND $2::date ${p ? `AND project = ${p}` : ''} GROUP BY 1),
+      signups AS (
+        SELECT date_trunc($3, u.created_at)::date AS period, count(*) AS new_users FROM ${scopedUsers(p)}
+        AND u.created_at >= $1::date AND u.created_at < $2::date + 1 GROUP BY 1)
+      SELECT periods.period::text AS period, coalesce(actives, 0) AS actives, coalesce(new_users, 0) AS new_users
+      FROM periods LEFT JOIN actives USING (period) LEFT JOIN signups USING (period) ORDER BY period`, params);
+    return {
+      from, to, interval, ...(project ? { project } : {}),
+      rows: result.rows.map((row) => ({ period: row.period as string, actives: num(row.actives), newUsers: num(row.new_users) })),
+    };
+  }
+
+  /**
+   * Of the users active in the 30 days up to `to` (today by default): the share active in two or
+   * more projects, and for each pair of projects the users active in both. With a project: that
+   * project's actives only, and no figures of the other projects.
+   */
+  async crossProject({ to, project }: { to?: string; project?: string } = {}) {
+    const end = to ?? this.today();
+    const from = addDays(end, -29);
+    const result = await this.pool.query(`
+      WITH up AS (SELECT DISTINCT user_id, project FROM activity_days WHERE day BETWEEN $1::date AND $2::date),
+      per_user AS (SELECT user_id, count(*) AS projects FROM up GROUP BY user_id
+        ${project ? 'HAVING bool_or(project = $3)' : ''})
+      SELECT count(*) AS actives, count(*) FILTER (WHERE projects >= 2) AS multi FROM per_user`, project ? [from, end, project] : [from, end]);
+    const actives = num(result.rows[0].actives);
+    const multi = num(result.rows[0].multi);
+    const pairs = project ? [] : (await this.pool.query(`
+      WITH up AS (SELECT DISTINCT user_id, project FROM activity_days WHERE day BETWEEN $1::date AND $2::date)
+      SELECT a.project AS a, b.project AS b, count(*) AS users
+      FROM up a JOIN up b ON a.user_id = b.user_id AND a.project < b.project
+      GROUP BY 1, 2 ORDER BY 1, 2`, [from, end])).rows.map((row) => ({ projectA: row.a as string, projectB: row.b as string, users: num(row.users) }));
+    return {
+      from, to: end, ...(project ? { project } : {}),
+      monthlyActives: actives, multiProjectActives: multi, share: share(multi, actives), target: KPI_TARGETS.crossProjectShare,
+      rows: pairs,
+    };
+  }
+
+  /** Monthly cohorts: users who signed up in month M (from..to), and how many were active in M, M+1, … */
+  async retention({ from, to, project }: Range) {
+    const params = [from, to, ...(project ? [project] : [])];
+    const p = project ? '$3' : undefined;
+    const result = await this.pool.query(`
+      WITH cohort AS (
+        SELECT u.id, date_trunc('month', u.created_at)::date AS month FROM ${scopedUsers(p)}
+        AND u.created_at >= date_trunc('month', $1::date) AND u.created_at < $2::date + 1),
+      sizes AS (SELECT month, count(*) AS size FROM cohort GROUP BY month),
+      active AS (
+        SELECT DISTINCT a.user_id, date_trunc('month', a.day)::date AS month FROM activity_days a
+        WHERE a.day >= date_trunc('month', $1::date) ${p ? `AND a.project = ${p}` : ''}
+          AND a.user_id IN (SELECT id FROM cohort)),
+      kept AS (
+        SELECT c.month, (extract(year FROM age(ac.month, c.month)) * 12 + extract(month FROM age(ac.month, c.month)))::int AS offset_months,
+          count(*) AS active
+        FROM cohort c JOIN active ac ON ac.user_id = c.id AND ac.month >= c.month GROUP BY 1, 2)
+      SELECT s.month::text AS cohort, s.size, k.offset_months, coalesce(k.active, 0) AS active
+      FROM sizes s LEFT JOIN kept k USING (month) ORDER BY s.month, k.offset_months`, params);
+    return {
+      from, to, ...(project ? { project } : {}),
+      rows: result.rows.map((row) => ({
+        cohort: row.cohort as string, size: num(row.size), monthOffset: row.offset_months === null ? 0 : num(row.offset_months),
+        active: num(row.active), share: share(num(row.active), num(row.size)),
+      })),
+    };
+  }
+
+  /**
+   * MRR per snapshot day (or per month: its last snapshot) by plan and in total, and the movement
+   * since the previous point: new (from nothing), expansion, contraction, churned (to nothing).
+   */
+  async revenue({ from, to, interval, project }: Range & { interval: 'day' | 'month' }) {
+    const params = [from, to, interval, ...(project ? [project] : [])];
+    const scope = project ? 'AND EXISTS (SELECT 1 FROM project_access pa WHERE pa.user_id = s.user_id AND pa.project = $4)' : '';
+    // The previous point of the first one lies before `from`: the last snapshot before it.
+    const points = `
+      WITH days AS (
+        SELECT DISTINCT day FROM subscription_snapshots
+        WHERE day BETWEEN $1::date AND $2::date
+           OR day = (SELECT max(day) FROM subscription_snapshots WHERE day < $1::date)),
+      points AS (
+        SELECT CASE WHEN $3 = 'month' THEN date_trunc('month', day)::date ELSE day END AS period, max(day) AS day
+        FROM days GROUP BY 1),
+      pairs AS (SELECT period, day, lag(day) OVER (ORDER BY day) AS prev FROM points)`;
+    const [byPlan, moves] = await Promise.all([
+      this.pool.query(`${points}
+        SELECT p.period::text AS period, s.plan, sum(s.mrr_cents) AS mrr, count(*) AS paying
+        FROM pairs p JOIN subscription_snapshots s ON s.day = p.day AND s.mrr_cents > 0 ${scope}
+        WHERE p.day >= $1::date GROUP BY 1, 2 ORDER BY 1, 2`, params),
+      this.pool.query(`${points}
+        SELECT p.period::text AS period,
+          coalesce(sum(x.cur) FILTER (WHERE x.old = 0 AND x.cur > 0), 0) AS new,
+          coalesce(sum(x.cur - x.old) FILTER (WHERE x.old > 0 AND x.cur > x.old), 0) AS expansion,
+          coalesce(sum(x.old - x.cur) FILTER (WHERE x.cur > 0 AND x.cur < x.old), 0) AS contraction,
+          coalesce(sum(x.old) FILTER (WHERE x.old > 0 AND x.cur = 0), 0) AS churned
+        FROM pairs p LEFT JOIN LATERAL (
+          SELECT coalesce(c.mrr_cents, 0) AS cur, coalesce(o.mrr_cents, 0) AS old
+          FROM (SELECT s.user_id, s.mrr_cents FROM subscription_snapshots s WHERE s.day = p.day ${scope}) c
+          FULL JOIN (SELECT s.user_id, s.mrr_cents FROM subscription_snapshots s WHERE s.day = p.prev ${scope}) o USING (user_id)
+        ) x ON p.prev IS NOT NULL
+        WHERE p.day >= $1::date GROUP BY 1 ORDER BY 1`, params),
+    ]);
+    const plans = [...new Set(byPlan.rows.map((row) => row.plan as string))].sort();
+    const rows = moves.rows.map((move) => {
+      const own = byPlan.rows.filter((row) => row.period === move.period);
+      const row: Row = {
+        period: move.period as string,
+        mrrCents: own.reduce((sum, r) => sum + num(r.mrr), 0),
+        payingUsers: own.reduce((sum, r) => sum + num(r.paying), 0),
+        newCents: num(move.new), expansionCents: num(move.expansion), contractionCents: num(move.contraction), churnedCents: num(move.churned),
+      };
+      for (const plan of plans) row[`plan:${plan}`] = num(own.find((r) => r.plan === plan)?.mrr);
+      return row;
+    });
+    return { from, to, interval, ...(project ? { project } : {}), plans, rows };
+  }
+
+  /** Sign-ins per day by outcome (success, wrong_password, locked, mfa, …). */
+  async logins({ from, to, project }: Range) {
+    return this.countsByDay(project ? 'project_logins' : 'logins', from, to, project);
+  }
+
+  /** Gateway requests per day by status class, and latency percentiles over the range. */
+  async gateway({ from, to, project }: Range) {
+    const counts = await this.countsByDay('gateway', from, to, project, true);
+    const latency = await this.pool.query(`
+      SELECT split_part(key, ':', 2) AS bucket, sum(count) AS count FROM daily_counts
+      WHERE metric = 'gateway_latency' AND day BETWEEN $1::date AND $2::date ${project ? "AND split_part(key, ':', 1) = $3" : ''}
+      GROUP BY 1`, project ? [from, to, project] : [from, to]);
+    const histogram = new Map(latency.rows.map((row) => [row.bucket as string, num(row.count)]));
+    return { ...counts, latencyMs: percentiles(histogram) };
+  }
+
+  /** Webhook deliveries created per day by their status (delivered, failed, pending, …). */
+  async webhooks({ from, to, project }: Range) {
+    const result = await this.pool.query(`
+      SELECT d.created_at::date::text AS day, d.status AS key, count(*) AS count
+      FROM event_deliveries d ${project ? 'JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.project = $3' : ''}
+      WHERE d.created_at >= $1::date AND d.created_at < $2::date + 1 GROUP BY 1, 2`, project ? [from, to, project] : [from, to]);
+    return pivot(result.rows, from, to, project);
+  }
+
+  // daily_counts of one metric, keys pivoted into columns; `byProject`: keys are 'project:what'.
+  private async countsByDay(metric: string, from: string, to: string, project: string | undefined, byProject = false) {
+    const filter = project ? "AND split_part(key, ':', 1) = $4" : '';
+    const key = byProject || project ? "split_part(key, ':', 2)" : 'key';
+    const result = await this.pool.query(`
+      SELECT day::text AS day, ${key} AS key, sum(count) AS count FROM daily_counts
+      WHERE metric = $3 AND day BETWEEN $1::date AND $2::date ${filter} GROUP BY 1, 2`,
+    project ? [from, to, metric, project] : [from, to, metric]);
+    return pivot(result.rows, from, to, project);
+  }
+}
+
+// Rows of (day, key, count) → one row per day of the range with a column per key, and totals.
+function pivot(found: Array<Record<string, unknown>>, from: string, to: string, project: string | undefined) {
+  const keys = [...new Set(found.map((row) => row.key as string))].sort();
+  const totals: Record<string, number> = Object.fromEntries(keys.map((key) => [key, 0]));
+  const rows: Row[] = [];
+  for (let day = from; day <= to; day = addDays(day, 1)) {
+    const row: Row = { day };
+    for (const key of keys) row[key] = 0;
+    rows.push(row);
+  }
+  const index = new Map(rows.map((row) => [row.day as string, row]));
+  for (const { day, key, count } of found) {
+    const row = index.get(day as string);
+    if (!row) continue;
+    row[key as string] = num(count);
+    totals[key as string] += num(count);
+  }
+  return { from, to, ...(project ? { project } : {}), keys, totals, rows };
+}
+
+/** p50/p90/p95/p99 from the bucket counts: each the upper bound of the bucket reaching it. */
+function percentiles(histogram: Map<string, number>) {
+  const bounds = [...LATENCY_BUCKETS_MS.map(String), 'inf'];
+  const total = bounds.reduce((sum, bound) => sum + (histogram.get(bound) ?? 0), 0);
+  const at = (q: number): number | null => {
+    if (total === 0) return null;
+    let seen = 0;
+    for (const bound of bounds) {
+      seen += histogram.get(bound) ?? 0;
+      // Beyond the last bound: the largest bound is the best a histogram can say.
+      if (seen >= q * total) return bound === 'inf' ? LATENCY_BUCKETS_MS[LATENCY_BUCKETS_MS.length - 1] : Number(bound);
+    }
+    return null;
+  };
+  return { count: total, p50: at(0.5), p90: at(0.9), p95: at(0.95), p99: at(0.99) };
+}
