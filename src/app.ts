@@ -32,6 +32,8 @@ import { passkeysRoutes } from './account-center/passkeys-routes.js';
 import { Passkeys } from './mfa/passkeys.js';
 import { passkeyRoutes } from './interactions/passkey-routes.js';
 import { AccountDeletion } from './account-center/deletion.js';
+import { DashboardCards } from './dashboard/cards.js';
+import { dashboardRoutes } from './dashboard/routes.js';
 import { UserExport } from './accounts/user-export.js';
 import { EmailFlows } from './account-center/email-flows.js';
 import { EmailLimits } from './account-center/email-limits.js';
@@ -245,6 +247,8 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   // Passkeys: registered on /account/passkeys, used at sign-in (interactions/passkey-routes.ts).
   const passkeys = new Passkeys(prisma, config.issuer, services.bus);
   app.use(passkeysRoutes({ session: accountSession, passkeys, users }).routes());
+  // The user's dashboard: a card per project, each from its /summary through the gateway as the user.
+  app.use(dashboardRoutes({ session: accountSession, cards: new DashboardCards({ clients, access, gateway }), billing, subscriptions }).routes());
   // The mailed links: verifying the address (also from sign-up and the verify-required page), reset, change of address.
   const emailFlows = new EmailFlows({ prisma, users, links: new AccountLinks(config.issuer), mail: services.mail, issuer: config.issuer });
   const emailLimits = new EmailLimits(services.limiterStore);

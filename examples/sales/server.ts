@@ -1,5 +1,6 @@
 // Nexus Sales CRM, reduced to what integration needs: sign in through the hub, show the user's
-// name, serve GET /api/leads to callers holding the leads:read scope, and end its sessions when
+// name, serve GET /api/leads to callers holding the leads:read scope and GET /api/summary (the
+// card of the user's Nexus dashboard) to any signed-in caller, and end its sessions when
 // the hub says so (POST /auth/backchannel-logout, OpenID Connect Back-Channel Logout).
 //
 //   SALES_CLIENT_SECRET=... npx tsx examples/sales/server.ts
@@ -25,6 +26,26 @@ const LEADS = [
   { id: 1, company: 'Acme Robotics', stage: 'qualified' },
   { id: 2, company: 'Globex', stage: 'proposal' },
 ];
+
+const DEALS = [
+  { id: 1, company: 'Acme Robotics', valueCents: 1_250_000, status: 'open' },
+  { id: 2, company: 'Globex', valueCents: 480_000, status: 'open' },
+  { id: 3, company: 'Initech', valueCents: 90_000, status: 'won' },
+];
+
+/** The card of the user's Nexus dashboard (GET /api/summary through the gateway): see README "The user's dashboard". */
+function summary(origin: string) {
+  const open = DEALS.filter((deal) => deal.status === 'open');
+  return {
+    title: 'Sales pipeline',
+    metrics: [
+      { label: 'Active leads', value: LEADS.length, format: 'number' },
+      { label: 'Open deals', value: open.length, format: 'number' },
+      { label: 'Pipeline value', value: open.reduce((sum, deal) => sum + deal.valueCents, 0) / 100, format: 'currency' },
+    ],
+    link: `${origin}/`,
+  };
+}
 
 function escapeHtml(text: string) {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -69,6 +90,9 @@ export function createSalesApp({ issuer, port, clientSecret, cookieSecret }: Sal
     const principal = ctx.state.nexus as Principal;
     requireScope(principal, 'leads:read');
     ctx.body = { owner: principal.email, leads: LEADS };
+  });
+  router.get('/api/summary', protect, (ctx) => {
+    ctx.body = summary(origin);
   });
 
   const app = new Koa();

@@ -322,12 +322,14 @@ export class Gateway {
       const target = parseTarget(`/api/gateway/${call.projectId}${call.path}`);
       const project = await this.project(target);
       const caller = await this.deps.callers.forUser(project, call.userId);
+      // The dashboard's calls count against the user's plan limit like their own requests.
+      if (call.rateLimited) await this.limit(project, caller, []);
       const identity = identityOf(caller, project, await this.assertion(caller, project));
       const issuer = new URL(this.options.issuer);
       const extra = Object.entries(call.headers).flat();
       const headers = upstreamHeaders(extra, new Set(), identity, call.requestId, { forwardedFor: '', proto: issuer.protocol.slice(0, -1), host: issuer.host });
       // Set by the hub itself, after the inbound X-Nexus-* were dropped: the rule and its event.
-      headers.push('x-nexus-automation', call.rule, 'x-nexus-event-id', call.eventId);
+      if (call.rule !== undefined) headers.push('x-nexus-automation', call.rule, 'x-nexus-event-id', call.eventId ?? '');
       // The whole call ends within the caller's bound (the worker's lease must outlive it).
       const timeoutMs = Math.min((project.gateway?.timeoutSeconds ?? this.options.timeoutSeconds) * 1000, call.timeoutMs);
       const chunks: Buffer[] = [];
@@ -378,9 +380,11 @@ export interface AutomationCall {
   body?: string;
   /** Besides the identity headers (which it cannot set: X-Nexus-* are dropped as from any caller). */
   headers: Record<string, string>;
-  /** Sent as X-Nexus-Automation and X-Nexus-Event-Id. */
-  rule: string;
-  eventId: string;
+  /** Sent as X-Nexus-Automation and X-Nexus-Event-Id; absent for the hub's own calls (the dashboard's summaries). */
+  rule?: string;
+  eventId?: string;
+  /** Taken from the user's plan limit for the project (429 rate_limited past it); automations are not. */
+  rateLimited?: boolean;
   requestId: string;
   maxBytes: number;
   /** The whole call, answer excerpt included, ends within this. */

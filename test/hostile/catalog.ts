@@ -142,6 +142,8 @@ export const ROUTES: RouteSpec[] = [
   // A project the session's user never allowed: not found, nothing revoked.
   { route: 'POST /account/apps/:clientId/remove', body: 'form', segments: { clientId: 'shelter' }, params: [{ csrf: '$csrf' }], auth: ['session'], shallow: ANONYMOUS },
   { route: 'GET /account/data', auth: ['none', 'session'] },
+  // The user's dashboard (src/dashboard): reads no parameter; a project that cannot be reached is a card saying so.
+  { route: 'GET /dashboard', params: [{ project: 'sales', refresh: '1' }], auth: ['none', 'session'] },
   { route: 'GET /account/data/export', auth: ['none', 'session'] },
   { route: 'GET /account/passkeys', params: [{ done: 'added' }], auth: ['none', 'session'] },
   { route: 'POST /account/passkeys/options', body: 'json', params: [{ csrf: '$csrf' }], auth: ['session'], shallow: ANONYMOUS },
