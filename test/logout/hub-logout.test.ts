@@ -4,7 +4,7 @@
 // ended session signed in to a logout token, through the bus's durable queue (a receiver down at
 // first gets it on retry). The token is checked with jose against the JWKS, claim by claim.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeProtectedHeader, importJWK, jwtVerify, SignJWT } from 'jose';
 import { Browser, parseForm } from '../support/browser.js';
 import { signInToAccount } from '../billing/support.js';
 import { CookieJar } from '../sdk/helpers.js';
@@ -37,6 +37,22 @@ describe('back-channel logout', () => {
   it('discovery advertises back-channel logout with sessions', async () => {
     const discovery = await (await fetch(`${h.t.url}/.well-known/openid-configuration`)).json();
     expect(discovery).toMatchObject({ backchannel_logout_supported: true, backchannel_logout_session_supported: true });
+  });
+
+  it("the example's back-channel route refuses what is no logout token (and a token without the sid it requires), never 5xx", async () => {
+    const url = `${h.sales}/auth/backchannel-logout`;
+    expect((await fetch(url)).status).toBe(405);
+    for (const body of ['', 'logout_token=', 'logout_token=%00', `logout_token=${'x'.repeat(100_000)}`, 'logout_token=a&logout_token=b']) {
+      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+      expect(response.status).toBe(400);
+      expect(response.headers.get('cache-control')).toBe('no-store');
+    }
+    const key = (await h.t.hub.keys.load()).jwks.keys[0];
+    const noSid = await new SignJWT({ sub: 'someone', events: { [EVENT]: {} } }).setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: 'logout+jwt' })
+      .setIssuer(h.t.url).setAudience('sales').setIssuedAt().setExpirationTime('2m').setJti('no-sid').sign(await importJWK(key, 'RS256'));
+    const refused = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `logout_token=${noSid}` });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toEqual({ error: 'invalid_request', error_description: 'the logout token has no sid' });
   });
 
   it('RP-initiated logout of every project ends the example\'s session and sends dream-people a token exactly per spec', async () => {
