@@ -5,7 +5,7 @@ import Router from '@koa/router';
 import { koaBody } from 'koa-body';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
-import type { Users } from '../accounts/users.js';
+import type { User, Users } from '../accounts/users.js';
 import type { ClientRegistry } from '../clients/registry.js';
 import type { Csrf } from '../interactions/csrf.js';
 import { render } from '../http/render.js';
@@ -47,7 +47,7 @@ export class SecondFactorPages {
     const user = await this.deps.users.findById(signingIn.accountId);
     if (!user || user.disabledAt) return false;
     if (hasSecondFactor(user)) {
-      await this.renderCodePage(ctx, interaction, client, {});
+      await this.renderCodePage(ctx, interaction, client, user, {});
       return true;
     }
     if (!interaction.prompt.reasons.includes(MFA_REQUIRED)) return false;
@@ -59,8 +59,7 @@ export class SecondFactorPages {
     return true;
   }
 
-  private async renderCodePage(ctx: Context, interaction: Interaction, client: Client | null, locals: { error?: string; recoveryOpen?: boolean }, status = 200) {
-    const user = await this.deps.users.findById(this.deps.step.signingIn(interaction)!.accountId);
+  private async renderCodePage(ctx: Context, interaction: Interaction, client: Client | null, user: User | null, locals: { error?: string; recoveryOpen?: boolean }, status = 200) {
     const uid = interaction.uid;
     await render(ctx, 'second-factor', {
       title: 'Two-step sign-in', client, uid, action: `/interaction/${uid}/second-factor`, csrfToken: this.deps.csrf.token(uid), abortUrl: `/interaction/${uid}/abort`,
@@ -69,7 +68,7 @@ export class SecondFactorPages {
   }
 
   routes() {
-    const { provider, clients, csrf, step, totp, recoveryCodes, limit } = this.deps;
+    const { provider, users, clients, csrf, step, totp, recoveryCodes, limit } = this.deps;
     const router = new Router({ prefix: '/interaction/:uid' });
 
     router.post('/second-factor', form, async (ctx) => {
@@ -85,21 +84,22 @@ export class SecondFactorPages {
       const client = project ? { clientId, name: project.name } : null;
       const code = cleanCode(formField(ctx, 'code').slice(0, 64));
       const recoveryOpen = method === 'recovery';
+      const user = await users.findById(signingIn.accountId);
       if (!code) {
-        await this.renderCodePage(ctx, interaction, client, { error: 'Enter the code.', recoveryOpen }, 400);
+        await this.renderCodePage(ctx, interaction, client, user, { error: 'Enter the code.', recoveryOpen }, 400);
         return;
       }
       // Counted before the code is checked (code-limit.ts): parallel guesses cannot race.
       const admission = await limit.admit(signingIn.accountId);
       if (!admission.admitted) {
         ctx.set('Retry-After', String(admission.retryAfterSeconds));
-        await this.renderCodePage(ctx, interaction, client, { error: tooManyCodes(admission.retryAfterSeconds), recoveryOpen }, 429);
+        await this.renderCodePage(ctx, interaction, client, user, { error: tooManyCodes(admission.retryAfterSeconds), recoveryOpen }, 429);
         return;
       }
       const right = method === 'totp' ? await totp.verify(signingIn.accountId, code) : await recoveryCodes.spend(signingIn.accountId, code);
       if (!right) {
         ctx.state.log.info({ event: 'second_factor_failed', accountId: signingIn.accountId, method }, 'second factor refused');
-        await this.renderCodePage(ctx, interaction, client, { error: method === 'totp' ? WRONG_CODE : WRONG_RECOVERY_CODE, recoveryOpen }, 401);
+        await this.renderCodePage(ctx, interaction, client, user, { error: method === 'totp' ? WRONG_CODE : WRONG_RECOVERY_CODE, recoveryOpen }, 401);
         return;
       }
       await admission.succeeded();
