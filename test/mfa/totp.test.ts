@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { startTestHub, type TestHub } from '../support/hub.js';
 import { Browser, parseForm } from '../support/browser.js';
-import { createUser, eventRows, page, PASSWORD, verifyAccessToken } from '../billing/support.js';
+import { createUser, eventRows, page, PASSWORD, refresh, verifyAccessToken } from '../billing/support.js';
 import { codeFor, enrol, errorOf, exchange, recoveryCodesOf, secondFactorForm, startSignIn, submitSecondFactor, wrongCode } from './totp-support.js';
 
 let t: TestHub;
@@ -129,6 +129,20 @@ describe('sign-in with a second factor', () => {
     const replay = await submitSecondFactor(second.browser, second.page.body, 'totp', code);
     expect(replay.status).toBe(401);
     expect(errorOf(replay.body)).toContain('already used');
+  });
+
+  it('a refreshed access token still says how the user signed in (from the refresh token, no statement)', async () => {
+    await createUser(t, 'refresh@example.com');
+    const { secret } = await enrol(t, 'refresh@example.com');
+    const { browser, verifier, page: codePage } = await startSignIn(t, 'sales', 'refresh@example.com', { extra: { scope: 'openid email offline_access', prompt: 'consent' } });
+    const done = await submitSecondFactor(browser, codePage.body, 'totp', codeFor(secret, 1));
+    const tokens = await exchange(t, 'sales', done.url, verifier);
+    expect(tokens.refresh_token).toBeTruthy();
+    const refreshed = await refresh(t, 'sales', tokens.refresh_token);
+    expect(refreshed.status, refreshed.text).toBe(200);
+    const access = await verifyAccessToken({ t, jwks }, 'sales', String(refreshed.body.access_token));
+    expect(access.amr).toEqual(['pwd', 'otp', 'mfa']);
+    expect(access.acr).toBe('urn:nexus:acr:mfa');
   });
 
   it('a user without a second factor signs in with the password alone: amr pwd, acr password', async () => {
