@@ -67,6 +67,10 @@ import { SecondFactorStep } from './mfa/second-factor.js';
 import { SecondFactorPages } from './mfa/sign-in-routes.js';
 import { mfaRoutes } from './account-center/mfa-routes.js';
 import { requestLog } from './http/request-log.js';
+import { HubMetrics } from './metrics/registry.js';
+import { countRequests } from './metrics/http-requests.js';
+import { collectHubState } from './metrics/collectors.js';
+import { metricsRoutes } from './metrics/routes.js';
 import { transportSecurity } from './http/transport-security.js';
 import { errorHandler } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
@@ -212,7 +216,9 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   app.maxIpsCount = config.trustProxyHops;
   app.silent = true; // errors are logged by requestLog/errorHandler, never printed with stacks
   // What every request goes through first: here, and ahead of this app for /api/events (eventsFirst).
-  const front = [requestLog(log), transportSecurity(config.issuer), errorHandler()];
+  // This instance's metrics (GET /metrics): requests are counted once their status is final.
+  const metrics = new HubMetrics();
+  const front = [requestLog(log), countRequests(metrics), transportSecurity(config.issuer), errorHandler()];
   for (const middleware of front) app.use(middleware);
   const addressedToIssuer = issuerHostOnly(config.issuer);
   const gateway = new Gateway(
@@ -229,6 +235,8 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   );
   // The gateway is not in this chain: hub.handler answers /api/gateway/* before Koa does.
   app.use(healthRoutes(prisma).routes());
+  collectHubState(metrics.registry, { gateway: gateway.metrics, pool: db.pool, queueDepth: () => services.bus.deliveries.depth() });
+  app.use(metricsRoutes(metrics, config.metricsToken).routes());
   // Load balancers probe the health routes by IP; everything after them answers only at ISSUER.
   app.use(addressedToIssuer);
   app.use(assetRoutes().routes());

@@ -42,6 +42,8 @@ export interface Config {
   automationsFileNamed: boolean;
   /** Stripe; unset secretKey: billing is off and plans are set with `nexus plans set`. */
   stripe: { secretKey: string | undefined; webhookSecret: string | undefined; apiUrl: string | undefined };
+  /** Bearer token that GET /metrics requires (METRICS_TOKEN); unset: /metrics answers loopback only. */
+  metricsToken: string | undefined;
   /** pino log level. Default info. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Lifetimes in seconds. */
@@ -197,6 +199,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (smtpCaFile !== undefined && smtpUrl === undefined) problems.push('SMTP_TLS_CA_FILE is set but SMTP_URL is not');
   const mailTemplatesDir = read('MAIL_TEMPLATES_DIR');
 
+  const metricsToken = read('METRICS_TOKEN');
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{16,512}$/.test(metricsToken)) problems.push('METRICS_TOKEN must be 16 to 512 printable characters without spaces (e.g. `openssl rand -hex 32`)');
+
   const trustProxy = boolean('TRUST_PROXY', false);
   if (read('TRUST_PROXY_HOPS') !== undefined && !trustProxy) problems.push('TRUST_PROXY_HOPS is set but TRUST_PROXY is not true');
   // The hub itself speaks plain HTTP, and Koa refuses to set a Secure cookie on a request it
@@ -223,6 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     automationsFileNamed: read('AUTOMATIONS_FILE') !== undefined,
     stripe: { secretKey: stripeKey, webhookSecret, apiUrl: url('STRIPE_API_URL', ['http:', 'https:']) },
     logLevel,
+    metricsToken,
     ttl: {
       accessToken: integer('ACCESS_TOKEN_TTL', 15 * 60, 60, 24 * 3600),
       idToken: integer('ID_TOKEN_TTL', 60 * 60, 60, 24 * 3600),

@@ -64,6 +64,8 @@ export const ROUTES: RouteSpec[] = [
   { route: 'GET /', auth: ['none'] },
   { route: 'GET /healthz', auth: ['none'] },
   { route: 'GET /readyz', auth: ['none'] },
+  // Loopback without METRICS_TOKEN (the suite's hub): answered; any parameter is ignored.
+  { route: 'ALL /metrics', params: [{ name: 'nexus_http_requests_total' }], auth: ['none'] },
   { route: 'GET /assets/nexus.css', auth: ['none'] },
   { route: 'GET /assets/passkeys.js', auth: ['none'] },
 
