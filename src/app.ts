@@ -12,6 +12,10 @@ import { listenForChanges, publishChange, RELOAD_INTERVAL_MS, type ChangeListene
 import { AdminOperations } from './admin/operations.js';
 import { requireHubAdmin } from './admin/auth.js';
 import { adminRoutes } from './admin/routes.js';
+import { AnalyticsQueries } from './analytics/queries.js';
+import { AnalyticsRecording } from './analytics/recording.js';
+import { analyticsAccess } from './analytics/access.js';
+import { analyticsRoutes } from './analytics/routes.js';
 import { userinfoRoutes } from './oidc/userinfo.js';
 import { ownTokenVerifier } from './oidc/own-tokens.js';
 import { liveTokenCheck } from './oidc/live-token.js';
@@ -119,6 +123,10 @@ export interface Hub {
   mail: Mailer;
   /** This instance's mail worker; undefined with MAIL_WORKER=false. */
   mailWorker: MailWorker | undefined;
+  /** The analytics figures (/api/analytics/*, the console's charts). */
+  analytics: AnalyticsQueries;
+  /** Activity and counters of this instance: `hub.recording.flush()` writes them now. */
+  recording: AnalyticsRecording;
   close(): Promise<void>;
 }
 
@@ -169,6 +177,9 @@ async function createServices(config: Config, db: Database, box: SecretBox, log:
   const sessions = new HubSessions(prisma, bus);
   const mail = new Mailer(prisma, box);
   const mailWorker = await createMailWorker(config, prisma, box, log);
+  // Analytics: the figures (/api/analytics, the console) and their recording, off the request path.
+  const analytics = new AnalyticsQueries(db.pool);
+  const recording = new AnalyticsRecording(db.pool, log);
 
   const redis = config.redisUrl ? new RedisLink(config.redisUrl, log) : undefined;
   const limiterStore: LimiterStore = redis ? { redis, prefix: config.redisPrefix } : { pool: db.pool };
@@ -191,7 +202,7 @@ async function createServices(config: Config, db: Database, box: SecretBox, log:
   const billing = new Billing(users, subscriptions, plans, stripe, config.issuer);
   const webhooks = stripe ? new StripeWebhooks(prisma, subscriptions, plans, stripe, log) : undefined;
 
-  return { keys, clients, users, access, apiKeys, redis, limiterStore, throttle, plans, subscriptions, entitlements, stripe, billing, webhooks, bus, automations, mail, mailWorker, consents, sessions, mfa };
+  return { keys, clients, users, access, apiKeys, redis, limiterStore, throttle, plans, subscriptions, entitlements, stripe, billing, webhooks, bus, automations, mail, mailWorker, consents, sessions, mfa, analytics, recording };
 }
 
 type Services = Awaited<ReturnType<typeof createServices>>;
@@ -220,6 +231,8 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   const metrics = new HubMetrics();
   const front = [requestLog(log), countRequests(metrics), transportSecurity(config.issuer), errorHandler()];
   for (const middleware of front) app.use(middleware);
+  // The login handler counts its outcomes here (ctx.state.analytics.login): a Map increment.
+  app.use((ctx, next) => { ctx.state.analytics = services.recording.counters; return next(); });
   const addressedToIssuer = issuerHostOnly(config.issuer);
   const gateway = new Gateway(
     { issuer: config.issuer, trust: { trustProxy: config.trustProxy, hops: config.trustProxyHops }, ...config.gateway },
@@ -231,6 +244,7 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
       assertions,
       limiter: new GatewayLimiter(services.redis, config.redisPrefix),
       log,
+      observe: services.recording.observeGateway,
     },
   );
   // The gateway is not in this chain: hub.handler answers /api/gateway/* before Koa does.
@@ -241,6 +255,7 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   app.use(addressedToIssuer);
   app.use(assetRoutes().routes());
   app.use(adminRoutes(ops, requireHubAdmin({ checkLive, access })).routes());
+  app.use(analyticsRoutes(services.analytics, clients, analyticsAccess({ checkLive, access })).routes());
   app.use(userinfoRoutes({ checkLive, entitlements }).routes());
   app.use(accountSignInRoutes(config.issuer, config.issuer.startsWith('https:')).routes());
   app.use(billingRoutes({ billing, subscriptions, webhooks, stripe, users, clients, csrf, provider, checkLive, links: new PlanChangeLinks(csrf, config.issuer) }).routes());
@@ -320,7 +335,7 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
   const assertions = new AssertionSigner(config.issuer);
   const host = new ProviderHost(
     services.keys,
-    (loaded) => createProvider({ config, prisma, users, access, clients, apiKeys, entitlements, limiterStore, consents: services.consents, sessions: services.sessions, log }, loaded),
+    (loaded) => createProvider({ config, prisma, users, access, clients, apiKeys, entitlements, limiterStore, consents: services.consents, sessions: services.sessions, log, recordActivity: services.recording.recordActivity }, loaded),
     log,
     (loaded) => {
       app.keys = loaded.cookieKeys;
@@ -336,18 +351,20 @@ export async function createHub(config: Config, log: Logger): Promise<Hub> {
   });
   services.bus.start({ databaseUrl: db.url, masterKey }, logouts.runner(automationRunner(services.automations, gateway, config.events.timeoutMs)));
   services.mailWorker?.start();
+  services.recording.start();
   const releasePasswordPool = holdPasswordPool(config.passwordHashing);
 
   return {
     app, handler: gatewayFirst(gateway, busFirst(app.callback())), config, db, host, keys: services.keys, clients, users,
     subscriptions: services.subscriptions, plans: services.plans, gateway, bus: services.bus, upgrade: gatewayUpgrade(gateway),
-    mail: services.mail, mailWorker: services.mailWorker,
+    mail: services.mail, mailWorker: services.mailWorker, analytics: services.analytics, recording: services.recording,
     async close() {
       await stopBackgroundWork();
       await gateway.close();
       await services.bus.close(); // deliveries in flight finish and are recorded
       await services.mailWorker?.stop(); // so do the mails being sent
       await releasePasswordPool(); // the logins in progress finish their bcrypt first
+      await services.recording.close(); // what was recorded since the last flush
       services.redis?.close();
       await db.close();
     },

@@ -259,12 +259,12 @@ export class AnalyticsQueries {
     return { ...counts, latencyMs: percentiles(histogram) };
   }
 
-  /** Webhook deliveries created per day by their status (delivered, failed, pending, …). */
+  /** Deliveries to webhook endpoints (not automation rules) created per day, by their status. */
   async webhooks({ from, to, project }: Range) {
     const result = await this.pool.query(`
       SELECT d.created_at::date::text AS day, d.status AS key, count(*) AS count
       FROM event_deliveries d ${project ? 'JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.project = $3' : ''}
-      WHERE d.created_at >= $1::date AND d.created_at < $2::date + 1 GROUP BY 1, 2`, project ? [from, to, project] : [from, to]);
+      WHERE d.endpoint_id IS NOT NULL AND d.created_at >= $1::date AND d.created_at < $2::date + 1 GROUP BY 1, 2`, project ? [from, to, project] : [from, to]);
     return pivot(result.rows, from, to, project);
   }
 

@@ -39,6 +39,8 @@ export interface GatewayDeps {
   assertions: AssertionSigner;
   limiter: GatewayLimiter;
   log: Logger;
+  /** Sees every request's record once it is final (analytics); must not block or throw. */
+  observe?: (record: GatewayRecord) => void;
 }
 
 type Project = RegisteredClient & { upstream: string };
@@ -106,7 +108,7 @@ export class Gateway {
   private readonly issuer: IssuerAddress;
   /** What every gateway answer carries besides its request id. */
   private readonly baseHeaders: readonly string[];
-  private readonly logRecord = (record: GatewayRecord) => recordRequest(this.deps.log, this.metrics, record);
+  private readonly logRecord = (record: GatewayRecord) => recordRequest(this.deps.log, this.metrics, record, this.deps.observe);
 
   constructor(private readonly options: GatewayOptions, private readonly deps: GatewayDeps) {
     this.issuer = new IssuerAddress(options.issuer);
@@ -288,7 +290,7 @@ export class Gateway {
         clearTimeout(expiry);
         upstream.destroy();
         record.ms = performance.now() - started;
-        recordRequest(this.deps.log, this.metrics, record);
+        recordRequest(this.deps.log, this.metrics, record, this.deps.observe);
       });
     } catch (error) {
       const refusal = error instanceof GatewayError ? error : new GatewayError(502, 'upstream_unavailable', 'the project cannot be reached');
@@ -301,7 +303,7 @@ export class Gateway {
       record.status = refusal.status;
       record.error = refusal.code;
       record.ms = performance.now() - started;
-      recordRequest(this.deps.log, this.metrics, record);
+      recordRequest(this.deps.log, this.metrics, record, this.deps.observe);
     }
   }
 

@@ -22,8 +22,9 @@ export interface GatewayRecord {
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
-export function recordRequest(log: Logger, metrics: GatewayMetrics, record: GatewayRecord) {
+export function recordRequest(log: Logger, metrics: GatewayMetrics, record: GatewayRecord, observe?: (record: GatewayRecord) => void) {
   metrics.record(record.project, record.status, record.upstreamMs, record.bytesIn, record.bytesOut);
+  observe?.(record);
   const level = record.status >= 500 ? 'warn' : 'info';
   if (!log.isLevelEnabled(level)) return;
   log[level]({

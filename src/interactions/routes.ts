@@ -197,6 +197,7 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf, em
     const admission = await throttle.admitLogin(email, ctx.ip);
     if (!admission.admitted) {
       ctx.state.metrics?.login('throttled');
+      ctx.state.analytics?.login('locked', client?.clientId); // daily_counts (src/analytics): in memory
       const wait = admission.retryAfterSeconds;
       ctx.set('Retry-After', String(wait));
       await renderLogin(ctx, client, { email, error: `Too many failed attempts. Try again in ${Math.ceil(wait / 60)} minute(s).` }, 429);
@@ -213,6 +214,7 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf, em
     if (!user) {
       ctx.state.log.info({ event: 'login_failed' }, 'login failed');
       ctx.state.metrics?.login('wrong_password');
+      ctx.state.analytics?.login('wrong_password', client?.clientId); // daily_counts (src/analytics): in memory
       await renderLogin(ctx, client, { email, error: INVALID_CREDENTIALS }, 401);
       return;
     }
@@ -221,11 +223,13 @@ export function interactionRoutes({ provider, users, clients, throttle, csrf, em
     if (hasSecondFactor(user)) {
       ctx.state.log.info({ event: 'password_verified', accountId: user.id }, 'password right: second factor next');
       ctx.state.metrics?.login('second_factor');
+      ctx.state.analytics?.login('mfa', client?.clientId); // daily_counts (src/analytics): in memory
       await secondFactor.step.passwordVerified(ctx, interaction, user.id);
       return;
     }
     ctx.state.log.info({ event: 'login', accountId: user.id }, 'login succeeded');
     ctx.state.metrics?.login('success');
+    ctx.state.analytics?.login('success', client?.clientId); // daily_counts (src/analytics): in memory
     await users.signedIn(user.id, String(interaction.params.client_id));
     await finish(ctx, { login: { accountId: user.id, ...authentication(['pwd']) } });
   });

@@ -37,12 +37,14 @@ export interface ProviderDeps {
   consents: Consents;
   sessions: HubSessions;
   log: Logger;
+  /** Analytics (src/analytics/recorder.ts): the user was active in the project; in memory, never awaited. */
+  recordActivity?: (project: string, userId: string) => void;
 }
 
 /** Seconds an interaction or session that no one has signed in to yet is kept. */
 export const ANONYMOUS_TTL = 10 * 60;
 
-export function createProvider({ config, prisma, users, access, clients, apiKeys, entitlements, limiterStore, consents, sessions, log }: ProviderDeps, keys: LoadedKeys): Provider {
+export function createProvider({ config, prisma, users, access, clients, apiKeys, entitlements, limiterStore, consents, sessions, log, recordActivity }: ProviderDeps, keys: LoadedKeys): Provider {
   const roleIn = createProjectAccessCheck(access, clients);
   const resourceIndicators = createResourceIndicators(clients, entitlements, config.ttl.accessToken);
   const secureCookies = config.issuer.startsWith('https:');
@@ -142,6 +144,13 @@ export function createProvider({ config, prisma, users, access, clients, apiKeys
   });
   // GET /metrics: one counter increment per token answer (no await, no statement).
   provider.on('grant.success', (ctx) => ctx.state.metrics?.tokenIssued(ctx.oidc.params?.grant_type));
+  // Analytics: a user's access token for a project (issued or refreshed; JWT tokens are 'issued',
+  // opaque ones 'saved') makes them active there today. Client credentials are another model.
+  const recordToken = (token: { accountId?: string; clientId?: string }) => {
+    if (token.accountId && token.clientId) recordActivity?.(token.clientId, token.accountId);
+  };
+  provider.on('access_token.issued', recordToken);
+  provider.on('access_token.saved', recordToken);
   // oidc-provider answers these with a generic error; the cause belongs in our log.
   provider.on('server_error', (ctx, error) => (ctx.state.log ?? log).error({ err: error }, 'oidc-provider server error'));
   provider.on('grant.error', (ctx, error) => {

@@ -1,0 +1,48 @@
+// Who was active where (activity_days): one row per (UTC day, project, user). The token and
+// gateway paths call record(), which is a Set lookup: the first sighting of the day is queued,
+// later ones cost nothing, and the queue is written in one statement per flush.
+import type pg from 'pg';
+import { isoDay } from './day.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// Past this many (project, user) pairs in a day the Set starts again: memory stays bounded and
+// the repeats it forgets are absorbed by ON CONFLICT DO NOTHING.
+const MAX_SEEN = 1_000_000;
+
+export class ActivityRecorder {
+  private day = '';
+  private seen = new Set<string>();
+  private queue: Array<[day: string, project: string, userId: string]> = [];
+
+  constructor(private readonly pool: pg.Pool, private readonly now: () => Date = () => new Date()) {}
+
+  /** The user did something in the project now (a token issued or refreshed, a gateway request). */
+  record(project: string, userId: string) {
+    if (!project || !UUID.test(userId)) return; // not a user of ours: nothing the table can hold
+    const day = isoDay(this.now());
+    if (day !== this.day || this.seen.size >= MAX_SEEN) {
+      this.day = day;
+      this.seen = new Set();
+    }
+    const key = `${project} ${userId}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    this.queue.push([day, project, userId]);
+  }
+
+  /** Writes the queued sightings; on failure they are kept for the next flush. */
+  async flush() {
+    if (this.queue.length === 0) return;
+    const batch = this.queue;
+    this.queue = [];
+    try {
+      await this.pool.query(`
+        INSERT INTO activity_days (day, project, user_id)
+        SELECT * FROM unnest($1::date[], $2::text[], $3::uuid[])
+        ON CONFLICT DO NOTHING`, [batch.map((r) => r[0]), batch.map((r) => r[1]), batch.map((r) => r[2])]);
+    } catch (error) {
+      this.queue = batch.concat(this.queue);
+      throw error;
+    }
+  }
+}
