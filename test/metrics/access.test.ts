@@ -22,7 +22,8 @@ let t: TestHub;
 let server: http.Server;
 
 beforeAll(async () => {
-  t = await startTestHub();
+  // No delivery worker here: what is queued stays due, so the queue's depth is known exactly.
+  t = await startTestHub({ EVENT_WORKER: 'false', WEBHOOKS_ALLOW_PRIVATE_URLS: 'true' });
   // The test hub listens on 127.0.0.1 only; the same handler on every interface.
   server = http.createServer(t.hub.handler);
   await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
@@ -32,6 +33,16 @@ afterAll(async () => {
   server?.closeAllConnections();
   await new Promise((resolve) => server?.close(resolve));
   await t?.stop();
+});
+
+describe('the webhook queue depth', () => {
+  it('is the number of deliveries due, read from the database at the first scrape', async () => {
+    await t.hub.bus.endpoints.add({ project: 'sales', url: 'http://127.0.0.1:9/hook', eventTypes: ['deal.won'] });
+    await t.hub.bus.emit('sales', null, Array.from({ length: 4 }, (_, i) => ({ type: 'deal.won', data: { dealId: `d${i}` } })));
+    const answer = await fetch(`${t.url}/metrics`);
+    expect(answer.status).toBe(200);
+    expect(valueOf(parseExposition(await answer.text()), 'nexus_webhook_queue_depth')).toBe(4);
+  });
 });
 
 describe('the loopback rule', () => {
