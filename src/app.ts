@@ -44,6 +44,8 @@ import { EmailLimits } from './account-center/email-limits.js';
 import { emailRoutes } from './account-center/email-routes.js';
 import { AccountLinks } from './accounts/account-links.js';
 import { accountSignInRoutes, ensureAccountClient } from './http/account-sign-in.js';
+import { ConsoleSession, ensureConsoleCallback } from './console/session.js';
+import { consoleRoutes } from './console/routes.js';
 import { KeyStore } from './keys/store.js';
 import { ClientRegistry } from './clients/registry.js';
 import { readClientsFile, syncClients } from './clients/sync.js';
@@ -170,6 +172,7 @@ async function createServices(config: Config, db: Database, box: SecretBox, log:
   const clients: ClientRegistry = new ClientRegistry(prisma, box, bus, { allowPrivateUrls: config.events.allowPrivateUrls });
   await seedClients(config, clients, log);
   await ensureAccountClient(clients, config.issuer, log);
+  await ensureConsoleCallback(clients, config.issuer, log);
   const users = new Users(prisma, bus);
   const access = new ProjectAccess(prisma, bus);
   const apiKeys = new ApiKeys(prisma, bus);
@@ -220,6 +223,8 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   const ops = new AdminOperations({
     clients, users, access, apiKeys, keys, subscriptions: () => subscriptions, clientsFile: config.clientsFile, notify: (topic) => publishChange(prisma, topic),
     events, secondFactors: services.mfa.reset,
+    // The console's "mail a reset link": the same mail as "forgot password" (emailFlows is made below).
+    passwordResets: { forgotPassword: (email) => emailFlows.forgotPassword(email) },
   });
 
   app.proxy = config.trustProxy;
@@ -276,6 +281,9 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   const emailFlows = new EmailFlows({ prisma, users, links: new AccountLinks(config.issuer), mail: services.mail, issuer: config.issuer });
   const emailLimits = new EmailLimits(services.limiterStore);
   app.use(emailRoutes({ flows: emailFlows, limits: emailLimits, session: accountSession, csrf, secureCookies: config.issuer.startsWith('https:') }).routes());
+  // The admin console: the account pages' hub session, the hub admin role, every action through ops.
+  const consoleSession = new ConsoleSession({ account: accountSession, csrf, access, users, clients });
+  app.use(consoleRoutes({ issuer: config.issuer, session: consoleSession, ops, sessions: services.sessions, analytics: services.analytics }).routes());
   const busRoutes = eventRoutes({ ops: events, verify, clients, keys: () => host.verificationKeys });
   app.use(busRoutes);
   // The sign-in's second step: passkey routes finish it through the same SecondFactorStep.

@@ -14,9 +14,10 @@ import type { EventOperations } from '../events/operations.js';
 import type { EventFilter } from '../events/store.js';
 import type { Actor } from '../events/event.js';
 import type { SecondFactorReset } from '../mfa/reset.js';
+import type { EmailFlows } from '../account-center/email-flows.js';
 
 export class AdminError extends Error {
-  constructor(readonly code: 'no_hub_project' | 'no_grant', message: string) {
+  constructor(readonly code: 'no_hub_project' | 'no_grant' | 'user_disabled' | 'no_mail', message: string) {
     super(message);
     this.name = 'AdminError';
   }
@@ -36,6 +37,8 @@ export interface AdminDeps {
   events: EventOperations;
   /** `nexus users reset-mfa`: removes a user's second factors and tells them by mail. */
   secondFactors: SecondFactorReset;
+  /** The hub's own "forgot password" mail (src/account-center/email-flows.ts); a running hub has it, the CLI not. */
+  passwordResets?: Pick<EmailFlows, 'forgotPassword'>;
 }
 
 /** `24h`, `30m`, `7d`…, or `0` (the default): how long a replaced client secret keeps working. */
@@ -151,6 +154,15 @@ export class AdminOperations {
   async resetMfa(email: string, actor: Actor) {
     const user = await this.deps.users.get(email);
     return { user, removed: await this.deps.secondFactors.reset(user, actor) };
+  }
+
+  /** Mails the user the same reset link as "forgot password" does (not to a disabled account). */
+  async mailPasswordReset(email: string) {
+    const user = await this.deps.users.get(email);
+    if (user.disabledAt) throw new AdminError('user_disabled', `${user.email} is disabled: enable the account first`);
+    if (!this.deps.passwordResets) throw new AdminError('no_mail', 'reset links are mailed by a running hub (the console)');
+    await this.deps.passwordResets.forgotPassword(user.email);
+    return { email: user.email, mailed: true };
   }
 
   deleteUser(email: string, actor: Actor) {

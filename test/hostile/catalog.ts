@@ -152,6 +152,33 @@ export const ROUTES: RouteSpec[] = [
   { route: 'POST /account/passkeys', body: 'json', params: [{ csrf: '$csrf', name: 'hostile key', credential: { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: { clientDataJSON: 'e30', attestationObject: 'AAAA' } } }], auth: ['session'], shallow: ANONYMOUS },
   { route: 'POST /account/passkeys/:id/rename', body: 'form', segments: { id: 'no-such-passkey' }, params: [{ csrf: '$csrf', name: 'renamed' }], auth: ['session'], shallow: ANONYMOUS },
   { route: 'POST /account/passkeys/:id/remove', body: 'form', segments: { id: 'no-such-passkey' }, params: [{ csrf: '$csrf' }], auth: ['session'], shallow: ANONYMOUS },
+  // The admin console (src/console): the session's user is no hub administrator, so every page is
+  // its 403 and every form refused before it reads a field; anonymous pages go to /console/login.
+  // test/console covers the administrator's side with hostile values of its own.
+  { route: 'GET /console/login', params: [{ returnTo: '/console/users' }], auth: ['none', 'session'] },
+  { route: 'GET /console/callback', params: [{ state: 's', code: 'c', error: 'access_denied', iss: 'x' }], auth: ['none', 'session'] },
+  { route: 'GET /console', auth: ['none', 'session'] },
+  { route: 'GET /console/analytics/:name.csv', segments: { name: 'activity' }, params: [{ from: '2026-11-01', to: '2026-11-30', interval: 'day' }], auth: ['none', 'session'] },
+  { route: 'GET /console/users', params: [{ q: 'ghost' }], auth: ['none', 'session'] },
+  { route: 'GET /console/users/:email', segments: EMAIL_SEGMENT, params: [{ done: 'disabled' }], auth: ['none', 'session'] },
+  ...['disabled', 'enabled', 'reset-mail', 'mfa-reset'].map((action): RouteSpec => (
+    { route: `POST /console/users/:email/${action}`, body: 'form', segments: EMAIL_SEGMENT, params: [{ csrf: '$csrf' }], auth: ['session'], shallow: ANONYMOUS })),
+  { route: 'POST /console/users/:email/access', body: 'form', segments: EMAIL_SEGMENT, params: [{ csrf: '$csrf', project: 'sales', role: 'user' }], auth: ['session'], shallow: ANONYMOUS },
+  { route: 'POST /console/users/:email/revoked', body: 'form', segments: EMAIL_SEGMENT, params: [{ csrf: '$csrf', project: 'sales' }], auth: ['session'], shallow: ANONYMOUS },
+  { route: 'POST /console/users/:email/plan', body: 'form', segments: EMAIL_SEGMENT, params: [{ csrf: '$csrf', plan: 'pro' }], auth: ['session'], shallow: ANONYMOUS },
+  { route: 'GET /console/projects', params: [{ done: 'enabled' }], auth: ['none', 'session'] },
+  { route: 'POST /console/projects/:id/enable', body: 'form', segments: { id: 'shelter' }, params: [{ csrf: '$csrf' }], auth: ['session'], shallow: ANONYMOUS },
+  { route: 'POST /console/projects/:id/disable', body: 'form', segments: { id: 'shelter' }, params: [{ csrf: '$csrf' }], auth: ['session'], shallow: ANONYMOUS },
+  { route: 'POST /console/projects/:id/rotate-secret', body: 'form', segments: { id: 'shelter' }, params: [{ csrf: '$csrf', grace: '1h' }], auth: ['session'], shallow: ANONYMOUS },
+  { route: 'GET /console/keys', params: [{ done: 'rotated' }], auth: ['none', 'session'] },
+  { route: 'POST /console/keys/rotate', body: 'form', params: [{ csrf: '$csrf' }], auth: ['session'], shallow: ANONYMOUS },
+  { route: 'POST /console/keys/:kid/retire', body: 'form', segments: { kid: 'no-such-key' }, params: [{ csrf: '$csrf' }], auth: ['session'], shallow: ANONYMOUS },
+  { route: 'GET /console/api-keys', params: [{ email: 'ghost@example.com', done: 'revoked' }], auth: ['none', 'session'] },
+  { route: 'POST /console/api-keys/:id/revoke', body: 'form', segments: NO_SUCH_ENDPOINT, params: [{ csrf: '$csrf' }], auth: ['session'], shallow: ANONYMOUS },
+  { route: 'GET /console/webhooks', auth: ['none', 'session'] },
+  { route: 'GET /console/webhooks/:id', segments: ENDPOINT, params: [{ failed: '1', done: 'replayed' }], auth: ['none', 'session'] },
+  { route: 'POST /console/deliveries/:id/replay', body: 'form', segments: { id: '$delivery' }, params: [{ csrf: '$csrf' }], auth: ['session'], shallow: ANONYMOUS },
+  { route: 'GET /console/audit', params: [{ type: 'user.disabled', project: 'hub', user: 'ghost@example.com', since: '2026-11-01', after: '10' }], auth: ['none', 'session'] },
   // The session's own address with a wrong password: the password check runs, nothing is deleted.
   { route: 'POST /account/delete', body: 'form', params: [{ csrf: '$csrf', confirm: 'hostile@example.com', password: 'not the password at all' }], auth: ['session'], shallow: ANONYMOUS },
   // The mailed links (account-center/email-routes.ts). Tokens of the issued shape that were never
@@ -254,6 +281,18 @@ export const ROUTES: RouteSpec[] = [
   { route: 'POST /api/admin/webhooks/endpoints/:id/replay-failed', body: 'json', segments: ENDPOINT, params: [{ since: '1h' }], auth: ADMIN, shallow: ANONYMOUS },
   { route: 'GET /api/admin/webhooks/deliveries/:id', segments: { id: '$delivery' }, auth: ADMIN, shallow: ANONYMOUS },
   { route: 'POST /api/admin/webhooks/deliveries/:id/replay', segments: { id: '$delivery' }, auth: ADMIN, shallow: ANONYMOUS },
+
+  // The analytics API (src/analytics/routes.ts): hub admins; a project's admins with project=P.
+  { route: 'GET /api/analytics/overview', params: [{ project: 'sales', format: 'csv' }], auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'GET /api/analytics/activity', params: [{ from: '2026-11-01', to: '2026-11-30', interval: 'week', project: 'sales', format: 'json' }], auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'GET /api/analytics/cross-project', params: [{ to: '2026-11-30', project: 'sales', format: 'csv' }], auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'GET /api/analytics/retention', params: [{ from: '2026-01-01', to: '2026-11-30', project: 'sales' }], auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'GET /api/analytics/revenue', params: [{ from: '2026-11-01', to: '2026-11-30', interval: 'month', project: 'sales' }], auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'GET /api/analytics/logins', params: [{ from: '2026-11-01', to: '2026-11-30', project: 'sales', format: 'csv' }], auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'GET /api/analytics/gateway', params: [{ from: '2026-11-01', to: '2026-11-30', project: 'sales' }], auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'GET /api/analytics/webhooks', params: [{ from: '2026-11-01', to: '2026-11-30', project: 'sales' }], auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'ALL /api/analytics', auth: ADMIN, shallow: ANONYMOUS },
+  { route: 'ALL /api/analytics/{*rest}', segments: { rest: 'x/y' }, auth: ADMIN, shallow: ANONYMOUS },
 ];
 
 /** Paths oidc-provider answers that discovery does not list (found in its router). */

@@ -1,0 +1,123 @@
+// Who may use the console: a person signed in to the hub (the same session the account pages
+// read) who holds the admin role in the hub project (the client with the hub audience,
+// `nexus-console`), checked against the database on every request like requireHubAdmin does.
+// Signing in runs an ordinary authorization request of the `nexus-console` client through the
+// login page; its forms carry a CSRF token bound to the hub session and to the console.
+import { createHash, randomBytes } from 'node:crypto';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { ClientError, type ClientRegistry } from '../clients/registry.js';
+import { HUB_AUDIENCE } from '../clients/definition.js';
+import type { ProjectAccess } from '../accounts/access.js';
+import type { Users, User } from '../accounts/users.js';
+import type { Csrf } from '../interactions/csrf.js';
+import { formField, type AccountSession } from '../account-center/signed-in.js';
+import { constantTimeEqual } from '../secrets/tokens.js';
+import type { Actor } from '../events/event.js';
+import type { Logger } from '../logger.js';
+import { HttpError } from '../http/errors.js';
+import { render } from '../http/render.js';
+
+export const CONSOLE_CLIENT_ID = 'nexus-console';
+const STATE_COOKIE = 'nexus_console_signin';
+const MAX_RETURN_TO = 2048;
+
+export interface ConsoleAdmin {
+  user: User;
+  sessionId: string;
+  /** How the console's changes name their author in events and the audit log. */
+  actor: Actor;
+  csrfToken: string;
+}
+
+/** The console's own callback joins the redirect URIs of `nexus-console` (clients.json has the CLI's). */
+export async function ensureConsoleCallback(clients: ClientRegistry, issuer: string, log: Logger): Promise<void> {
+  const callback = `${issuer}/console/callback`;
+  try {
+    const client = await clients.get(CONSOLE_CLIENT_ID);
+    if (!client.redirectUris.includes(callback)) await clients.update(CONSOLE_CLIENT_ID, { redirectUris: [...client.redirectUris, callback] });
+  } catch (error) {
+    if (!(error instanceof ClientError && error.code === 'not_found')) throw error;
+    log.warn({ client: CONSOLE_CLIENT_ID }, 'no nexus-console client is registered: /console sign-in is off');
+  }
+}
+
+/** A console path to come back to after signing in; anything else is the dashboard. */
+function safeReturnTo(value: unknown): string {
+  return typeof value === 'string' && value.length <= MAX_RETURN_TO && /^\/console(?:[/?][^\x00-\x1f\x7f\\]*)?$/.test(value) && !value.includes('//') ? value : '/console';
+}
+
+export class ConsoleSession {
+  constructor(
+    private readonly deps: { account: AccountSession; csrf: Csrf; access: ProjectAccess; users: Users; clients: ClientRegistry },
+  ) {}
+
+  private async admin(ctx: Context): Promise<ConsoleAdmin | 'anonymous' | 'refused'> {
+    const signedIn = await this.deps.account.current(ctx);
+    if (!signedIn) return 'anonymous';
+    const [user, hub] = await Promise.all([
+      this.deps.users.findById(signedIn.userId),
+      this.deps.clients.list().then((clients) => clients.find((client) => client.audience === HUB_AUDIENCE)),
+    ]);
+    if (!user || user.disabledAt || !hub || (await this.deps.access.roleFor(user.id, hub)) !== 'admin') return 'refused';
+    return {
+      user, sessionId: signedIn.sessionId, actor: { type: 'admin', id: user.email },
+      csrfToken: this.deps.csrf.token(`console:${signedIn.sessionId}`),
+    };
+  }
+
+  /** A page's administrator; otherwise the sign-in (anonymous) or a 403 page, and undefined. */
+  async forPage(ctx: Context): Promise<ConsoleAdmin | undefined> {
+    const admin = await this.admin(ctx);
+    if (admin === 'anonymous') ctx.redirect(`/console/login?returnTo=${encodeURIComponent(ctx.url)}`);
+    else if (admin === 'refused') await refuse(ctx);
+    else return admin;
+    return undefined;
+  }
+
+  /** A form post: an administrator, with this session's console CSRF token in `csrf`. */
+  async forForm(ctx: Context): Promise<ConsoleAdmin | undefined> {
+    const admin = await this.admin(ctx);
+    if (admin === 'anonymous') throw new HttpError(401, 'login_required', 'Sign in to the console first.', 'Sign-in required');
+    if (admin === 'refused') {
+      await refuse(ctx);
+      return undefined;
+    }
+    if (!this.deps.csrf.verify(`console:${admin.sessionId}`, formField(ctx, 'csrf'))) {
+      throw new HttpError(403, 'invalid_csrf', 'This form has expired. Go back and try again.', 'Form expired');
+    }
+    return admin;
+  }
+}
+
+async function refuse(ctx: Context) {
+  await render(ctx, 'console/refused', { title: 'Administrators only' }, 403);
+}
+
+/** /console/login and /console/callback: the sign-in through the `nexus-console` client. */
+export function consoleSignInRoutes(issuer: string, secureCookies: boolean) {
+  const router = new Router();
+  const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: secureCookies, signed: true, maxAge: 10 * 60_000, overwrite: true };
+
+  router.get('/console/login', (ctx) => {
+    const state = randomBytes(16).toString('base64url');
+    ctx.cookies.set(STATE_COOKIE, `${state}|${Buffer.from(safeReturnTo(ctx.query.returnTo)).toString('base64url')}`, cookie);
+    const params = new URLSearchParams({
+      client_id: CONSOLE_CLIENT_ID, redirect_uri: `${issuer}/console/callback`, response_type: 'code', scope: 'openid',
+      state, code_challenge: createHash('sha256').update(randomBytes(32)).digest('base64url'), code_challenge_method: 'S256',
+    });
+    ctx.redirect(`/auth?${params}`);
+  });
+
+  // The code is not needed: the hub session is what the pages read; only `state` is checked.
+  router.get('/console/callback', (ctx) => {
+    const [expected, returnTo] = (ctx.cookies.get(STATE_COOKIE, { signed: true }) ?? '').split('|');
+    ctx.cookies.set(STATE_COOKIE, null, { ...cookie, maxAge: 0 });
+    if (!expected || typeof ctx.query.state !== 'string' || !constantTimeEqual(expected, ctx.query.state)) {
+      throw new HttpError(400, 'invalid_state', 'This sign-in was started elsewhere or has expired. Try again.', 'Sign-in expired');
+    }
+    if (ctx.query.error) throw new HttpError(403, 'access_denied', 'The sign-in was not completed.', 'Not signed in');
+    ctx.redirect(safeReturnTo(Buffer.from(returnTo ?? '', 'base64url').toString()));
+  });
+  return router;
+}

@@ -1,0 +1,89 @@
+// /console/users: search, one user's page (access, plan, sessions, API keys, second factors) and
+// its actions: disable/enable, password reset mail, second factors reset, grant/revoke, plan.
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { AdminOperations } from '../admin/operations.js';
+import type { HubSessions } from '../accounts/hub-sessions.js';
+import type { Actor } from '../events/event.js';
+import { PLAN_ORDER } from '../billing/plans.js';
+import { formFields } from '../account-center/signed-in.js';
+import { attempt, consoleForm, doneRedirect, PAGE_SIZE, queryText, showPage, when } from './page.js';
+import type { ConsoleSession } from './session.js';
+
+export interface UsersRouteDeps {
+  session: ConsoleSession;
+  ops: AdminOperations;
+  sessions: HubSessions;
+}
+
+const DONE: Record<string, string> = {
+  disabled: 'The user is disabled: their sessions and tokens have ended.',
+  enabled: 'The user can sign in again.',
+  'reset-mail': 'A password reset link is on its way to the user.',
+  'mfa-reset': 'The user’s second factors were removed; they were told by mail.',
+  granted: 'Access granted.',
+  revoked: 'Access revoked.',
+  plan: 'The plan was set.',
+};
+
+const userPath = (email: string) => `/console/users/${encodeURIComponent(email)}`;
+
+export function usersRoutes({ session, ops, sessions }: UsersRouteDeps) {
+  const router = new Router();
+
+  router.get('/console/users', async (ctx) => {
+    const admin = await session.forPage(ctx);
+    if (!admin) return;
+    const search = queryText(ctx, 'q').slice(0, 200);
+    const users = await attempt(() => ops.listUsers(search || undefined));
+    await showPage(ctx, admin, 'users', {
+      title: 'Users', section: 'users', search, total: users.length,
+      users: users.slice(0, PAGE_SIZE).map((user) => ({ email: user.email, name: user.fullName, disabled: Boolean(user.disabledAt), created: when(user.createdAt) })),
+    });
+  });
+
+  router.get('/console/users/:email', async (ctx) => {
+    const admin = await session.forPage(ctx);
+    if (!admin) return;
+    const { user, access, apiKeys } = await attempt(() => ops.getUser(ctx.params.email));
+    const [plan, browsers, projects] = await Promise.all([
+      attempt(() => ops.getPlan(user.email)).catch(() => undefined), sessions.list(user.id), ops.listClients(),
+    ]);
+    await showPage(ctx, admin, 'user', {
+      title: user.email, section: 'users', notice: DONE[queryText(ctx, 'done')] ?? null, path: userPath(user.email),
+      user: {
+        email: user.email, name: user.fullName, disabled: Boolean(user.disabledAt), verified: Boolean(user.emailVerified),
+        created: when(user.createdAt), totp: user.hasTotp === true, passkeys: user.hasPasskeys === true,
+      },
+      access: access.map((grant) => ({ project: grant.project, role: grant.role, source: grant.source })),
+      plan: plan ? { id: plan.plan, status: plan.status } : null,
+      sessions: browsers.map((browser) => ({ device: browser.device, ip: browser.ip, signedIn: when(browser.signedInAt), lastSeen: when(browser.lastSeenAt) })),
+      apiKeys: apiKeys.map((key) => ({ id: key.id, name: key.name, prefix: key.prefix, revoked: Boolean(key.revokedAt), lastUsed: when(key.lastUsedAt) })),
+      projects: projects.map((project) => project.id), plans: PLAN_ORDER,
+    });
+  });
+
+  // One form per action; each posts only its own fields, each exactly once.
+  const action = (name: string, fields: readonly string[], work: (ctx: Context, email: string, values: Record<string, string>, actor: Actor) => Promise<unknown>) => {
+    router.post(`/console/users/:email/${name}`, consoleForm, async (ctx) => {
+      const admin = await session.forForm(ctx);
+      if (!admin) return;
+      const values = formFields(ctx, fields);
+      if (!values) {
+        await showPage(ctx, admin, 'invalid', { title: 'Not done', section: 'users', back: userPath(ctx.params.email) }, 400);
+        return;
+      }
+      const result = await attempt(() => work(ctx, ctx.params.email, values, admin.actor));
+      doneRedirect(ctx, userPath((result as { email?: string } | undefined)?.email ?? ctx.params.email), name === 'access' ? 'granted' : name);
+    });
+  };
+  action('disabled', [], (_ctx, email, _values, actor) => ops.disableUser(email, actor));
+  action('enabled', [], (_ctx, email, _values, actor) => ops.enableUser(email, actor));
+  action('reset-mail', [], (_ctx, email) => ops.mailPasswordReset(email));
+  action('mfa-reset', [], async (_ctx, email, _values, actor) => (await ops.resetMfa(email, actor)).user);
+  action('access', ['project', 'role'], (_ctx, email, { project, role }, actor) => ops.grantAccess(email, project, role, actor).then(() => undefined));
+  action('revoked', ['project'], (_ctx, email, { project }, actor) => ops.revokeAccess(email, project, actor));
+  action('plan', ['plan'], (_ctx, email, { plan }, actor) => ops.setPlan(email, plan, actor));
+
+  return router;
+}
