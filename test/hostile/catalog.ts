@@ -293,18 +293,6 @@ export const ROUTES: RouteSpec[] = [
   { route: 'GET /api/analytics/webhooks', params: [{ from: '2026-11-01', to: '2026-11-30', project: 'sales' }], auth: ADMIN, shallow: ANONYMOUS },
   { route: 'ALL /api/analytics', auth: ADMIN, shallow: ANONYMOUS },
   { route: 'ALL /api/analytics/{*rest}', segments: { rest: 'x/y' }, auth: ADMIN, shallow: ANONYMOUS },
-
-  // The analytics API (src/analytics/routes.ts): hub admins; a project's admins with project=P.
-  { route: 'GET /api/analytics/overview', params: [{ project: 'sales', format: 'csv' }], auth: ADMIN, shallow: ANONYMOUS },
-  { route: 'GET /api/analytics/activity', params: [{ from: '2026-11-01', to: '2026-11-30', interval: 'week', project: 'sales', format: 'json' }], auth: ADMIN, shallow: ANONYMOUS },
-  { route: 'GET /api/analytics/cross-project', params: [{ to: '2026-11-30', project: 'sales', format: 'csv' }], auth: ADMIN, shallow: ANONYMOUS },
-  { route: 'GET /api/analytics/retention', params: [{ from: '2026-01-01', to: '2026-11-30', project: 'sales' }], auth: ADMIN, shallow: ANONYMOUS },
-  { route: 'GET /api/analytics/revenue', params: [{ from: '2026-11-01', to: '2026-11-30', interval: 'month', project: 'sales' }], auth: ADMIN, shallow: ANONYMOUS },
-  { route: 'GET /api/analytics/logins', params: [{ from: '2026-11-01', to: '2026-11-30', project: 'sales', format: 'csv' }], auth: ADMIN, shallow: ANONYMOUS },
-  { route: 'GET /api/analytics/gateway', params: [{ from: '2026-11-01', to: '2026-11-30', project: 'sales' }], auth: ADMIN, shallow: ANONYMOUS },
-  { route: 'GET /api/analytics/webhooks', params: [{ from: '2026-11-01', to: '2026-11-30', project: 'sales' }], auth: ADMIN, shallow: ANONYMOUS },
-  { route: 'ALL /api/analytics', auth: ADMIN, shallow: ANONYMOUS },
-  { route: 'ALL /api/analytics/{*rest}', segments: { rest: 'x/y' }, auth: ADMIN, shallow: ANONYMOUS },
 ];
 
 /** Paths oidc-provider answers that discovery does not list (found in its router). */
