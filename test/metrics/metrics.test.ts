@@ -28,7 +28,7 @@ async function exposition(): Promise<Exposition> {
 }
 
 beforeAll(async () => {
-  t = await startTestHub({ METRICS_TOKEN: TOKEN });
+  t = await startTestHub({ METRICS_TOKEN: TOKEN, LOGIN_MAX_FAILURES_PER_ACCOUNT: '3' });
   upstream = await startUpstream();
   await putBehindGateway(t, 'sales', upstream.url);
   userId = (await createUser(t, EMAIL)).id;
@@ -95,6 +95,19 @@ describe('GET /metrics', () => {
     for (const secret of [userId, EMAIL, '127.0.0.1', 'localhost', accessToken, refreshToken, TOKEN, t.secrets.sales]) {
       expect(response.text).not.toContain(secret);
     }
+  });
+
+  it('counts throttled and incomplete sign-ins', async () => {
+    const email = 'metrics-bob@example.com';
+    await createUser(t, email);
+    const before = await exposition();
+    const attempt = (password: string) => authorize(new Browser(t.url), { clientId: 'sales', redirectUri: SALES_CALLBACK, scope: 'openid', email, password });
+    for (let i = 0; i < 3; i++) expect((await attempt('wrong')).response.status).toBe(401);
+    expect((await attempt(PASSWORD)).response.status).toBe(429);
+    expect((await attempt('')).response.status).toBe(400);
+    const after = await exposition();
+    const grow = (outcome: string) => valueOf(after, 'nexus_logins_total', { outcome }) - valueOf(before, 'nexus_logins_total', { outcome });
+    expect([grow('wrong_password'), grow('throttled'), grow('incomplete'), grow('success')]).toEqual([3, 1, 1, 0]);
   });
 
   it('requires METRICS_TOKEN as a Bearer token when it is set', async () => {
