@@ -10,10 +10,10 @@ import type { StoredEvent } from './event.js';
 import { DeliveryQueue, type ClaimedDelivery, type Outcome } from './deliveries.js';
 import { sealContext } from './endpoints.js';
 import { webhookHeaders } from './signing.js';
+import { describeConnectionError, excerpt } from './outbound-answer.js';
 import type { Sql } from './store.js';
 
 const POLL_MS = 1_000;
-const RESPONSE_EXCERPT_BYTES = 1_024;
 const MAX_CLAIM = 100;
 /** Outcomes are recorded this long after the first of a batch ends (one statement per batch). */
 const FLUSH_MS = 25;
@@ -58,31 +58,7 @@ export function webhookPayload(event: StoredEvent) {
   };
 }
 
-async function excerpt(body: Dispatcher.ResponseData['body']): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body) {
-      chunks.push(chunk as Buffer);
-      size += (chunk as Buffer).length;
-      if (size >= RESPONSE_EXCERPT_BYTES) break;
-    }
-  } catch {
-    // What arrived before the error is excerpt enough.
-  } finally {
-    body.destroy();
-  }
-  return new TextDecoder().decode(Buffer.concat(chunks).subarray(0, RESPONSE_EXCERPT_BYTES));
-}
 
-function describe(error: unknown): string {
-  const e = error as { code?: string; name?: string; message?: string };
-  if (e.code === 'EBLOCKEDADDRESS') return 'refused: the address is not public';
-  if (e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT') return 'timed out';
-  if (e.code === 'ECONNREFUSED') return 'connection refused';
-  if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return 'the host name does not resolve';
-  return e.code ? `connection failed (${e.code})` : 'connection failed';
-}
 
 export class DeliveryWorker {
   private readonly queue: DeliveryQueue;
@@ -205,7 +181,7 @@ export class DeliveryWorker {
     try {
       result = delivery.endpoint ? await this.post(delivery) : await this.runRule(delivery);
     } catch (error) {
-      result = { ok: false, error: describe(error) };
+      result = { ok: false, error: describeConnectionError(error) };
     }
     const { permanent, ...found } = result;
     this.outcomes.push({

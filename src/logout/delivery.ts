@@ -14,6 +14,7 @@ import type { RuleRunner } from '../events/worker.js';
 import type { RegisteredClient } from '../clients/registry.js';
 import type { Logger } from '../logger.js';
 import { signLogoutToken } from './logout-token.js';
+import { describeConnectionError, excerpt } from '../events/outbound-answer.js';
 
 /** Not a valid automation rule id (those are lowercase letters, digits and dashes): no clash. */
 export const LOGOUT_RULE = { rule: 'nexus:backchannel-logout', type: 'session.ended' } as const;
@@ -23,7 +24,6 @@ export function withBackchannelLogout(rulesOf: RulesOf): RulesOf {
   return (source) => (source === HUB_SOURCE ? [...rulesOf(source), LOGOUT_RULE] : rulesOf(source));
 }
 
-const EXCERPT_BYTES = 1_024;
 const RETRYABLE_4XX = new Set([408, 425, 429]);
 
 export interface LogoutDeliveryDeps {
@@ -39,22 +39,6 @@ export interface LogoutDeliveryDeps {
 
 type Attempt = Awaited<ReturnType<RuleRunner>>;
 
-async function excerpt(body: Dispatcher.ResponseData['body']): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body) {
-      chunks.push(chunk as Buffer);
-      size += (chunk as Buffer).length;
-      if (size >= EXCERPT_BYTES) break;
-    }
-  } catch {
-    // What arrived is excerpt enough.
-  } finally {
-    body.destroy();
-  }
-  return new TextDecoder().decode(Buffer.concat(chunks).subarray(0, EXCERPT_BYTES));
-}
 
 export class LogoutDelivery {
   /** Since this process started; logged with every outcome. */
@@ -74,7 +58,7 @@ export class LogoutDelivery {
     try {
       attempt = await this.attempt(project, event.subject, sid);
     } catch (error) {
-      attempt = { ok: false, error: describe(error) };
+      attempt = { ok: false, error: describeConnectionError(error) };
     }
     const fields = { deliveryId, eventId: event.id, project, status: attempt.status, error: attempt.error };
     if (attempt.ok) this.counts.delivered += 1;
@@ -108,11 +92,3 @@ export class LogoutDelivery {
   }
 }
 
-function describe(error: unknown): string {
-  const e = error as { code?: string; name?: string };
-  if (e.code === 'EBLOCKEDADDRESS') return 'refused: the address is not public';
-  if (e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT') return 'timed out';
-  if (e.code === 'ECONNREFUSED') return 'connection refused';
-  if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return 'the host name does not resolve';
-  return e.code ? `connection failed (${e.code})` : 'connection failed';
-}
