@@ -9,12 +9,18 @@
 //   - a project's endpoint sees its own source's events;
 //   - the hub's events about a user the project admits (open project, or a project_access row);
 //     hub events about no user (client.*, endpoint.*) go to the project named in data.project;
-//   - another project's events of the types it `publishes`, about a user the project admits.
+//   - another project's events of the types it `publishes`, about a user the project admits;
+//   - but the hub's project-private events (a session's end, carrying that project's `sid`) go
+//     only to the project they name, whoever else admits the user.
 import pg from 'pg';
 import type { Actor, NewEvent, StoredEvent } from './event.js';
 import { HUB_SOURCE, MAX_DEPTH } from './event.js';
 import { CHANGE_CHANNEL } from '../db/changes.js';
 import { SqlFilter } from './sql-filter.js';
+
+/** Hub events about one project's view of a user, seen by that project (and administrators) only. */
+const PROJECT_PRIVATE_TYPES = ['session.ended'];
+const PROJECT_PRIVATE = `ARRAY[${PROJECT_PRIVATE_TYPES.map((type) => `'${type}'`).join(', ')}]::text[]`;
 
 /** Anything that runs a parameterised statement: a pg pool or client, or a Prisma transaction (see prismaSql). */
 export interface Sql {
@@ -82,7 +88,7 @@ WITH input AS (
     AND EXISTS (SELECT 1 FROM unnest(e.event_types) p WHERE p = '*' OR p = s.type OR (right(p, 2) = '.*' AND starts_with(s.type, left(p, -1))))
     AND (e.project IS NULL OR e.project = $2
     OR ($2 = '${HUB_SOURCE}' AND s.user_id IS NULL AND s.data->>'project' = e.project)
-    OR a.project IS NOT NULL))
+    OR (a.project IS NOT NULL AND NOT (s.type = ANY(${PROJECT_PRIVATE}) AND s.data->>'project' IS DISTINCT FROM e.project))))
   RETURNING 1
 ), runs AS (
   INSERT INTO event_deliveries (event_id, rule)

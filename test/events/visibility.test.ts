@@ -123,6 +123,15 @@ describe('visibility between projects', () => {
     expect(seen(openRx, 'grant')).toHaveLength(4);
   });
 
+  it('delivers a session\'s end only to the project it names (its sid is that project\'s), and to administrators', async () => {
+    await hub.hub.bus.emit('nexus', null, [{ type: 'session.ended', subject: alice, data: { tag: 'ended', project: 'open-rx', sid: 'sid-of-open-rx' } }]);
+    await quiet();
+    expect(seen(openRx, 'ended')).toEqual(['nexus session.ended alice']);
+    expect(seen(grantedRx, 'ended')).toEqual([]); // admits alice, but the sid is not its own
+    expect(seen(crm, 'ended')).toEqual([]);
+    expect(seen(admins, 'ended')).toEqual(['nexus session.ended alice']);
+  });
+
   it('reads publishes from the registry as it is when the event is stored', async () => {
     await emit(hub.url, crm.token, { type: 'deal.lost', subject: alice, data: { tag: 'publishes', n: 1 } });
     await hub.hub.clients.update('crm', { publishes: ['deal.won', 'deal.lost'] });
