@@ -84,17 +84,18 @@ export function stackedBars(title: string, labels: string[], series: Series[], f
 
 /** A share (0…1) as a bar against its target, marked with a line. */
 export function shareAgainstTarget(title: string, share: number, target: number): string {
-  const height = 64;
+  const height = 76;
   const inner = WIDTH - PAD.left - PAD.right;
   const clamp = (v: number) => Math.min(1, Math.max(0, v));
   const targetX = round(PAD.left + inner * clamp(target));
   const reached = share >= target ? 'chart-ok' : 'chart-short';
   const percent = (v: number) => `${round(v * 100)}%`;
-  return frame(title, `<rect class="chart-track" x="${PAD.left}" y="12" width="${inner}" height="22" rx="4"/>`
-    + `<rect class="chart-bar ${reached}" x="${PAD.left}" y="12" width="${round(inner * clamp(share))}" height="22" rx="4"/>`
-    + `<line class="chart-target" x1="${targetX}" x2="${targetX}" y1="6" y2="40"/>`
-    + `<text class="chart-label" x="${PAD.left}" y="56">${escape(`${percent(share)} of monthly actives use 2+ projects`)}</text>`
-    + `<text class="chart-label" x="${targetX}" y="56" text-anchor="middle">${escape(`target ${percent(target)}`)}</text>`, height);
+  // The target's label above the bar, the share's below it: they never overlap.
+  return frame(title, `<text class="chart-label" x="${targetX}" y="12" text-anchor="middle">${escape(`target ${percent(target)}`)}</text>`
+    + `<rect class="chart-track" x="${PAD.left}" y="22" width="${inner}" height="22" rx="4"/>`
+    + `<rect class="chart-bar ${reached}" x="${PAD.left}" y="22" width="${round(inner * clamp(share))}" height="22" rx="4"/>`
+    + `<line class="chart-target" x1="${targetX}" x2="${targetX}" y1="16" y2="50"/>`
+    + `<text class="chart-label" x="${PAD.left}" y="66">${escape(`${percent(share)} of monthly actives use 2+ projects`)}</text>`, height);
 }
 
 export interface Cohort {
