@@ -283,7 +283,7 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   app.use(emailRoutes({ flows: emailFlows, limits: emailLimits, session: accountSession, csrf, secureCookies: config.issuer.startsWith('https:') }).routes());
   // The admin console: the account pages' hub session, the hub admin role, every action through ops.
   const consoleSession = new ConsoleSession({ account: accountSession, csrf, access, users, clients });
-  app.use(consoleRoutes({ issuer: config.issuer, session: consoleSession, ops, sessions: services.sessions, analytics: services.analytics }).routes());
+  app.use(consoleRoutes({ issuer: config.issuer, session: consoleSession, ops, sessions: services.sessions, analytics: services.analytics, rules: services.automations.rules, pool: db.pool }).routes());
   const busRoutes = eventRoutes({ ops: events, verify, clients, keys: () => host.verificationKeys });
   app.use(busRoutes);
   // The sign-in's second step: passkey routes finish it through the same SecondFactorStep.

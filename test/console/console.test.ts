@@ -183,6 +183,20 @@ describe('actions through the pages, seen by the admin API', () => {
   });
 });
 
+describe('automations', () => {
+  it('lists the rules of automations.json with their last runs', async () => {
+    const target = await t.hub.users.get('target@example.com');
+    await t.hub.bus.emit('sales', { type: 'project', id: 'sales' }, [{ type: 'deal.won', subject: target.id, data: { dealId: 'd-1', dealValue: 10 } }]);
+    const page = await admin.follow(await admin.get('/console/automations'));
+    expect(page.response.status).toBe(200);
+    const text = textOf(page.body);
+    for (const rule of ['sales-commission', 'audit-testimonial', 'assessment-suggestion']) expect(text).toContain(rule);
+    // The won deal queued one run of sales-commission (dream-people has no upstream here: it stays pending or fails).
+    const section = page.body.slice(page.body.indexOf('rule-sales-commission'), page.body.indexOf('rule-audit-testimonial'));
+    expect(textOf(section)).toContain('deal.won');
+  });
+});
+
 describe('CSRF and hostile input', () => {
   it('a form without the token, or with another session\'s, is refused and changes nothing', async () => {
     expect((await admin.post('/console/users/target%40example.com/disabled', {})).status).toBe(403);

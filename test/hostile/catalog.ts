@@ -178,6 +178,7 @@ export const ROUTES: RouteSpec[] = [
   { route: 'GET /console/webhooks', auth: ['none', 'session'] },
   { route: 'GET /console/webhooks/:id', segments: ENDPOINT, params: [{ failed: '1', done: 'replayed' }], auth: ['none', 'session'] },
   { route: 'POST /console/deliveries/:id/replay', body: 'form', segments: { id: '$delivery' }, params: [{ csrf: '$csrf' }], auth: ['session'], shallow: ANONYMOUS },
+  { route: 'GET /console/automations', auth: ['none', 'session'] },
   { route: 'GET /console/audit', params: [{ type: 'user.disabled', project: 'hub', user: 'ghost@example.com', since: '2026-11-01', after: '10' }], auth: ['none', 'session'] },
   // The session's own address with a wrong password: the password check runs, nothing is deleted.
   { route: 'POST /account/delete', body: 'form', params: [{ csrf: '$csrf', confirm: 'hostile@example.com', password: 'not the password at all' }], auth: ['session'], shallow: ANONYMOUS },
