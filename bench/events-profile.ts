@@ -18,11 +18,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { keepAliveAgent, send, type Target } from './http.js';
 import { closedLoop, cpuTimeMs } from './load.js';
 import { clientCredentialsGrant } from './flows.js';
-import { cleanUp, freePort, makeTempDir, onCleanUp, startNode, waitUntilReady } from './processes.js';
+import { cleanUp, createBenchDatabase, freePort, makeTempDir, onCleanUp, startNode, waitUntilReady } from './processes.js';
 import { summarizeProfile } from './profile.js';
 import { openLoop, ReceiverProcess, waitForDeliveries } from './events.js';
 
@@ -47,20 +46,6 @@ function env(extra: Record<string, string>): NodeJS.ProcessEnv {
   return result;
 }
 
-async function createDatabase(): Promise<string> {
-  const name = `nexus_eventsprof_${process.pid}_${randomBytes(3).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`).finally(() => admin.end());
-  onCleanUp(`database ${name}`, async () => {
-    const client = new pg.Client({ connectionString: PG_ADMIN_URL });
-    await client.connect();
-    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => client.end());
-  });
-  const url = new URL(PG_ADMIN_URL);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
 
 /** CPU (ms) of the main thread and of all other threads of a process; `each`: user and system ms by thread. */
 async function threads(pid: number) {
@@ -85,7 +70,7 @@ function breakdown(before: Awaited<ReturnType<typeof threads>>, after: Awaited<R
 
 async function main() {
   const tmp = await makeTempDir(path.join(os.tmpdir(), 'nexus-events-profile-'));
-  const databaseUrl = await createDatabase();
+  const databaseUrl = await createBenchDatabase(PG_ADMIN_URL, 'nexus_eventsprof');
   const dataDir = path.join(tmp, 'hub-data');
   const port = await freePort();
   const profileDir = path.join(tmp, 'profile');

@@ -14,11 +14,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { keepAliveAgent } from './http.js';
 import { closedLoop, cpuTimeMs } from './load.js';
 import { loginFlow } from './flows.js';
-import { cleanUp, freePort, makeTempDir, onCleanUp, runNode, startNode, waitUntilReady, type Child } from './processes.js';
+import { cleanUp, createBenchDatabase, freePort, makeTempDir, onCleanUp, runNode, startNode, waitUntilReady, type Child } from './processes.js';
 import { summarizeProfile } from './profile.js';
 import { measureBcrypt } from './storm.js';
 
@@ -35,20 +34,6 @@ const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const REDIRECT_URI = 'http://localhost:3001/auth/callback';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function createDatabase(): Promise<string> {
-  const name = `nexus_loginprof_${process.pid}_${randomBytes(3).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`).finally(() => admin.end());
-  onCleanUp(`database ${name}`, async () => {
-    const client = new pg.Client({ connectionString: PG_ADMIN_URL });
-    await client.connect();
-    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => client.end());
-  });
-  const url = new URL(PG_ADMIN_URL);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
 
 function env(extra: Record<string, string>): NodeJS.ProcessEnv {
   const result: NodeJS.ProcessEnv = { ...process.env, ...extra };
@@ -105,7 +90,7 @@ async function boxCpu() {
 async function main() {
   const tmp = await makeTempDir(path.join(os.tmpdir(), 'nexus-login-profile-'));
   const limit = measureBcrypt();
-  const databaseUrl = await createDatabase();
+  const databaseUrl = await createBenchDatabase(PG_ADMIN_URL, 'nexus_loginprof');
   const dataDir = path.join(tmp, 'hub-data');
   const port = await freePort();
   const countFile = path.join(tmp, 'queries.json');

@@ -2,9 +2,11 @@
 // every resource registers an undo step; `cleanUp()` runs them newest first, once, on success,
 // failure or Ctrl-C.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import http from 'node:http';
+import pg from 'pg';
 
 const undo: Array<{ what: string; run: () => Promise<void> }> = [];
 let cleaning: Promise<void> | undefined;
@@ -133,4 +135,25 @@ export async function makeTempDir(prefix: string): Promise<string> {
   const dir = await fs.mkdtemp(prefix);
   onCleanUp(`temp dir ${dir}`, () => fs.rm(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** Runs one statement on the server's administrative database (`adminUrl`). */
+async function onServer(adminUrl: string, statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A new, empty database named `<prefix>_<pid>_<random>` on the server, dropped at clean-up; its URL. */
+export async function createBenchDatabase(adminUrl: string, prefix: string): Promise<string> {
+  const name = `${prefix}_${process.pid}_${randomBytes(3).toString('hex')}`;
+  await onServer(adminUrl, `CREATE DATABASE ${name}`);
+  onCleanUp(`database ${name}`, () => onServer(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
 }

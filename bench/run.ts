@@ -25,13 +25,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { Redis } from 'ioredis';
 import { existsSync } from 'node:fs';
 import { keepAliveAgent, type Target } from './http.js';
 import { closedLoop, memoryMb, summarize, type Operation, type Stats, type Window } from './load.js';
 import { clientCredentialsGrant, getOk, loginFlow, verifyJwt, type Account, type ClientCredentials } from './flows.js';
-import { childOutputs, cleanUp, freePort, makeTempDir, onCleanUp, runNode, startNode, waitUntilReady, type Child } from './processes.js';
+import { childOutputs, cleanUp, createBenchDatabase, freePort, makeTempDir, onCleanUp, runNode, startNode, waitUntilReady, type Child } from './processes.js';
 import { summarizeProfile } from './profile.js';
 import { loginStorm, measureBcrypt } from './storm.js';
 import { gatewayBench } from './gateway.js';
@@ -92,28 +91,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // --- set-up ---------------------------------------------------------------------------------
 
-async function createDatabase(): Promise<string> {
-  const name = `nexus_bench_${process.pid}_${randomBytes(3).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  onCleanUp(`database ${name}`, async () => {
-    const client = new pg.Client({ connectionString: PG_ADMIN_URL });
-    await client.connect();
-    try {
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    } finally {
-      await client.end();
-    }
-  });
-  const url = new URL(PG_ADMIN_URL);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
 
 function registerRedisCleanUp(prefix: string) {
   if (!REDIS_URL) return;
@@ -147,7 +124,7 @@ interface HubSetup { databaseUrl: string; dataDir: string; redisPrefix: string; 
 async function prepareHub(tmp: string, dataDirName = 'hub-data'): Promise<HubSetup> {
   const redisPrefix = `nexus-bench-${randomBytes(4).toString('hex')}:`;
   registerRedisCleanUp(redisPrefix);
-  return { databaseUrl: await createDatabase(), dataDir: path.join(tmp, dataDirName), redisPrefix, probeDir: tmp };
+  return { databaseUrl: await createBenchDatabase(PG_ADMIN_URL, 'nexus_bench'), dataDir: path.join(tmp, dataDirName), redisPrefix, probeDir: tmp };
 }
 
 function hubEnv(setup: HubSetup, port: number, name: string, extraEnv: Record<string, string> = {}) {
