@@ -254,7 +254,7 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   );
   // The gateway is not in this chain: hub.handler answers /api/gateway/* before Koa does.
   app.use(healthRoutes(prisma).routes());
-  collectHubState(metrics.registry, { gateway: gateway.metrics, pool: db.pool, queueDepth: () => services.bus.deliveries.depth() });
+  collectHubState(metrics.registry, { gateway: gateway.metrics, pool: db.pool, queueDepth: () => services.bus.deliveries.depth(), deliveryOutcomes: () => services.bus.deliveryOutcomes() });
   app.use(metricsRoutes(metrics, config.metricsToken).routes());
   // Load balancers probe the health routes by IP; everything after them answers only at ISSUER.
   app.use(addressedToIssuer);

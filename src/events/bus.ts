@@ -11,7 +11,7 @@ import { EventStore, type PublishResult, type RulesOf, type Sql } from './store.
 import { CHANGE_CHANNEL } from '../db/changes.js';
 import { WebhookEndpoints } from './endpoints.js';
 import { DeliveryQueue } from './deliveries.js';
-import type { RuleRunner, WorkerOptions } from './worker.js';
+import type { DeliveryOutcome, RuleRunner, WorkerOptions } from './worker.js';
 import { DeliveryThread } from './delivery-thread.js';
 
 export interface EventsConfig extends WorkerOptions {
@@ -68,6 +68,11 @@ export class EventBus {
       anyDue: () => this.deliveries.anyDue(),
     }, { ...thread, allowPrivateUrls, options: { retrySchedule, timeoutMs, disableAfterMs, concurrency } });
     this.worker.start(runRules);
+  }
+
+  /** This instance's webhook attempts by outcome since it started (all zero without a worker). */
+  deliveryOutcomes(): Record<DeliveryOutcome, number> {
+    return this.worker?.outcomeCounts() ?? { delivered: 0, retrying: 0, failed: 0 };
   }
 
   /** Deliveries were queued elsewhere (another instance, the CLI): claim now. */

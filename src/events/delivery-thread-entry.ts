@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
 import { SecretBox } from '../secrets/box.js';
-import { DeliveryWorker } from './worker.js';
+import { DELIVERY_OUTCOMES, DeliveryWorker } from './worker.js';
 import { webhookDispatcher } from './ssrf.js';
 import type { Request, ThreadData, ToMain, ToThread } from './delivery-thread.js';
 
@@ -43,6 +43,7 @@ const dispatcher = webhookDispatcher(data.allowPrivateUrls, 5_000);
 const worker = new DeliveryWorker({
   pool, box: new SecretBox(Buffer.from(data.masterKey)), dispatcher, log,
   disableEndpoint: (id, reason) => ask<void>({ type: 'disable', id, reason }),
+  onOutcome: (outcome) => Atomics.add(data.outcomes, DELIVERY_OUTCOMES.indexOf(outcome), 1),
 }, data.options);
 worker.start(data.rules ? (rule, event, deliveryId) => ask({ type: 'rule', rule, event, deliveryId }) : undefined);
 

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../logger.js';
 import type { StoredEvent } from './event.js';
-import type { RuleRunner, WorkerOptions } from './worker.js';
+import { DELIVERY_OUTCOMES, type DeliveryOutcome, type RuleRunner, type WorkerOptions } from './worker.js';
 
 /** What a thread is started with. */
 export interface ThreadData {
@@ -23,6 +23,8 @@ export interface ThreadData {
   rules: boolean;
   /** Counts wakes: incremented by the main thread, watched by the thread. */
   wakes: Int32Array;
+  /** Webhook attempts by outcome (DELIVERY_OUTCOMES' order), counted by the thread, read by /metrics. */
+  outcomes: Int32Array;
 }
 
 /** What the thread asks of the main thread (answered by an `answer` of the same call). */
@@ -56,6 +58,8 @@ export interface DeliveryThreadDeps {
 
 export class DeliveryThread {
   private readonly wakes = new Int32Array(new SharedArrayBuffer(4));
+  // Kept here, not in the thread: the counts survive a thread's restart.
+  private readonly outcomes = new Int32Array(new SharedArrayBuffer(4 * DELIVERY_OUTCOMES.length));
   private thread: Worker | undefined;
   private stopping = false;
   private stopped: (() => void) | undefined;
@@ -63,7 +67,7 @@ export class DeliveryThread {
   private watch: NodeJS.Timeout | undefined;
   private readonly look = () => this.deps.anyDue().then((due) => { if (due) this.spawn(); }, () => {});
 
-  constructor(private readonly deps: DeliveryThreadDeps, private readonly data: Omit<ThreadData, 'wakes' | 'rules'>) {}
+  constructor(private readonly deps: DeliveryThreadDeps, private readonly data: Omit<ThreadData, 'wakes' | 'outcomes' | 'rules'>) {}
 
   /**
    * The thread itself starts once a delivery is found due — looked for at once, at every wake
@@ -81,7 +85,7 @@ export class DeliveryThread {
   private spawn() {
     if (this.thread || this.stopping) return;
     clearInterval(this.watch);
-    const workerData: ThreadData = { ...this.data, rules: Boolean(this.runRules), wakes: this.wakes };
+    const workerData: ThreadData = { ...this.data, rules: Boolean(this.runRules), wakes: this.wakes, outcomes: this.outcomes };
     // Explicit execArgv: a thread never inherits the hub's own flags (profilers, preloaded probes).
     const thread = SOURCE_LOADER
       ? new Worker(SOURCE_LOADER, { eval: true, workerData, execArgv: [] })
@@ -104,6 +108,11 @@ export class DeliveryThread {
     Atomics.add(this.wakes, 0, 1);
     Atomics.notify(this.wakes, 0);
     if (this.watch && !this.thread) void this.look();
+  }
+
+  /** Webhook attempts by outcome since this hub started. */
+  outcomeCounts(): Record<DeliveryOutcome, number> {
+    return Object.fromEntries(DELIVERY_OUTCOMES.map((outcome, i) => [outcome, Atomics.load(this.outcomes, i)])) as Record<DeliveryOutcome, number>;
   }
 
   /** Deliveries in flight finish and are recorded, then the thread ends. */

@@ -48,7 +48,13 @@ export interface WorkerDeps {
   disableEndpoint: (id: string, reason: string) => Promise<void>;
   /** Warnings only (in the delivery thread they are logged by the main thread). */
   log: { warn(fields: object, message: string): void };
+  /** Told of each webhook attempt's outcome, for the hub's counters (/metrics). */
+  onOutcome?: (outcome: DeliveryOutcome) => void;
 }
+
+/** What one webhook attempt came to: delivered, to be tried again, or given up. */
+export const DELIVERY_OUTCOMES = ['delivered', 'retrying', 'failed'] as const;
+export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];
 
 /** The event as receivers get it. */
 export function webhookPayload(event: StoredEvent) {
@@ -184,9 +190,9 @@ export class DeliveryWorker {
       result = { ok: false, error: describeConnectionError(error) };
     }
     const { permanent, ...found } = result;
-    this.outcomes.push({
-      id: delivery.id, endpointId: delivery.endpoint?.id, latencyMs: performance.now() - started, retryAt: permanent ? null : this.retryAt(delivery.attempt), ...found,
-    });
+    const retryAt = permanent ? null : this.retryAt(delivery.attempt);
+    this.outcomes.push({ id: delivery.id, endpointId: delivery.endpoint?.id, latencyMs: performance.now() - started, retryAt, ...found });
+    if (delivery.endpoint) this.deps.onOutcome?.(result.ok ? 'delivered' : retryAt ? 'retrying' : 'failed');
     this.scheduleFlush();
   }
 

@@ -1,9 +1,11 @@
 // What is read at scrape time rather than counted on the request path: the gateway's own
 // counters (src/gateway/metrics.ts keeps them; bridged here, not counted twice), the hub's pg
-// pool, and the webhook queue's depth — the only metric that costs a statement, cached.
+// pool, the webhook attempts the delivery thread counted, and the webhook queue's depth — the
+// only metric that costs a statement, cached.
 import type pg from 'pg';
 import client from 'prom-client';
 import type { GatewayMetrics, ProjectCounters } from '../gateway/metrics.js';
+import type { DeliveryOutcome } from '../events/worker.js';
 
 /** Scrapes within this long of the last depth read reuse it (several scrapers, a tight interval). */
 export const QUEUE_DEPTH_CACHE_MS = 5_000;
@@ -68,9 +70,18 @@ export function queueDepthGauge(registry: client.Registry, depth: () => Promise<
   });
 }
 
+/** This instance's webhook attempts by outcome, counted by the delivery thread in shared memory. */
+export function deliveryOutcomes(registry: client.Registry, outcomes: () => Record<DeliveryOutcome, number>) {
+  computed(registry, 'nexus_webhook_deliveries_total', 'Webhook delivery attempts of this instance, by outcome (delivered, retrying, failed)', 'counter', () =>
+    Object.entries(outcomes()).map(([outcome, value]) => ({ labels: { outcome }, value })));
+}
+
 /** Everything read at scrape time, on one registry. */
-export function collectHubState(registry: client.Registry, sources: { gateway: GatewayMetrics; pool: pg.Pool; queueDepth: () => Promise<number> }) {
+export function collectHubState(registry: client.Registry, sources: {
+  gateway: GatewayMetrics; pool: pg.Pool; queueDepth: () => Promise<number>; deliveryOutcomes: () => Record<DeliveryOutcome, number>;
+}) {
   bridgeGateway(registry, sources.gateway);
   poolGauge(registry, sources.pool);
   queueDepthGauge(registry, sources.queueDepth);
+  deliveryOutcomes(registry, sources.deliveryOutcomes);
 }
