@@ -1,6 +1,7 @@
 // The admin console through a real hub over HTTP with cookie jars: who may use it (the hub
 // administrator; a user without the role gets a 403 page, nobody an anonymous page), and each
 // action through the pages changing what the admin API sees; CSRF; the CSV exports.
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHub, type TestHub } from '../support/hub.js';
 import { Browser } from '../support/browser.js';
@@ -15,7 +16,8 @@ let admin: Browser;
 let token: string;
 
 beforeAll(async () => {
-  t = await startTestHub();
+  // The replay test's receiver listens on loopback.
+  t = await startTestHub({ WEBHOOKS_ALLOW_PRIVATE_URLS: 'true' });
   token = await adminToken(t);
   await consoleUser(t, 'boss@example.com', 'admin');
   await consoleUser(t, 'viewer@example.com', 'read_only');
@@ -180,6 +182,31 @@ describe('actions through the pages, seen by the admin API', () => {
     expect(textOf(audit.body)).toContain('admin:boss@example.com');
     const byUser = await admin.follow(await admin.get('/console/audit?user=target%40example.com'));
     expect(textOf(byUser.body)).toContain('user.disabled');
+  });
+});
+
+describe('webhooks', () => {
+  it('a delivered event replayed from the delivery log is delivered again', async () => {
+    let received = 0;
+    const receiver = http.createServer((request, response) => { received++; request.resume(); response.end('ok'); });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
+      const { endpoint } = (await adminApi(t, token, 'POST', '/webhooks/endpoints', { all: true, url, events: ['deal.won'] })).body;
+      expect(endpoint.id).toBeTruthy();
+      const target = await t.hub.users.get('target@example.com');
+      await t.hub.bus.emit('sales', { type: 'project', id: 'sales' }, [{ type: 'deal.won', subject: target.id, data: { dealId: 'd-2', dealValue: 5 } }]);
+      const deliveries = async () => (await adminApi(t, token, 'GET', `/webhooks/endpoints/${endpoint.id}/deliveries`)).body.deliveries as Array<{ id: string; status: string }>;
+      await expect.poll(async () => (await deliveries()).map((d) => d.status), { timeout: 15_000 }).toEqual(['delivered']);
+      const log = await admin.follow(await admin.get(`/console/webhooks/${endpoint.id}`));
+      expect(textOf(log.body)).toContain('delivered');
+      const replayed = await submit(admin, `/console/webhooks/${endpoint.id}`, '/replay');
+      expect(textOf(replayed.body)).toContain('The delivery was queued again.');
+      await expect.poll(async () => (await deliveries()).filter((d) => d.status === 'delivered').length, { timeout: 15_000 }).toBe(2);
+      expect(received).toBe(2);
+    } finally {
+      await new Promise((resolve) => receiver.close(resolve));
+    }
   });
 });
 
