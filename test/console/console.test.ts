@@ -195,7 +195,7 @@ describe('webhooks', () => {
       const { endpoint } = (await adminApi(t, token, 'POST', '/webhooks/endpoints', { all: true, url, events: ['deal.won'] })).body;
       expect(endpoint.id).toBeTruthy();
       const target = await t.hub.users.get('target@example.com');
-      await t.hub.bus.emit('sales', { type: 'project', id: 'sales' }, [{ type: 'deal.won', subject: target.id, data: { dealId: 'd-2', dealValue: 5 } }]);
+      await t.hub.bus.emit('sales', { type: 'client', id: 'sales' }, [{ type: 'deal.won', subject: target.id, data: { dealId: 'd-2', dealValue: 5 } }]);
       const deliveries = async () => (await adminApi(t, token, 'GET', `/webhooks/endpoints/${endpoint.id}/deliveries`)).body.deliveries as Array<{ id: string; status: string }>;
       await expect.poll(async () => (await deliveries()).map((d) => d.status), { timeout: 15_000 }).toEqual(['delivered']);
       const log = await admin.follow(await admin.get(`/console/webhooks/${endpoint.id}`));
@@ -213,7 +213,7 @@ describe('webhooks', () => {
 describe('automations', () => {
   it('lists the rules of automations.json with their last runs', async () => {
     const target = await t.hub.users.get('target@example.com');
-    await t.hub.bus.emit('sales', { type: 'project', id: 'sales' }, [{ type: 'deal.won', subject: target.id, data: { dealId: 'd-1', dealValue: 10 } }]);
+    await t.hub.bus.emit('sales', { type: 'client', id: 'sales' }, [{ type: 'deal.won', subject: target.id, data: { dealId: 'd-1', dealValue: 10 } }]);
     const page = await admin.follow(await admin.get('/console/automations'));
     expect(page.response.status).toBe(200);
     const text = textOf(page.body);
