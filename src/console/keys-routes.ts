@@ -2,7 +2,7 @@
 // API keys: search by owner, revoke).
 import Router from '@koa/router';
 import type { AdminOperations } from '../admin/operations.js';
-import { attempt, consoleForm, doneRedirect, PAGE_SIZE, queryText, showPage, when } from './page.js';
+import { attempt, consoleForm, doneNotice, doneRedirect, PAGE_SIZE, queryText, showPage, when } from './page.js';
 import type { ConsoleSession } from './session.js';
 
 const KEY_DONE: Record<string, string> = {
@@ -18,7 +18,7 @@ export function keysRoutes({ session, ops }: { session: ConsoleSession; ops: Adm
     if (!admin) return;
     const keys = await ops.listKeys();
     await showPage(ctx, admin, 'keys', {
-      title: 'Signing keys', section: 'keys', notice: KEY_DONE[queryText(ctx, 'done')] ?? null,
+      title: 'Signing keys', section: 'keys', notice: doneNotice(ctx, KEY_DONE),
       keys: keys.map((key) => ({ kid: key.kid, use: key.use, alg: key.alg, current: key.current, created: when(key.createdAt), retired: when(key.retiredAt) })),
     });
   });
@@ -42,7 +42,7 @@ export function keysRoutes({ session, ops }: { session: ConsoleSession; ops: Adm
     const keys = (await attempt(() => ops.listApiKeys(owner || undefined))).reverse();
     await showPage(ctx, admin, 'api-keys', {
       title: 'API keys', section: 'api-keys', owner, total: keys.length,
-      notice: queryText(ctx, 'done') === 'revoked' ? 'The key was revoked: it no longer works anywhere.' : null,
+      notice: doneNotice(ctx, { revoked: 'The key was revoked: it no longer works anywhere.' }),
       keys: keys.slice(0, PAGE_SIZE).map((key) => ({
         id: key.id, email: key.email, name: key.name, env: key.env, prefix: key.prefix, revoked: Boolean(key.revokedAt),
         lastUsed: when(key.lastUsedAt), expires: when(key.expiresAt),

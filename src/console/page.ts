@@ -34,6 +34,12 @@ export async function attempt<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The page's message for `?done=` (one of its own, never the parameter's text), or null. */
+export function doneNotice(ctx: Context, messages: Record<string, string>): string | null {
+  const done = queryText(ctx, 'done');
+  return Object.hasOwn(messages, done) ? messages[done] : null;
+}
+
 /** After a form: back to the page with what was done (Post/Redirect/Get). */
 export function doneRedirect(ctx: Context, path: string, done: string) {
   ctx.status = 303;

@@ -4,7 +4,7 @@
 import Router from '@koa/router';
 import type { AdminOperations } from '../admin/operations.js';
 import { formFields } from '../account-center/signed-in.js';
-import { attempt, consoleForm, doneRedirect, queryText, showPage, when } from './page.js';
+import { attempt, consoleForm, doneNotice, doneRedirect, showPage, when } from './page.js';
 import type { ConsoleSession } from './session.js';
 
 /** The grace periods the rotation form offers (parseGrace's syntax). */
@@ -25,7 +25,7 @@ export function projectsRoutes({ session, ops }: { session: ConsoleSession; ops:
     if (!admin) return;
     const clients = await ops.listClients();
     await showPage(ctx, admin, 'projects', {
-      title: 'Projects', section: 'projects', notice: DONE[queryText(ctx, 'done')] ?? null, graces: GRACES, rotated: null,
+      title: 'Projects', section: 'projects', notice: doneNotice(ctx, DONE), graces: GRACES, rotated: null,
       projects: clients.map((client) => ({
         id: client.id, name: client.name, enabled: client.enabled, public: client.public, redirectUris: client.redirectUris,
         upstream: client.upstream ?? null, access: client.access, graceUntil: when(client.rotationGraceUntil),

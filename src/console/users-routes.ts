@@ -1,13 +1,12 @@
 // /console/users: search, one user's page (access, plan, sessions, API keys, second factors) and
 // its actions: disable/enable, password reset mail, second factors reset, grant/revoke, plan.
 import Router from '@koa/router';
-import type { Context } from 'koa';
 import type { AdminOperations } from '../admin/operations.js';
 import type { HubSessions } from '../accounts/hub-sessions.js';
 import type { Actor } from '../events/event.js';
 import { PLAN_ORDER } from '../billing/plans.js';
 import { formFields } from '../account-center/signed-in.js';
-import { attempt, consoleForm, doneRedirect, PAGE_SIZE, queryText, showPage, when } from './page.js';
+import { attempt, consoleForm, doneNotice, doneRedirect, PAGE_SIZE, queryText, showPage, when } from './page.js';
 import type { ConsoleSession } from './session.js';
 
 export interface UsersRouteDeps {
@@ -16,7 +15,7 @@ export interface UsersRouteDeps {
   sessions: HubSessions;
 }
 
-const DONE: Record<string, string> = {
+const DONE = {
   disabled: 'The user is disabled: their sessions and tokens have ended.',
   enabled: 'The user can sign in again.',
   'reset-mail': 'A password reset link is on its way to the user.',
@@ -50,7 +49,7 @@ export function usersRoutes({ session, ops, sessions }: UsersRouteDeps) {
       attempt(() => ops.getPlan(user.email)).catch(() => undefined), sessions.list(user.id), ops.listClients(),
     ]);
     await showPage(ctx, admin, 'user', {
-      title: user.email, section: 'users', notice: DONE[queryText(ctx, 'done')] ?? null, path: userPath(user.email),
+      title: user.email, section: 'users', notice: doneNotice(ctx, DONE), path: userPath(user.email),
       user: {
         email: user.email, name: user.fullName, disabled: Boolean(user.disabledAt), verified: Boolean(user.emailVerified),
         created: when(user.createdAt), totp: user.hasTotp === true, passkeys: user.hasPasskeys === true,
@@ -63,8 +62,10 @@ export function usersRoutes({ session, ops, sessions }: UsersRouteDeps) {
     });
   });
 
-  // One form per action; each posts only its own fields, each exactly once.
-  const action = (name: string, fields: readonly string[], work: (ctx: Context, email: string, values: Record<string, string>, actor: Actor) => Promise<unknown>) => {
+  // One form per action, posting only its own fields, each exactly once; back to the user's page
+  // with what was done (`done`), under the address the operation answers (it may normalise it).
+  type Work = (email: string, values: Record<string, string>, actor: Actor) => Promise<{ email?: string } | unknown>;
+  const action = (name: string, done: keyof typeof DONE, fields: readonly string[], work: Work) => {
     router.post(`/console/users/:email/${name}`, consoleForm, async (ctx) => {
       const admin = await session.forForm(ctx);
       if (!admin) return;
@@ -73,17 +74,17 @@ export function usersRoutes({ session, ops, sessions }: UsersRouteDeps) {
         await showPage(ctx, admin, 'invalid', { title: 'Not done', section: 'users', back: userPath(ctx.params.email) }, 400);
         return;
       }
-      const result = await attempt(() => work(ctx, ctx.params.email, values, admin.actor));
-      doneRedirect(ctx, userPath((result as { email?: string } | undefined)?.email ?? ctx.params.email), name === 'access' ? 'granted' : name);
+      const result = await attempt(() => work(ctx.params.email, values, admin.actor));
+      doneRedirect(ctx, userPath((result as { email?: string } | undefined)?.email ?? ctx.params.email), done);
     });
   };
-  action('disabled', [], (_ctx, email, _values, actor) => ops.disableUser(email, actor));
-  action('enabled', [], (_ctx, email, _values, actor) => ops.enableUser(email, actor));
-  action('reset-mail', [], (_ctx, email) => ops.mailPasswordReset(email));
-  action('mfa-reset', [], async (_ctx, email, _values, actor) => (await ops.resetMfa(email, actor)).user);
-  action('access', ['project', 'role'], (_ctx, email, { project, role }, actor) => ops.grantAccess(email, project, role, actor).then(() => undefined));
-  action('revoked', ['project'], (_ctx, email, { project }, actor) => ops.revokeAccess(email, project, actor));
-  action('plan', ['plan'], (_ctx, email, { plan }, actor) => ops.setPlan(email, plan, actor));
+  action('disabled', 'disabled', [], (email, _values, actor) => ops.disableUser(email, actor));
+  action('enabled', 'enabled', [], (email, _values, actor) => ops.enableUser(email, actor));
+  action('reset-mail', 'reset-mail', [], (email) => ops.mailPasswordReset(email));
+  action('mfa-reset', 'mfa-reset', [], async (email, _values, actor) => (await ops.resetMfa(email, actor)).user);
+  action('access', 'granted', ['project', 'role'], (email, { project, role }, actor) => ops.grantAccess(email, project, role, actor).then(() => undefined));
+  action('revoked', 'revoked', ['project'], (email, { project }, actor) => ops.revokeAccess(email, project, actor));
+  action('plan', 'plan', ['plan'], (email, { plan }, actor) => ops.setPlan(email, plan, actor));
 
   return router;
 }

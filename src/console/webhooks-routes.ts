@@ -2,7 +2,7 @@
 // log, and replaying a finished delivery.
 import Router from '@koa/router';
 import type { AdminOperations } from '../admin/operations.js';
-import { attempt, consoleForm, doneRedirect, queryText, showPage, when } from './page.js';
+import { attempt, consoleForm, doneNotice, doneRedirect, queryText, showPage, when } from './page.js';
 import type { ConsoleSession } from './session.js';
 
 const UNSCOPED = {};
@@ -32,7 +32,7 @@ export function webhooksRoutes({ session, ops }: { session: ConsoleSession; ops:
     const deliveries = await attempt(() => ops.events.listDeliveries(endpoint.id, { failed, limit: DELIVERIES_SHOWN }, UNSCOPED));
     await showPage(ctx, admin, 'webhook', {
       title: 'Deliveries', section: 'webhooks', failed,
-      notice: queryText(ctx, 'done') === 'replayed' ? 'The delivery was queued again.' : null,
+      notice: doneNotice(ctx, { replayed: 'The delivery was queued again.' }),
       endpoint: { id: endpoint.id, project: endpoint.project, url: endpoint.url, enabled: endpoint.enabled },
       deliveries: deliveries.map((delivery) => ({
         id: delivery.id, eventType: delivery.eventType, status: delivery.status, attempts: delivery.attempts, lastStatus: delivery.lastStatus,

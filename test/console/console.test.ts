@@ -126,8 +126,15 @@ describe('actions through the pages, seen by the admin API', () => {
   it('the password reset mail is queued for the user', async () => {
     const mailed = await submit(admin, user, '/reset-mail');
     expect(textOf(mailed.body)).toContain('A password reset link is on its way');
-    const rows = await t.hub.db.prisma.$queryRawUnsafe<Array<{ template: string }>>(`SELECT template FROM mail_outbox WHERE recipient = 'target@example.com'`).catch(() => undefined);
-    if (rows) expect(rows.map((row) => row.template)).toContain('reset-password');
+    const queued = await t.hub.db.prisma.mailMessage.findMany({ where: { to: 'target@example.com' } });
+    expect(queued.map((mail) => mail.template)).toContain('reset-password');
+    // Not to a disabled account: the page says why, nothing is queued.
+    await submit(admin, user, '/disabled');
+    const refused = await admin.post(`${user}/reset-mail`, { csrf: /name="csrf" value="([^"]+)"/.exec((await admin.follow(await admin.get(user))).body)![1] });
+    expect(refused.status).toBe(400);
+    expect(textOf(await refused.text())).toContain('is disabled: enable the account first');
+    await submit(admin, user, '/enabled');
+    expect(await t.hub.db.prisma.mailMessage.count({ where: { to: 'target@example.com', template: 'reset-password' } })).toBe(1);
   });
 
   it('rotate a client secret with grace: shown once, no-store; the new one works and so does the old until the grace ends', async () => {
