@@ -91,8 +91,11 @@ async function seed(pool: pg.Pool, today: string) {
   log(`seeded ${rows[0].activity} activity rows, ${rows[0].users} users, ${rows[0].snapshots} snapshot rows in ${((now() - started) / 1000).toFixed(1)} s`);
 }
 
-async function p50(run: () => Promise<unknown>): Promise<number> {
-  await run(); // warm: plans and pages cached, as on a running hub
+/** The first call (cold: settled periods not yet kept) and the p50 of the next RUNS. */
+async function timed(run: () => Promise<unknown>): Promise<{ first: number; p50: number }> {
+  const started = now();
+  await run();
+  const first = now() - started;
   const times: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const started = now();
@@ -100,7 +103,7 @@ async function p50(run: () => Promise<unknown>): Promise<number> {
     times.push(now() - started);
   }
   times.sort((a, b) => a - b);
-  return times[Math.floor((times.length - 1) / 2)];
+  return { first, p50: times[Math.floor((times.length - 1) / 2)] };
 }
 
 /** ns per ActivityRecorder.record() call: a day's worth of repeat sightings, then first sightings. */
@@ -140,13 +143,13 @@ export async function analyticsBench(): Promise<{ text: string; failures: string
       ['gateway (30 days)', () => queries.gateway(month)],
       ['webhooks (30 days)', () => queries.webhooks(month)],
     ];
-    const lines = [`analytics endpoints (p50 of ${RUNS} runs; target < ${TARGET_MS} ms each)`];
+    const lines = [`analytics endpoints (first call, then p50 of ${RUNS} runs; target < ${TARGET_MS} ms each, on the p50)`];
     const failures: string[] = [];
     for (const [label, run] of cases) {
-      const ms = await p50(run);
-      const ok = ms < TARGET_MS;
-      if (!ok) failures.push(`analytics ${label}: ${ms.toFixed(0)} ms`);
-      lines.push(`  ${label.padEnd(36)} ${ms.toFixed(1).padStart(8)} ms  ${ok ? 'ok' : 'MISSED'}`);
+      const { first, p50 } = await timed(run);
+      const ok = p50 < TARGET_MS;
+      if (!ok) failures.push(`analytics ${label}: ${p50.toFixed(0)} ms`);
+      lines.push(`  ${label.padEnd(36)} first ${first.toFixed(1).padStart(8)} ms   p50 ${p50.toFixed(1).padStart(8)} ms  ${ok ? 'ok' : 'MISSED'}`);
     }
     const ns = recorderCost(db.pool);
     lines.push(`  ActivityRecorder.record() on the token/gateway path: ${ns.toFixed(0)} ns per call (in memory; one batched INSERT per flush)`);

@@ -13,3 +13,22 @@ export function addDays(day: string, days: number): string {
 export function msToMidnight(now: Date): number {
   return Date.parse(`${addDays(isoDay(now), 1)}T00:00:00Z`) - now.getTime();
 }
+
+export type Interval = 'day' | 'week' | 'month';
+
+/** The first day of the period holding `day`: itself, its week's Monday, its month's first. */
+export function periodStart(day: string, interval: Interval): string {
+  if (interval === 'day') return day;
+  if (interval === 'month') return `${day.slice(0, 8)}01`;
+  const weekday = (new Date(`${day}T00:00:00Z`).getUTCDay() + 6) % 7; // Monday 0
+  return addDays(day, -weekday);
+}
+
+/** The first day of the period after the one starting at `start`. */
+export function nextPeriod(start: string, interval: Interval): string {
+  if (interval === 'day') return addDays(start, 1);
+  if (interval === 'week') return addDays(start, 7);
+  const date = new Date(`${start}T00:00:00Z`);
+  date.setUTCMonth(date.getUTCMonth() + 1);
+  return isoDay(date);
+}

@@ -5,7 +5,7 @@
 // figure to that project: its actives, and the users who have access to it.
 import type pg from 'pg';
 import { LATENCY_BUCKETS_MS } from './counters.js';
-import { addDays, isoDay } from './day.js';
+import { addDays, isoDay, nextPeriod, periodStart, type Interval } from './day.js';
 
 /** The seed's KPI targets, shown beside the actual figures (overview). */
 export const KPI_TARGETS = {
@@ -17,7 +17,7 @@ export const KPI_TARGETS = {
   month1: { signups: 100, paid: 5, mrrCents: 24_500 },
 } as const;
 
-export type Interval = 'day' | 'week' | 'month';
+export type { Interval };
 
 export interface Range {
   /** First day, 'YYYY-MM-DD' (inclusive). */
@@ -28,6 +28,9 @@ export interface Range {
 }
 
 export type Row = Record<string, string | number | null>;
+
+// A period is settled a minute after it ends: by then every instance has flushed into it.
+const SETTLE_MS = 60_000;
 
 const share = (part: number, whole: number) => (whole === 0 ? 0 : Math.round((part / whole) * 10_000) / 10_000);
 const change = (current: number, previous: number) => ({ current, previous, change: current - previous, changeShare: previous === 0 ? null : share(current - previous, previous) });
@@ -49,7 +52,7 @@ export class AnalyticsQueries {
     const today = this.today();
     const params = [today, ...(project ? [project] : [])];
     const p = project ? '$2' : undefined;
-    const [signups, actives, perProject, revenue, cross] = await Promise.all([
+    const [signups, actives, revenue, cross] = await Promise.all([
       this.pool.query(`
         SELECT count(*) AS total,
           count(*) FILTER (WHERE u.created_at >= $1::date) AS d1,
@@ -59,36 +62,37 @@ export class AnalyticsQueries {
           count(*) FILTER (WHERE u.created_at >= $1::date - 29) AS d30,
           count(*) FILTER (WHERE u.created_at >= $1::date - 59 AND u.created_at < $1::date - 29) AS d30p
         FROM ${scopedUsers(p)}`, params),
-      // One pass over the last 30 days: each active user's last day, and whether they are new.
+      // One pass over the last 30 days: each (user, project)'s last day; from it each user's last
+      // day, project count and whether they are new (the row with project NULL), and each project's.
       this.pool.query(`
-        WITH a AS (
-          SELECT user_id, max(day) AS last FROM activity_days
-          WHERE day BETWEEN $1::date - 29 AND $1::date ${p ? `AND project = ${p}` : ''} GROUP BY user_id)
-        SELECT
+        WITH up AS MATERIALIZED (
+          SELECT user_id, project, max(day) AS last FROM activity_days
+          WHERE day BETWEEN $1::date - 29 AND $1::date ${p ? `AND project = ${p}` : ''} GROUP BY user_id, project),
+        a AS (SELECT user_id, max(last) AS last, count(*) AS projects FROM up GROUP BY user_id)
+        SELECT NULL AS project,
           count(*) FILTER (WHERE a.last = $1::date) AS dau,
           count(*) FILTER (WHERE a.last = $1::date AND u.created_at >= $1::date) AS dau_new,
           count(*) FILTER (WHERE a.last >= $1::date - 6) AS wau,
           count(*) FILTER (WHERE a.last >= $1::date - 6 AND u.created_at >= $1::date - 6) AS wau_new,
           count(*) AS mau,
-          count(*) FILTER (WHERE u.created_at >= $1::date - 29) AS mau_new
-        FROM a JOIN users u ON u.id = a.user_id`, params),
-      this.pool.query(`
-        SELECT project,
-          count(DISTINCT user_id) FILTER (WHERE day = $1::date) AS dau,
-          count(DISTINCT user_id) FILTER (WHERE day >= $1::date - 6) AS wau,
-          count(DISTINCT user_id) AS mau
-        FROM activity_days WHERE day BETWEEN $1::date - 29 AND $1::date ${p ? `AND project = ${p}` : ''}
-        GROUP BY project ORDER BY project`, params),
+          count(*) FILTER (WHERE u.created_at >= $1::date - 29) AS mau_new,
+          count(*) FILTER (WHERE a.projects >= 2) AS multi
+        FROM a JOIN users u ON u.id = a.user_id
+        UNION ALL
+        SELECT project, count(*) FILTER (WHERE last = $1::date), NULL, count(*) FILTER (WHERE last >= $1::date - 6), NULL, count(*), NULL, NULL
+        FROM up GROUP BY project
+        ORDER BY project NULLS FIRST`, params),
       this.pool.query(`
         SELECT s.day::text AS day, count(*) FILTER (WHERE s.mrr_cents > 0) AS paying, coalesce(sum(s.mrr_cents), 0) AS mrr
         FROM subscription_snapshots s
         WHERE s.day = (SELECT max(day) FROM subscription_snapshots WHERE day <= $1::date)
           ${p ? `AND EXISTS (SELECT 1 FROM project_access pa WHERE pa.user_id = s.user_id AND pa.project = ${p})` : ''}
         GROUP BY s.day`, params),
-      this.crossProject({ project }),
+      // A project's actives in other projects are outside the pass above.
+      project ? this.crossProject({ project }) : undefined,
     ]);
     const s = signups.rows[0];
-    const a = actives.rows[0];
+    const [a, ...perProject] = actives.rows;
     const total = num(s.total);
     const mau = num(a.mau);
     const window = (all: unknown, fresh: unknown) => ({ total: num(all), new: num(fresh), returning: num(all) - num(fresh) });
@@ -103,10 +107,10 @@ export class AnalyticsQueries {
         new30d: change(num(s.d30), num(s.d30p)),
       },
       actives: { dau: window(a.dau, a.dau_new), wau: window(a.wau, a.wau_new), mau: window(a.mau, a.mau_new) },
-      projects: perProject.rows.map((row) => ({ project: row.project as string, dau: num(row.dau), wau: num(row.wau), mau: num(row.mau) })),
+      projects: perProject.map((row) => ({ project: row.project as string, dau: num(row.dau), wau: num(row.wau), mau: num(row.mau) })),
       revenue: { snapshotDay: (r?.day as string | undefined) ?? null, payingUsers: num(r?.paying), mrrCents: num(r?.mrr) },
       kpis: {
-        crossProjectShare: { actual: cross.share, target: KPI_TARGETS.crossProjectShare },
+        crossProjectShare: { actual: cross ? cross.share : share(num(a.multi), mau), target: KPI_TARGETS.crossProjectShare },
         monthlyActiveShare: { actual: share(mau, total), target: KPI_TARGETS.monthlyActiveShare },
         month1: {
           signups: { actual: num(s.d30), target: KPI_TARGETS.month1.signups },
@@ -117,25 +121,56 @@ export class AnalyticsQueries {
     };
   }
 
-  /** Actives and new users per day, week (from Monday) or month, within [from, to]. */
+  /**
+   * Actives and new users per day, week (from Monday) or month: every period overlapping
+   * [from, to], each counted whole. A settled period's actives are counted once and kept in
+   * daily_counts (metric 'actives_<interval>', key the project or '*'): a finished day's activity
+   * never changes, so only the current period is counted from activity_days on every call.
+   */
   async activity({ from, to, interval, project }: Range & { interval: Interval }) {
-    const params = [from, to, interval, ...(project ? [project] : [])];
+    const first = periodStart(from, interval);
+    const end = nextPeriod(periodStart(to, interval), interval);
+    const settled = periodStart(isoDay(new Date(this.now().getTime() - SETTLE_MS)), interval);
+    const actives = await this.settledActives(first, settled < end ? settled : end, interval, project);
+    if (settled < end) {
+      const live = await this.pool.query(`
+        SELECT date_trunc($3, day)::date::text AS period, count(DISTINCT user_id) AS actives FROM activity_days
+        WHERE day >= $1::date AND day < $2::date ${project ? 'AND project = $4' : ''} GROUP BY 1`,
+      [first > settled ? first : settled, end, interval, ...(project ? [project] : [])]);
+      for (const row of live.rows) actives.set(row.period as string, num(row.actives));
+    }
     const p = project ? '$4' : undefined;
-    const result = await this.pool.query(`
-      WITH periods AS (
-        SELECT generate_series(date_trunc($3, $1::date), $2::date, ('1 ' || $3)::interval)::date AS period),
-      actives AS (
-        SELECT date_trunc($3, day)::date AS period, count(DISTINCT user_id) AS actives FROM activity_days
-        WHERE day BETWEEN $1::date AND $2::date ${p ? `AND project = ${p}` : ''} GROUP BY 1),
-      signups AS (
-        SELECT date_trunc($3, u.created_at)::date AS period, count(*) AS new_users FROM ${scopedUsers(p)}
-        AND u.created_at >= $1::date AND u.created_at < $2::date + 1 GROUP BY 1)
-      SELECT periods.period::text AS period, coalesce(actives, 0) AS actives, coalesce(new_users, 0) AS new_users
-      FROM periods LEFT JOIN actives USING (period) LEFT JOIN signups USING (period) ORDER BY period`, params);
-    return {
-      from, to, interval, ...(project ? { project } : {}),
-      rows: result.rows.map((row) => ({ period: row.period as string, actives: num(row.actives), newUsers: num(row.new_users) })),
-    };
+    const signups = await this.pool.query(`
+      SELECT date_trunc($3, u.created_at)::date::text AS period, count(*) AS new_users FROM ${scopedUsers(p)}
+      AND u.created_at >= $1::date AND u.created_at < $2::date GROUP BY 1`, [first, end, interval, ...(project ? [project] : [])]);
+    const fresh = new Map(signups.rows.map((row) => [row.period as string, num(row.new_users)]));
+    const rows = [];
+    for (let period = first; period < end; period = nextPeriod(period, interval)) {
+      rows.push({ period, actives: actives.get(period) ?? 0, newUsers: fresh.get(period) ?? 0 });
+    }
+    return { from, to, interval, ...(project ? { project } : {}), rows };
+  }
+
+  // Actives of the settled periods in [first, until): kept ones read, missing ones counted and kept.
+  private async settledActives(first: string, until: string, interval: Interval, project: string | undefined) {
+    const metric = `actives_${interval}`;
+    const key = project ?? '*';
+    const read = async () => new Map((await this.pool.query(
+      'SELECT day::text AS period, count FROM daily_counts WHERE metric = $1 AND key = $2 AND day >= $3::date AND day < $4::date',
+      [metric, key, first, until])).rows.map((row) => [row.period as string, num(row.count)]));
+    const kept = await read();
+    const missing: string[] = [];
+    for (let period = first; period < until; period = nextPeriod(period, interval)) if (!kept.has(period)) missing.push(period);
+    if (missing.length === 0) return kept;
+    // A period without activity is kept as 0 too, so it is never counted again.
+    await this.pool.query(`
+      INSERT INTO daily_counts (day, metric, key, count)
+      SELECT m.period, $2, $3, coalesce(c.actives, 0) FROM unnest($1::date[]) AS m(period)
+      LEFT JOIN (
+        SELECT date_trunc($4, day)::date AS period, count(DISTINCT user_id) AS actives FROM activity_days
+        WHERE day >= $5::date AND day < $6::date ${project ? 'AND project = $3' : ''} GROUP BY 1) c USING (period)
+      ON CONFLICT DO NOTHING`, [missing, metric, key, interval, missing[0], nextPeriod(missing[missing.length - 1], interval)]);
+    return read();
   }
 
   /**
@@ -146,18 +181,31 @@ export class AnalyticsQueries {
   async crossProject({ to, project }: { to?: string; project?: string } = {}) {
     const end = to ?? this.today();
     const from = addDays(end, -29);
-    const result = await this.pool.query(`
-      WITH up AS (SELECT DISTINCT user_id, project FROM activity_days WHERE day BETWEEN $1::date AND $2::date),
-      per_user AS (SELECT user_id, count(*) AS projects FROM up GROUP BY user_id
-        ${project ? 'HAVING bool_or(project = $3)' : ''})
-      SELECT count(*) AS actives, count(*) FILTER (WHERE projects >= 2) AS multi FROM per_user`, project ? [from, end, project] : [from, end]);
-    const actives = num(result.rows[0].actives);
-    const multi = num(result.rows[0].multi);
-    const pairs = project ? [] : (await this.pool.query(`
-      WITH up AS (SELECT DISTINCT user_id, project FROM activity_days WHERE day BETWEEN $1::date AND $2::date)
-      SELECT a.project AS a, b.project AS b, count(*) AS users
-      FROM up a JOIN up b ON a.user_id = b.user_id AND a.project < b.project
-      GROUP BY 1, 2 ORDER BY 1, 2`, [from, end])).rows.map((row) => ({ projectA: row.a as string, projectB: row.b as string, users: num(row.users) }));
+    // One pass: each user's set of projects, then how many users share each set (at most 2^n
+    // sets for n projects); the share and every pair's overlap follow from those few rows.
+    const { rows: sets } = await this.pool.query(`
+      SELECT projects, count(*) AS users FROM (
+        SELECT array_agg(DISTINCT project ORDER BY project) AS projects FROM activity_days
+        WHERE day BETWEEN $1::date AND $2::date GROUP BY user_id) per_user
+      ${project ? 'WHERE $3 = ANY(projects)' : ''} GROUP BY projects`, project ? [from, end, project] : [from, end]);
+    let actives = 0;
+    let multi = 0;
+    const overlap = new Map<string, number>();
+    for (const { projects, users } of sets as Array<{ projects: string[]; users: string }>) {
+      actives += num(users);
+      if (projects.length >= 2) multi += num(users);
+      if (project) continue; // the other projects' figures are not a project admin's to see
+      for (let i = 0; i < projects.length; i++) {
+        for (let j = i + 1; j < projects.length; j++) {
+          const pair = `${projects[i]}\u0000${projects[j]}`;
+          overlap.set(pair, (overlap.get(pair) ?? 0) + num(users));
+        }
+      }
+    }
+    const pairs = [...overlap].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([pair, users]) => {
+      const [projectA, projectB] = pair.split('\u0000');
+      return { projectA, projectB, users };
+    });
     return {
       from, to: end, ...(project ? { project } : {}),
       monthlyActives: actives, multiProjectActives: multi, share: share(multi, actives), target: KPI_TARGETS.crossProjectShare,

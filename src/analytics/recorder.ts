@@ -2,7 +2,7 @@
 // gateway paths call record(), which is a Set lookup: the first sighting of the day is queued,
 // later ones cost nothing, and the queue is written in one statement per flush.
 import type pg from 'pg';
-import { isoDay } from './day.js';
+import { isoDay, msToMidnight } from './day.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // Past this many (project, user) pairs in a day the Set starts again: memory stays bounded and
@@ -11,23 +11,27 @@ const MAX_SEEN = 1_000_000;
 
 export class ActivityRecorder {
   private day = '';
+  /** When `day` ends (epoch ms): the hot path compares numbers, never formats a date. */
+  private dayEnds = 0;
   private seen = new Set<string>();
   private queue: Array<[day: string, project: string, userId: string]> = [];
 
-  constructor(private readonly pool: pg.Pool, private readonly now: () => Date = () => new Date()) {}
+  constructor(private readonly pool: pg.Pool, private readonly clock: () => number = Date.now) {}
 
   /** The user did something in the project now (a token issued or refreshed, a gateway request). */
   record(project: string, userId: string) {
-    if (!project || !UUID.test(userId)) return; // not a user of ours: nothing the table can hold
-    const day = isoDay(this.now());
-    if (day !== this.day || this.seen.size >= MAX_SEEN) {
-      this.day = day;
+    const now = this.clock();
+    if (now >= this.dayEnds || this.seen.size >= MAX_SEEN) {
+      const date = new Date(now);
+      this.day = isoDay(date);
+      this.dayEnds = now + msToMidnight(date);
       this.seen = new Set();
     }
     const key = `${project} ${userId}`;
     if (this.seen.has(key)) return;
+    if (!project || !UUID.test(userId)) return; // not a user of ours: nothing the table can hold
     this.seen.add(key);
-    this.queue.push([day, project, userId]);
+    this.queue.push([this.day, project, userId]);
   }
 
   /** Writes the queued sightings; on failure they are kept for the next flush. */

@@ -21,7 +21,7 @@ export class AnalyticsRecording {
   private flushing: Promise<void> = Promise.resolve();
 
   constructor(private readonly pool: pg.Pool, private readonly log: Logger, private readonly now: () => Date = () => new Date()) {
-    this.activity = new ActivityRecorder(pool, now);
+    this.activity = new ActivityRecorder(pool, () => now().getTime());
     this.counters = new DailyCounters(pool, now);
   }
 
