@@ -10,6 +10,7 @@ import { basicAuth } from '../support/oauth.js';
 import { together } from '../gateway/support.js';
 import { signInToAccount, textOf } from '../billing/support.js';
 import { consoleUser, seedAnalytics, signInToConsole, submit } from './support.js';
+import { enrol } from '../mfa/totp-support.js';
 
 let t: TestHub;
 let admin: Browser;
@@ -135,6 +136,19 @@ describe('actions through the pages, seen by the admin API', () => {
     expect(textOf(await refused.text())).toContain('is disabled: enable the account first');
     await submit(admin, user, '/enabled');
     expect(await t.hub.db.prisma.mailMessage.count({ where: { to: 'target@example.com', template: 'reset-password' } })).toBe(1);
+  });
+
+  it('reset the second factors of a user who lost their phone: removed, and they are told by mail', async () => {
+    await consoleUser(t, 'lost-phone@example.com', 'none');
+    await enrol(t, 'lost-phone@example.com');
+    const path = '/console/users/lost-phone%40example.com';
+    expect(textOf((await admin.follow(await admin.get(path))).body)).toContain('authenticator app');
+    const reset = await submit(admin, path, '/mfa-reset');
+    expect(textOf(reset.body)).toContain('second factors were removed');
+    expect(textOf(reset.body)).toContain('Off (password only)');
+    expect((await adminApi(t, token, 'GET', '/users/lost-phone@example.com')).body.hasTotp).not.toBe(true);
+    expect(await t.hub.db.prisma.totpFactor.count({ where: { user: { email: 'lost-phone@example.com' } } })).toBe(0);
+    expect((await t.hub.db.prisma.mailMessage.findMany({ where: { to: 'lost-phone@example.com' } })).length).toBeGreaterThan(0);
   });
 
   it('rotate a client secret with grace: shown once, no-store; the new one works and so does the old until the grace ends', async () => {
