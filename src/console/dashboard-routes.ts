@@ -4,7 +4,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { AnalyticsQueries } from '../analytics/queries.js';
-import { BadParameter, interval, oneOf, range } from '../analytics/params.js';
+import { BadParameter, interval, oneOf, projectParam, range } from '../analytics/params.js';
 import { toCsv } from '../analytics/csv.js';
 import { addDays } from '../analytics/day.js';
 import { HttpError } from '../http/errors.js';
@@ -23,11 +23,13 @@ const percent = (share: number) => `${Math.round(share * 1000) / 10}%`;
 function csvAnswers(queries: AnalyticsQueries): Record<string, (ctx: Context) => Promise<object>> {
   const today = () => queries.today();
   return {
-    overview: () => queries.overview(),
-    activity: (ctx) => queries.activity({ ...range(ctx, today()), interval: interval(ctx) }),
-    'cross-project': (ctx) => queries.crossProject({ to: range(ctx, today()).to }),
-    retention: (ctx) => queries.retention(range(ctx, today(), RETENTION_DAYS)),
-    revenue: (ctx) => queries.revenue({ ...range(ctx, today()), interval: oneOf(ctx, 'interval', ['day', 'month'] as const, 'day') }),
+    overview: (ctx) => queries.overview({ project: projectParam(ctx) }),
+    activity: (ctx) => queries.activity({ ...range(ctx, today()), interval: interval(ctx), project: projectParam(ctx) }),
+    'cross-project': (ctx) => queries.crossProject({ to: range(ctx, today()).to, project: projectParam(ctx) }),
+    retention: (ctx) => queries.retention({ ...range(ctx, today(), RETENTION_DAYS), project: projectParam(ctx) }),
+    revenue: (ctx) => queries.revenue({
+      ...range(ctx, today()), interval: oneOf(ctx, 'interval', ['day', 'month'] as const, 'day'), project: projectParam(ctx),
+    }),
   };
 }
 

@@ -93,6 +93,9 @@ describe('who may use the console', () => {
     const overview = await (await admin.get('/console/analytics/overview.csv')).text();
     expect(overview.split('\r\n')[0]).toBe('figure,value');
     expect(overview).toMatch(/^users\.total,\d+$/m);
+    const sales = (await (await admin.get('/console/analytics/activity.csv?project=sales')).text()).split('\r\n');
+    expect(sales[0]).toBe('period,actives,newUsers');
+    expect(sales).toHaveLength(30 + 2); // header, 30 days, the final CRLF
     expect((await admin.get('/console/analytics/secrets.csv')).status).toBe(404);
     expect((await admin.get('/console/analytics/activity.csv?from=2026-02-30')).status).toBe(400);
   });
@@ -198,6 +201,13 @@ describe('actions through the pages, seen by the admin API', () => {
     const before = (await adminApi(t, token, 'GET', '/keys')).body.length;
     await submit(admin, '/console/keys', '/console/keys/rotate');
     expect((await adminApi(t, token, 'GET', '/keys')).body.length).toBeGreaterThan(before);
+    // Rotated once more, the key rotated in above no longer signs: retire it (not the one that signed our admin token).
+    await submit(admin, '/console/keys', '/console/keys/rotate');
+    const ours = JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString()).kid;
+    const keys = (await adminApi(t, token, 'GET', '/keys')).body as Array<{ kid: string; use: string; current: boolean; retiredAt: string | null }>;
+    const previous = keys.find((key) => key.use === 'sig' && !key.current && !key.retiredAt && key.kid !== ours)!;
+    await submit(admin, '/console/keys', `/console/keys/${encodeURIComponent(previous.kid)}/retire`);
+    expect((await adminApi(t, token, 'GET', '/keys')).body.find((key: { kid: string }) => key.kid === previous.kid).retiredAt).not.toBeNull();
     const audit = await admin.follow(await admin.get('/console/audit?type=user.disabled'));
     expect(audit.response.status).toBe(200);
     expect(textOf(audit.body)).toContain('admin:boss@example.com');
