@@ -213,32 +213,73 @@ export class AnalyticsQueries {
     };
   }
 
-  /** Monthly cohorts: users who signed up in month M (from..to), and how many were active in M, M+1, … */
+  /**
+   * Monthly cohorts: the users who signed up in each month overlapping [from, to], and how many of
+   * them were active in that month (offset 0) and in each month after it, up to the current one.
+   * A settled month's cell never changes: it is counted once and kept in daily_counts (metric
+   * 'retention', day the cohort's month, key '<project or *>:<active month>'); only the current
+   * month's column is counted on every call.
+   */
   async retention({ from, to, project }: Range) {
-    const params = [from, to, ...(project ? [project] : [])];
-    const p = project ? '$3' : undefined;
-    const result = await this.pool.query(`
-      WITH cohort AS (
-        SELECT u.id, date_trunc('month', u.created_at)::date AS month FROM ${scopedUsers(p)}
-        AND u.created_at >= date_trunc('month', $1::date) AND u.created_at < $2::date + 1),
-      sizes AS (SELECT month, count(*) AS size FROM cohort GROUP BY month),
-      active AS (
-        SELECT DISTINCT a.user_id, date_trunc('month', a.day)::date AS month FROM activity_days a
-        WHERE a.day >= date_trunc('month', $1::date) ${p ? `AND a.project = ${p}` : ''}
-          AND a.user_id IN (SELECT id FROM cohort)),
-      kept AS (
-        SELECT c.month, (extract(year FROM age(ac.month, c.month)) * 12 + extract(month FROM age(ac.month, c.month)))::int AS offset_months,
-          count(*) AS active
-        FROM cohort c JOIN active ac ON ac.user_id = c.id AND ac.month >= c.month GROUP BY 1, 2)
-      SELECT s.month::text AS cohort, s.size, k.offset_months, coalesce(k.active, 0) AS active
-      FROM sizes s LEFT JOIN kept k USING (month) ORDER BY s.month, k.offset_months`, params);
-    return {
-      from, to, ...(project ? { project } : {}),
-      rows: result.rows.map((row) => ({
-        cohort: row.cohort as string, size: num(row.size), monthOffset: row.offset_months === null ? 0 : num(row.offset_months),
-        active: num(row.active), share: share(num(row.active), num(row.size)),
-      })),
-    };
+    const first = periodStart(from, 'month');
+    const end = nextPeriod(periodStart(to, 'month'), 'month');
+    const current = periodStart(this.today(), 'month');
+    const settled = periodStart(isoDay(new Date(this.now().getTime() - SETTLE_MS)), 'month');
+    const sizes = await this.pool.query(`
+      SELECT date_trunc('month', u.created_at)::date::text AS month, count(*) AS size FROM ${scopedUsers(project ? '$3' : undefined)}
+      AND u.created_at >= $1::date AND u.created_at < $2::date GROUP BY 1 ORDER BY 1`, [first, end, ...(project ? [project] : [])]);
+    const cohorts = sizes.rows.map((row) => ({ month: row.month as string, size: num(row.size) }));
+    const cells = await this.settledCells(cohorts.map((c) => c.month), settled, project);
+    const liveFrom = first > settled ? first : settled;
+    if (liveFrom <= current) {
+      for (const [cell, active] of await this.retentionCells(first, end, liveFrom, nextPeriod(current, 'month'), project)) cells.set(cell, active);
+    }
+    const rows = [];
+    for (const { month, size } of cohorts) {
+      for (let active = month, offset = 0; active <= current; active = nextPeriod(active, 'month'), offset++) {
+        const count = cells.get(`${month}|${active}`) ?? 0;
+        rows.push({ cohort: month, size, monthOffset: offset, active: count, share: share(count, size) });
+      }
+    }
+    return { from, to, ...(project ? { project } : {}), rows };
+  }
+
+  // The kept cells of these cohorts for active months before `settled`; missing ones counted and kept.
+  private async settledCells(cohorts: string[], settled: string, project: string | undefined) {
+    const scope = project ?? '*';
+    const read = async () => new Map((await this.pool.query(
+      "SELECT day::text AS cohort, key, count FROM daily_counts WHERE metric = 'retention' AND day = ANY($1::date[]) AND key LIKE $2",
+      [cohorts, `${scope.replace(/[\\%_]/g, '\\$&')}:%`])).rows.map((row) => [`${row.cohort}|${(row.key as string).slice(scope.length + 1)}`, num(row.count)]));
+    const kept = await read();
+    const missing: Array<[cohort: string, active: string]> = [];
+    for (const cohort of cohorts) {
+      for (let active = cohort; active < settled; active = nextPeriod(active, 'month')) if (!kept.has(`${cohort}|${active}`)) missing.push([cohort, active]);
+    }
+    if (missing.length === 0) return kept;
+    const activeMonths = missing.map((m) => m[1]).sort();
+    const cohortMonths = missing.map((m) => m[0]).sort();
+    const counted = await this.retentionCells(cohortMonths[0], nextPeriod(cohortMonths[cohortMonths.length - 1], 'month'),
+      activeMonths[0], nextPeriod(activeMonths[activeMonths.length - 1], 'month'), project);
+    // Cells without activity are kept as 0 too, so they are never counted again.
+    await this.pool.query(`
+      INSERT INTO daily_counts (day, metric, key, count)
+      SELECT * FROM unnest($1::date[], $2::text[], $3::text[], $4::bigint[]) ON CONFLICT DO NOTHING`, [
+      missing.map((m) => m[0]), missing.map(() => 'retention'), missing.map((m) => `${scope}:${m[1]}`),
+      missing.map(([cohort, active]) => counted.get(`${cohort}|${active}`) ?? 0),
+    ]);
+    return read();
+  }
+
+  // Users who signed up in [first, end) and were active in [activeFrom, activeTo), by cohort and month.
+  private async retentionCells(first: string, end: string, activeFrom: string, activeTo: string, project: string | undefined) {
+    const { rows } = await this.pool.query(`
+      SELECT date_trunc('month', u.created_at)::date::text AS cohort, date_trunc('month', a.day)::date::text AS month, count(DISTINCT a.user_id) AS active
+      FROM activity_days a JOIN users u ON u.id = a.user_id
+      WHERE a.day >= $3::date AND a.day < $4::date AND u.created_at >= $1::date AND u.created_at < $2::date
+        AND a.day >= date_trunc('month', u.created_at)::date
+        ${project ? 'AND a.project = $5 AND EXISTS (SELECT 1 FROM project_access pa WHERE pa.user_id = u.id AND pa.project = $5)' : ''}
+      GROUP BY 1, 2`, [first, end, activeFrom, activeTo, ...(project ? [project] : [])]);
+    return new Map(rows.map((row) => [`${row.cohort}|${row.month}`, num(row.active)]));
   }
 
   /**
@@ -248,12 +289,14 @@ export class AnalyticsQueries {
   async revenue({ from, to, interval, project }: Range & { interval: 'day' | 'month' }) {
     const params = [from, to, interval, ...(project ? [project] : [])];
     const scope = project ? 'AND EXISTS (SELECT 1 FROM project_access pa WHERE pa.user_id = s.user_id AND pa.project = $4)' : '';
-    // The previous point of the first one lies before `from`: the last snapshot before it.
+    // The snapshot days: one index probe per day of the range (not a scan of its rows), and the
+    // last snapshot before `from`, the first point's previous one.
     const points = `
       WITH days AS (
-        SELECT DISTINCT day FROM subscription_snapshots
-        WHERE day BETWEEN $1::date AND $2::date
-           OR day = (SELECT max(day) FROM subscription_snapshots WHERE day < $1::date)),
+        SELECT d::date AS day FROM generate_series($1::date, $2::date, interval '1 day') d
+        WHERE EXISTS (SELECT 1 FROM subscription_snapshots s WHERE s.day = d::date)
+        UNION ALL
+        SELECT max(day) FROM subscription_snapshots WHERE day < $1::date HAVING max(day) IS NOT NULL),
       points AS (
         SELECT CASE WHEN $3 = 'month' THEN date_trunc('month', day)::date ELSE day END AS period, max(day) AS day
         FROM days GROUP BY 1),

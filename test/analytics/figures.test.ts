@@ -174,6 +174,7 @@ describe('analytics figures', () => {
       { period: '2026-08-01', actives: 3, newUsers: 1 },
       { period: '2026-09-01', actives: 1, newUsers: 0 },
     ]);
+    expect((await analytics(t, root, 'activity?from=2026-07-01&to=2026-09-30&interval=month')).body.rows).toEqual(monthly.body.rows); // now kept
     const weekly = await analytics(t, root, 'activity?from=2026-08-03&to=2026-08-16&interval=week');
     expect(weekly.body.rows).toEqual([
       { period: '2026-08-03', actives: 2, newUsers: 1 },
@@ -196,15 +197,25 @@ describe('analytics figures', () => {
     expect(own.body).toMatchObject({ project: 'sales', monthlyActives: 3, multiProjectActives: 1, share: 0.3333, rows: [] });
   });
 
-  it('retention: monthly cohorts followed month by month', async () => {
-    const { body } = await analytics(t, root, 'retention?from=2026-07-01&to=2026-09-30');
-    expect(body.rows).toEqual([
-      { cohort: '2026-07-01', size: 2, monthOffset: 0, active: 1, share: 0.5 },
-      { cohort: '2026-07-01', size: 2, monthOffset: 1, active: 2, share: 1 },
-      { cohort: '2026-07-01', size: 2, monthOffset: 2, active: 1, share: 0.5 },
-      { cohort: '2026-08-01', size: 1, monthOffset: 0, active: 1, share: 1 },
-      { cohort: '2026-08-01', size: 1, monthOffset: 2, active: 1, share: 1 },
-    ]);
+  it('retention: monthly cohorts followed month by month up to the current one, the same when kept', async () => {
+    // Every month from the cohort's to the current one; the non-zero cells of the fixture.
+    const active: Record<string, number> = { '2026-07-01:0': 1, '2026-07-01:1': 2, '2026-07-01:2': 1, '2026-08-01:0': 1, '2026-08-01:2': 1 };
+    const current = today().slice(0, 7);
+    const expected = [];
+    for (const [cohort, size] of [['2026-07-01', 2], ['2026-08-01', 1]] as const) {
+      for (let offset = 0, month = new Date(`${cohort}T00:00:00Z`); month.toISOString().slice(0, 7) <= current; offset++, month.setUTCMonth(month.getUTCMonth() + 1)) {
+        const count = active[`${cohort}:${offset}`] ?? 0;
+        expected.push({ cohort, size, monthOffset: offset, active: count, share: count / size });
+      }
+    }
+    const first = await analytics(t, root, 'retention?from=2026-07-01&to=2026-09-30');
+    expect(first.body.rows).toEqual(expected);
+    // The settled months were kept in daily_counts: the second answer reads them.
+    const kept = await t.hub.db.pool.query("SELECT count(*)::int AS n FROM daily_counts WHERE metric = 'retention'");
+    expect(kept.rows[0].n).toBeGreaterThan(0);
+    expect((await analytics(t, root, 'retention?from=2026-07-01&to=2026-09-30')).body.rows).toEqual(expected);
+    // A project's cohorts: its users' activity in it (f, g and h have no sales access).
+    expect((await analytics(t, projectAdmin.token, 'retention?from=2026-07-01&to=2026-09-30&project=sales')).body.rows).toEqual([]);
   });
 
   it('revenue: MRR by plan and total, new / expansion / contraction / churned from consecutive snapshots', async () => {
