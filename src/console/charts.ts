@@ -5,7 +5,7 @@
 
 const WIDTH = 640;
 const HEIGHT = 240;
-const PAD = { top: 16, right: 12, bottom: 28, left: 44 };
+const PAD = { top: 16, right: 12, bottom: 30, left: 58 };
 const SERIES_CLASSES = 6;
 
 export interface Series {
@@ -108,7 +108,7 @@ export interface Cohort {
 /** Retention cohorts as a grid: a row per sign-up month, a cell per month after, shaded by share. */
 export function cohortGrid(title: string, cohorts: Cohort[]): string {
   const columns = Math.max(1, ...cohorts.map((c) => c.shares.length));
-  const labelWidth = 110;
+  const labelWidth = 130;
   const cell = Math.min(44, (WIDTH - labelWidth - 8) / columns);
   const row = 26;
   const height = 24 + row * Math.max(1, cohorts.length);
