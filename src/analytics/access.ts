@@ -4,6 +4,7 @@
 import type { Middleware } from 'koa';
 import { HUB_AUDIENCE } from '../clients/definition.js';
 import { bearerToken } from '../oidc/own-tokens.js';
+import { TokenRefused } from '../oidc/live-token.js';
 import { requireHubAdmin, type AdminAuthDeps } from '../admin/auth.js';
 
 export function analyticsAccess(deps: AdminAuthDeps): Middleware {
@@ -15,7 +16,13 @@ export function analyticsAccess(deps: AdminAuthDeps): Middleware {
     const project = ctx.query.project;
     // 401 (no valid token) stands; so does 403 for anyone asking for more than one project.
     if (ctx.status !== 403 || typeof project !== 'string' || project === '') return;
-    const live = await deps.checkLive(bearerToken(ctx.get('authorization'))!, { audience: HUB_AUDIENCE });
+    let live;
+    try {
+      live = await deps.checkLive(bearerToken(ctx.get('authorization'))!, { audience: HUB_AUDIENCE });
+    } catch (error) {
+      if (error instanceof TokenRefused) return; // revoked since the check above: the 403 stands
+      throw error;
+    }
     const grant = await deps.access.grantOf(live.user.id, project);
     if (grant?.role !== 'admin') return;
     ctx.remove('WWW-Authenticate');

@@ -32,6 +32,7 @@ export class DailyCounters {
   gatewayRequest(project: string, status: number, ms: number) {
     if (!project) return; // refused before a project was known: nothing to attribute it to
     this.add('gateway', `${project}:${Math.floor(status / 100)}xx`);
+    if (status === 101) return; // a WebSocket's time is its whole connection, not a latency
     const bucket = LATENCY_BUCKETS_MS.find((bound) => ms <= bound);
     this.add('gateway_latency', `${project}:${bucket ?? 'inf'}`);
   }
