@@ -11,6 +11,7 @@
 //   npm run bench -- --only=storm        tokens during a login storm, logins/s against bcrypt's limit
 //   npm run bench -- --only=gateway      the API gateway next to the upstream directly, nginx and a bare undici proxy (bench/gateway.ts)
 //   npm run bench -- --only=events       the event bus: events/s accepted next to pgbench, deliveries/s, POST → webhook latency, tokens while it runs (bench/events.ts)
+//   npm run bench -- --only=analytics    /api/analytics/* queries on 1,000,000 activity rows, each against 300 ms (bench/analytics.ts)
 //   npm run bench -- --profile           CPU-profile the hub (with --only=cc unless --only is given; --only=gateway: the gateway's hub; --only=events: both events hubs)
 //   npm run bench -- --mem-detail        also print each server's memory breakdown at the idle reading
 //   npm run bench -- --strict            exit with status 2 when a target is missed (for CI)
@@ -35,6 +36,7 @@ import { summarizeProfile } from './profile.js';
 import { loginStorm, measureBcrypt } from './storm.js';
 import { gatewayBench } from './gateway.js';
 import { eventsBench } from './events.js';
+import { analyticsBench } from './analytics.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
@@ -45,11 +47,11 @@ const QUICK = flag('quick');
 const PROFILE = flag('profile');
 const MEM_DETAIL = flag('mem-detail');
 const STRICT = flag('strict');
-const ALL = ['memory', 'cc', 'login', 'jwks', 'discovery', 'sdk', 'storm', 'gateway', 'events'];
+const ALL = ['memory', 'cc', 'login', 'jwks', 'discovery', 'sdk', 'storm', 'gateway', 'events', 'analytics'];
 const ONLY = new Set((option('only') ?? (PROFILE ? 'cc' : ALL.join(','))).split(','));
 for (const part of ONLY) if (!ALL.includes(part)) throw new Error(`--only: unknown part "${part}" (use ${ALL.join(', ')})`);
-/** Parts that need the two servers (the SDK part runs on its own, the storm, the gateway and the events on a hub of their own). */
-const SERVER_PARTS = ALL.filter((part) => !['sdk', 'storm', 'gateway', 'events'].includes(part) && ONLY.has(part));
+/** Parts that need the two servers (the SDK part runs on its own, the storm, the gateway and the events on a hub of their own, the analytics on a database of its own). */
+const SERVER_PARTS = ALL.filter((part) => !['sdk', 'storm', 'gateway', 'events', 'analytics'].includes(part) && ONLY.has(part));
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1) * (QUICK ? 0.4 : 1);
 if (!(SCALE > 0)) throw new Error('BENCH_SCALE must be a positive number');
@@ -598,6 +600,14 @@ async function main() {
     summaryLines.push(...events.summaryLines);
   }
 
+  // No hub: the queries on a seeded database of their own.
+  let analytics: Awaited<ReturnType<typeof analyticsBench>> | undefined;
+  if (ONLY.has('analytics')) {
+    log('analytics: 1,000,000 activity rows seeded, every /api/analytics query timed (bench/analytics.ts)...');
+    analytics = await analyticsBench();
+    failures.push(...analytics.failures);
+  }
+
   if (ONLY.has('sdk')) {
     log(`SDK verifier vs raw jose (bench/sdk-verify.ts, one core, about ${QUICK ? 10 : 30} s)...`);
     const r = await runSdkVerify(tmp);
@@ -627,6 +637,7 @@ async function main() {
   if (rows.length) console.log(textTable(rows));
   if (gateway) console.log(`${rows.length ? '\n' : ''}Gateway (bench/gateway.ts)\n\n${gateway.text}`);
   if (events) console.log(`${rows.length || gateway ? '\n' : ''}Event bus (bench/events.ts)\n\n${events.text}`);
+  if (analytics) console.log(`\nAnalytics (bench/analytics.ts)\n\n${analytics.text}`);
   console.log('');
   for (const note of [...notes, ...memoryNotes]) console.log(`  ${note}`);
   for (const warning of warnings) console.log(`  WARNING: ${warning}`);
