@@ -44,7 +44,7 @@ import { EmailLimits } from './account-center/email-limits.js';
 import { emailRoutes } from './account-center/email-routes.js';
 import { AccountLinks } from './accounts/account-links.js';
 import { accountSignInRoutes, ensureAccountClient } from './http/account-sign-in.js';
-import { ConsoleSession, ensureConsoleCallback } from './console/session.js';
+import { ConsoleSession } from './console/session.js';
 import { consoleRoutes } from './console/routes.js';
 import { KeyStore } from './keys/store.js';
 import { ClientRegistry } from './clients/registry.js';
@@ -172,7 +172,6 @@ async function createServices(config: Config, db: Database, box: SecretBox, log:
   const clients: ClientRegistry = new ClientRegistry(prisma, box, bus, { allowPrivateUrls: config.events.allowPrivateUrls });
   await seedClients(config, clients, log);
   await ensureAccountClient(clients, config.issuer, log);
-  await ensureConsoleCallback(clients, config.issuer, log);
   const users = new Users(prisma, bus);
   const access = new ProjectAccess(prisma, bus);
   const apiKeys = new ApiKeys(prisma, bus);

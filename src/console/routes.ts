@@ -29,7 +29,7 @@ export interface ConsoleDeps {
 export function consoleRoutes({ issuer, session, ops, sessions, analytics, rules, pool }: ConsoleDeps) {
   const router = new Router();
   const groups = [
-    consoleSignInRoutes(issuer, issuer.startsWith('https:')),
+    consoleSignInRoutes(issuer, issuer.startsWith('https:'), ops),
     dashboardRoutes({ session, analytics }),
     usersRoutes({ session, ops, sessions }),
     projectsRoutes({ session, ops }),

@@ -7,14 +7,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { ClientError, type ClientRegistry } from '../clients/registry.js';
-import { HUB_AUDIENCE } from '../clients/definition.js';
+import type { AdminOperations } from '../admin/operations.js';
+import { SYSTEM_ACTOR } from '../accounts/identity-events.js';
+import { HUB_AUDIENCE, redirectUriProblem } from '../clients/definition.js';
 import type { ProjectAccess } from '../accounts/access.js';
 import type { Users, User } from '../accounts/users.js';
 import type { Csrf } from '../interactions/csrf.js';
 import { formField, type AccountSession } from '../account-center/signed-in.js';
 import { constantTimeEqual } from '../secrets/tokens.js';
 import type { Actor } from '../events/event.js';
-import type { Logger } from '../logger.js';
 import { HttpError } from '../http/errors.js';
 import { render } from '../http/render.js';
 
@@ -30,16 +31,23 @@ export interface ConsoleAdmin {
   csrfToken: string;
 }
 
-/** The console's own callback joins the redirect URIs of `nexus-console` (clients.json has the CLI's). */
-export async function ensureConsoleCallback(clients: ClientRegistry, issuer: string, log: Logger): Promise<void> {
-  const callback = `${issuer}/console/callback`;
-  try {
-    const client = await clients.get(CONSOLE_CLIENT_ID);
-    if (!client.redirectUris.includes(callback)) await clients.update(CONSOLE_CLIENT_ID, { redirectUris: [...client.redirectUris, callback] });
-  } catch (error) {
-    if (!(error instanceof ClientError && error.code === 'not_found')) throw error;
-    log.warn({ client: CONSOLE_CLIENT_ID }, 'no nexus-console client is registered: /console sign-in is off');
+/**
+ * The console's own callback joins the redirect URIs of `nexus-console` (clients.json holds the
+ * CLI's loopback one). Checked at each console sign-in rather than once at start: `nexus clients
+ * sync` puts the file's URIs back, and the next sign-in adds the callback again. Through
+ * AdminOperations, so every instance reloads the client at once.
+ */
+async function ensureConsoleCallback(ops: AdminOperations, callback: string): Promise<void> {
+  if (redirectUriProblem(callback)) {
+    throw new HttpError(503, 'console_unavailable', 'The console needs an https issuer (or localhost).', 'Console unavailable');
   }
+  const client = await ops.getClient(CONSOLE_CLIENT_ID).catch((error) => {
+    if (error instanceof ClientError && error.code === 'not_found') {
+      throw new HttpError(503, 'console_unavailable', 'The console client (nexus-console) is not registered: run `nexus clients sync`.', 'Console unavailable');
+    }
+    throw error;
+  });
+  if (!client.redirectUris.includes(callback)) await ops.updateClient(CONSOLE_CLIENT_ID, { redirectUris: [...client.redirectUris, callback] }, SYSTEM_ACTOR);
 }
 
 /** A console path to come back to after signing in; anything else is the dashboard. */
@@ -95,11 +103,12 @@ async function refuse(ctx: Context) {
 }
 
 /** /console/login and /console/callback: the sign-in through the `nexus-console` client. */
-export function consoleSignInRoutes(issuer: string, secureCookies: boolean) {
+export function consoleSignInRoutes(issuer: string, secureCookies: boolean, ops: AdminOperations) {
   const router = new Router();
   const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: secureCookies, signed: true, maxAge: 10 * 60_000, overwrite: true };
 
-  router.get('/console/login', (ctx) => {
+  router.get('/console/login', async (ctx) => {
+    await ensureConsoleCallback(ops, `${issuer}/console/callback`);
     const state = randomBytes(16).toString('base64url');
     ctx.cookies.set(STATE_COOKIE, `${state}|${Buffer.from(safeReturnTo(ctx.query.returnTo)).toString('base64url')}`, cookie);
     const params = new URLSearchParams({

@@ -60,6 +60,15 @@ describe('who may use the console', () => {
     expect(textOf(page.body)).toContain('target@example.com');
   });
 
+  it('after `clients sync` puts clients.json\'s redirect URIs back, the next console sign-in adds its callback again', async () => {
+    const synced = await adminApi(t, token, 'POST', '/clients/sync');
+    expect(synced.status).toBe(200);
+    expect((await adminApi(t, token, 'GET', '/clients/nexus-console')).body.redirectUris).toEqual(['http://localhost:3020/auth/callback']);
+    const { page } = await signInToConsole(t, 'boss@example.com', '/console/keys');
+    expect(new URL(page.url).pathname).toBe('/console/keys');
+    expect((await adminApi(t, token, 'GET', '/clients/nexus-console')).body.redirectUris).toContain(`${t.url}/console/callback`);
+  });
+
   it('a return address outside the console is the dashboard', async () => {
     const { page } = await signInToConsole(t, 'boss@example.com', '//evil.example/console');
     expect(new URL(page.url).pathname).toBe('/console');
