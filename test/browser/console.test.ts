@@ -109,7 +109,7 @@ describe.skipIf(!hasChromium)('the admin console in headless Chromium', { timeou
     expect(await page.locator('svg.chart').count()).toBe(5);
     expect(await pageProblems(page)).toEqual([]);
     expect(await screenshot(page, 'console-dashboard-phone')).toBeTruthy();
-    for (const path of ['/console/users', '/console/projects', '/console/keys', '/console/audit']) {
+    for (const path of ['/console/users', '/console/users/mallory%40example.com', '/console/projects', '/console/keys', '/console/api-keys', '/console/webhooks', '/console/audit', '/console/automations']) {
       await page.goto(`${t!.url}${path}`);
       expect(await pageProblems(page), path).toEqual([]);
     }
