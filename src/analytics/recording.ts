@@ -28,10 +28,14 @@ export class AnalyticsRecording {
   /** For oidc-provider's token events (src/oidc/provider.ts). */
   readonly recordActivity = (project: string, userId: string) => this.activity.record(project, userId);
 
-  /** For the gateway's request records: the request counted, and the caller active in the project. */
+  /**
+   * For the gateway's request records: the request counted, and the caller active in the
+   * project — unless the hub itself called as the user (automation rules, the dashboard's
+   * summary cards): opening the dashboard must not make a user "active" in every project.
+   */
   readonly observeGateway = (record: GatewayRecord) => {
     this.counters.gatewayRequest(record.project, record.status, record.ms);
-    if (record.user) this.activity.record(record.project, record.user);
+    if (record.user && record.authMethod !== 'automation') this.activity.record(record.project, record.user);
   };
 
   start() {

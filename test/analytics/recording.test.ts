@@ -80,6 +80,17 @@ describe('activity from tokens and the gateway', () => {
     expect(await count('gateway_latency', 'sales:%')).toBe(8);
   });
 
+  it("the hub's own calls as the user (automation rules, the dashboard's cards) count as requests, not as the user's activity", async () => {
+    await t.restart();
+    await t.hub.db.pool.query('DELETE FROM activity_days');
+    const before = await count('gateway', 'sales:2xx');
+    const answer = await t.hub.gateway.callAs({ projectId: 'sales', userId: ada.id, method: 'GET', path: '/summary', headers: {}, requestId: 'analytics-test', timeoutMs: 2_000, maxBytes: 16_384 });
+    expect(answer.status).toBe(200);
+    await t.hub.recording.flush();
+    expect(await rowsOf(ada.id)).toEqual([]);
+    expect(await count('gateway', 'sales:2xx')).toBe(before + 1);
+  });
+
   it('a refresh makes the user active; what is recorded is written when the hub closes', async () => {
     await t.restart();
     await t.hub.db.pool.query('DELETE FROM activity_days');
