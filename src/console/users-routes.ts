@@ -46,7 +46,7 @@ export function usersRoutes({ session, ops, sessions }: UsersRouteDeps) {
     if (!admin) return;
     const { user, access, apiKeys } = await attempt(() => ops.getUser(ctx.params.email));
     const [plan, browsers, projects] = await Promise.all([
-      attempt(() => ops.getPlan(user.email)).catch(() => undefined), sessions.list(user.id), ops.listClients(),
+      ops.getPlan(user.email), sessions.list(user.id), ops.listClients(),
     ]);
     await showPage(ctx, admin, 'user', {
       title: user.email, section: 'users', notice: doneNotice(ctx, DONE), path: userPath(user.email),
@@ -55,7 +55,7 @@ export function usersRoutes({ session, ops, sessions }: UsersRouteDeps) {
         created: when(user.createdAt), totp: user.hasTotp === true, passkeys: user.hasPasskeys === true,
       },
       access: access.map((grant) => ({ project: grant.project, role: grant.role, source: grant.source })),
-      plan: plan ? { id: plan.plan, status: plan.status } : null,
+      plan: { id: plan.plan, status: plan.status },
       sessions: browsers.map((browser) => ({ device: browser.device, ip: browser.ip, signedIn: when(browser.signedInAt), lastSeen: when(browser.lastSeenAt) })),
       apiKeys: apiKeys.map((key) => ({ id: key.id, name: key.name, prefix: key.prefix, revoked: Boolean(key.revokedAt), lastUsed: when(key.lastUsedAt) })),
       projects: projects.map((project) => project.id), plans: PLAN_ORDER,
