@@ -7,7 +7,8 @@ import { HttpError } from '../http/errors.js';
 import { render } from '../http/render.js';
 import type { ConsoleAdmin } from './session.js';
 
-export const consoleForm = koaBody({ urlencoded: true, json: false, multipart: false, text: false, formLimit: '16kb' });
+// Annotated through koaBody itself: its middleware type comes from its own copy of @types/koa.
+export const consoleForm: ReturnType<typeof koaBody> = koaBody({ urlencoded: true, json: false, multipart: false, text: false, formLimit: '16kb' });
 
 /** Rows a list page shows at most (the search narrows the rest). */
 export const PAGE_SIZE = 50;
