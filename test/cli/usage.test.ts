@@ -19,7 +19,7 @@ const GROUPS = { clients, users, access, keys, apikeys, plans, events, webhooks,
 // Every command the issue lists (and `plans`, added since); the CLI's tables must offer exactly these.
 const EXPECTED: Record<string, string[]> = {
   clients: ['list', 'show', 'add', 'update', 'rotate-secret', 'disable', 'enable', 'remove', 'sync'],
-  users: ['create', 'list', 'show', 'disable', 'enable', 'set-password', 'delete', 'import'],
+  users: ['create', 'list', 'show', 'disable', 'enable', 'set-password', 'delete', 'import', 'reset-mfa'],
   access: ['grant', 'revoke', 'list'],
   keys: ['list', 'rotate', 'retire'],
   apikeys: ['create', 'list', 'revoke'],
