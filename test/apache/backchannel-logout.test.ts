@@ -49,7 +49,8 @@ describe.skipIf(missing !== undefined)('back-channel logout to Apache mod_auth_o
     }
   });
 
-  it('a logout at the hub ends the session Apache holds: the protected page sends the person to the hub again', async () => {
+  /** A person opens Apache's protected page, signs in on the hub's login page and is sent back there. */
+  async function signInThroughApache() {
     const browser = new CookieBrowser();
     const start = `${apache.url}/protected/`;
     let page = await browser.follow(await browser.get(start), start);
@@ -57,6 +58,11 @@ describe.skipIf(missing !== undefined)('back-channel logout to Apache mod_auth_o
     const loginUrl = new URL(login.action, page.url);
     page = await browser.follow(await browser.post(loginUrl, { ...login.fields, email: EMAIL, password: PASSWORD }), loginUrl);
     expect(page.url, context(browser)).toBe(start);
+    return { browser, page };
+  }
+
+  it('a logout at the hub ends the session Apache holds: the protected page sends the person to the hub again', async () => {
+    const { browser } = await signInThroughApache();
     // Signed in at Apache: served without a trip to the hub.
     expect((await browser.get(`${apache.url}/protected/again`)).status).toBe(200);
 
@@ -78,13 +84,7 @@ describe.skipIf(missing !== undefined)('back-channel logout to Apache mod_auth_o
   });
 
   it('Apache down at the first attempt gets the logout token on retry', async () => {
-    const browser = new CookieBrowser();
-    const start = `${apache.url}/protected/`;
-    let page = await browser.follow(await browser.get(start), start);
-    const login = parseForm(page.body, '/login');
-    const loginUrl = new URL(login.action, page.url);
-    page = await browser.follow(await browser.post(loginUrl, { ...login.fields, email: EMAIL, password: PASSWORD }), loginUrl);
-    expect(page.url, context(browser)).toBe(start);
+    const { browser, page } = await signInThroughApache();
     expect(page.body).toContain(`REMOTE_USER=${EMAIL}`);
 
     // Apache goes down; the person signs out at the hub itself.
