@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHub, type TestHub } from '../support/hub.js';
 import { authorize, Browser, parseForm } from '../support/browser.js';
+import { together } from '../gateway/support.js';
 import { createUser, eventRows, page, PASSWORD, refresh, signIn, signInToAccount, textOf } from '../billing/support.js';
 
 const NEW_PASSWORD = 'a new and longer passphrase';
@@ -125,14 +126,7 @@ describe('wrong current passwords count like failed logins', () => {
     await createUser(t, email, 'Dan');
     const { browser } = await signedIn(email);
     const { fields } = parseForm((await page(browser, '/account/security')).body, '/account/password');
-    let release!: () => void;
-    const barrier = new Promise<void>((resolve) => { release = resolve; });
-    const attempts = Array.from({ length: 8 }, async (_, i) => {
-      await barrier;
-      return (await browser.post('/account/password', { ...fields, current: `parallel guess ${i}`, password: NEW_PASSWORD })).status;
-    });
-    release();
-    const statuses = await Promise.all(attempts);
+    const statuses = await together(8, async (i) => (await browser.post('/account/password', { ...fields, current: `parallel guess ${i}`, password: NEW_PASSWORD })).status);
     expect(statuses.filter((s) => s === 401)).toHaveLength(5);
     expect(statuses.filter((s) => s === 429)).toHaveLength(3);
   });
@@ -144,14 +138,7 @@ describe('parallel changes', () => {
     const erinId = (await createUser(t, email, 'Erin')).id;
     const { browser } = await signedIn(email);
     const { fields } = parseForm((await page(browser, '/account/security')).body, '/account/password');
-    let release!: () => void;
-    const barrier = new Promise<void>((resolve) => { release = resolve; });
-    const attempts = Array.from({ length: 8 }, async (_, i) => {
-      await barrier;
-      return (await browser.post('/account/password', { ...fields, current: PASSWORD, password: `${NEW_PASSWORD} ${i}` })).status;
-    });
-    release();
-    const statuses = await Promise.all(attempts);
+    const statuses = await together(8, async (i) => (await browser.post('/account/password', { ...fields, current: PASSWORD, password: `${NEW_PASSWORD} ${i}` })).status);
     expect(statuses.filter((s) => s === 303), String(statuses)).toHaveLength(1);
     // The others: the password they gave is no longer the current one (401), or the login limit,
     // which takes a point from each attempt before any is checked, refused them first (429).
