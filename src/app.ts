@@ -181,7 +181,7 @@ async function createServices(config: Config, db: Database, box: SecretBox, log:
   const mailWorker = await createMailWorker(config, prisma, box, log);
   // Analytics: the figures (/api/analytics, the console) and their recording, off the request path.
   const analytics = new AnalyticsQueries(db.pool);
-  const recording = new AnalyticsRecording(db.pool, log);
+  const recording = new AnalyticsRecording(db.pool, log, { activity: config.analyticsActivity });
 
   const redis = config.redisUrl ? new RedisLink(config.redisUrl, log) : undefined;
   const limiterStore: LimiterStore = redis ? { redis, prefix: config.redisPrefix } : { pool: db.pool };

@@ -42,6 +42,15 @@ export interface Config {
   automationsFileNamed: boolean;
   /** Stripe; unset secretKey: billing is off and plans are set with `nexus plans set`. */
   stripe: { secretKey: string | undefined; webhookSecret: string | undefined; apiUrl: string | undefined };
+  /**
+   * Per-user activity (ANALYTICS_ACTIVITY, true): which user was active in which project on which
+   * UTC day (activity_days), from tokens issued or refreshed and from gateway requests. false: no
+   * such row is kept at all, for operators who must not keep who-was-active-when (a privacy
+   * switch; rows written before stay until deleted). The daily counters (sign-ins, gateway
+   * requests, webhooks) and the MRR snapshot still run; the actives, retention and cross-project
+   * figures then count no new activity.
+   */
+  analyticsActivity: boolean;
   /** Bearer token that GET /metrics requires (METRICS_TOKEN); unset: /metrics answers loopback only. */
   metricsToken: string | undefined;
   /** pino log level. Default info. */
@@ -228,6 +237,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     automationsFileNamed: read('AUTOMATIONS_FILE') !== undefined,
     stripe: { secretKey: stripeKey, webhookSecret, apiUrl: url('STRIPE_API_URL', ['http:', 'https:']) },
     logLevel,
+    analyticsActivity: boolean('ANALYTICS_ACTIVITY', true),
     metricsToken,
     ttl: {
       accessToken: integer('ACCESS_TOKEN_TTL', 15 * 60, 60, 24 * 3600),

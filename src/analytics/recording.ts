@@ -20,22 +20,30 @@ export class AnalyticsRecording {
   private snapshotTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
 
-  constructor(private readonly pool: pg.Pool, private readonly log: Logger, private readonly now: () => Date = () => new Date()) {
+  /**
+   * For oidc-provider's token events (src/oidc/provider.ts); undefined with ANALYTICS_ACTIVITY=false,
+   * so that the token path then does no activity work at all.
+   */
+  readonly recordActivity: ((project: string, userId: string) => void) | undefined;
+
+  /**
+   * `activity` false (ANALYTICS_ACTIVITY=false): no per-user activity is recorded, from tokens or
+   * the gateway; the counters and the daily snapshot run as usual.
+   */
+  constructor(private readonly pool: pg.Pool, private readonly log: Logger, { activity = true } = {}, private readonly now: () => Date = () => new Date()) {
     this.activity = new ActivityRecorder(pool, () => now().getTime());
     this.counters = new DailyCounters(pool, now);
+    this.recordActivity = activity ? (project, userId) => this.activity.record(project, userId) : undefined;
   }
-
-  /** For oidc-provider's token events (src/oidc/provider.ts). */
-  readonly recordActivity = (project: string, userId: string) => this.activity.record(project, userId);
 
   /**
    * For the gateway's request records: the request counted, and the caller active in the
-   * project — unless the hub itself called as the user (automation rules, the dashboard's
-   * summary cards): opening the dashboard must not make a user "active" in every project.
+   * project — unless activity is off, or the hub itself called as the user (automation rules, the
+   * dashboard's summary cards): opening the dashboard must not make a user "active" in every project.
    */
   readonly observeGateway = (record: GatewayRecord) => {
     this.counters.gatewayRequest(record.project, record.status, record.ms);
-    if (record.user && record.authMethod !== 'automation') this.activity.record(record.project, record.user);
+    if (record.user && record.authMethod !== 'automation') this.recordActivity?.(record.project, record.user);
   };
 
   start() {
