@@ -132,14 +132,4 @@ export async function emit(hubUrl: string, token: string, events: unknown) {
   return answer.body.events as Array<{ id: string; key: string | null; sequence: number; duplicate: boolean }>;
 }
 
-/** Starts every `task` at the same moment (after all are ready), 8+ at once for the race tests. */
-export async function together<T>(count: number, task: (index: number) => Promise<T>): Promise<T[]> {
-  let release!: () => void;
-  const barrier = new Promise<void>((resolve) => { release = resolve; });
-  const running = Array.from({ length: count }, async (_, index) => {
-    await barrier;
-    return task(index);
-  });
-  release();
-  return Promise.all(running);
-}
+export { together } from '../support/together.js';

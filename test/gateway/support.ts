@@ -90,11 +90,4 @@ export async function createApiKey(t: TestHub, userId: string, rateLimit?: numbe
   return new ApiKeys(t.hub.db.prisma).create({ userId, name: 'script', env: 'live', ...(rateLimit ? { rateLimit } : {}) });
 }
 
-/** A barrier: starts every call at once. */
-export async function together<T>(count: number, call: (i: number) => Promise<T>): Promise<T[]> {
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => { release = resolve; });
-  const runs = Array.from({ length: count }, (_, i) => gate.then(() => call(i)));
-  release();
-  return Promise.all(runs);
-}
+export { together } from '../support/together.js';

@@ -48,17 +48,7 @@ export async function openSignup(t: TestHub): Promise<OpenForm> {
   return formOn(login.browser, page.body, '/signup');
 }
 
-/** Runs every call at once: each waits behind one barrier that opens when all are queued. */
-export async function together<T>(calls: Array<() => Promise<T>>): Promise<T[]> {
-  let open!: () => void;
-  const barrier = new Promise<void>((resolve) => { open = resolve; });
-  const running = calls.map(async (call) => {
-    await barrier;
-    return call();
-  });
-  open();
-  return Promise.all(running);
-}
+export { together } from '../support/together.js';
 
 export function countStatuses(responses: Response[]): Record<number, number> {
   const counts: Record<number, number> = {};
