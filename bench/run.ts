@@ -7,11 +7,12 @@
 //
 //   npm run bench                        everything
 //   npm run bench -- --quick             shorter windows (about 1.5 minutes), for a smoke test
-//   npm run bench -- --only=cc,memory    a subset: cc, login, jwks, discovery, memory, sdk, storm, gateway, events
+//   npm run bench -- --only=cc,memory    a subset: cc, login, jwks, discovery, memory, sdk, storm, gateway, events, analytics, activity
 //   npm run bench -- --only=storm        tokens during a login storm, logins/s against bcrypt's limit
 //   npm run bench -- --only=gateway      the API gateway next to the upstream directly, nginx and a bare undici proxy (bench/gateway.ts)
 //   npm run bench -- --only=events       the event bus: events/s accepted next to pgbench, deliveries/s, POST → webhook latency, tokens while it runs (bench/events.ts)
 //   npm run bench -- --only=analytics    /api/analytics/* queries on 1,000,000 activity rows, each against 300 ms (bench/analytics.ts)
+//   npm run bench -- --only=activity     client_credentials and refresh tokens/s with activity recording vs ANALYTICS_ACTIVITY=false (bench/activity.ts)
 //   npm run bench -- --profile           CPU-profile the hub (with --only=cc unless --only is given; --only=gateway: the gateway's hub; --only=events: both events hubs)
 //   npm run bench -- --mem-detail        also print each server's memory breakdown at the idle reading
 //   npm run bench -- --strict            exit with status 2 when a target is missed (for CI)
@@ -37,6 +38,7 @@ import { loginStorm, measureBcrypt } from './storm.js';
 import { gatewayBench } from './gateway.js';
 import { eventsBench } from './events.js';
 import { analyticsBench } from './analytics.js';
+import { activityBench } from './activity.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
@@ -47,11 +49,11 @@ const QUICK = flag('quick');
 const PROFILE = flag('profile');
 const MEM_DETAIL = flag('mem-detail');
 const STRICT = flag('strict');
-const ALL = ['memory', 'cc', 'login', 'jwks', 'discovery', 'sdk', 'storm', 'gateway', 'events', 'analytics'];
+const ALL = ['memory', 'cc', 'login', 'jwks', 'discovery', 'sdk', 'storm', 'gateway', 'events', 'analytics', 'activity'];
 const ONLY = new Set((option('only') ?? (PROFILE ? 'cc' : ALL.join(','))).split(','));
 for (const part of ONLY) if (!ALL.includes(part)) throw new Error(`--only: unknown part "${part}" (use ${ALL.join(', ')})`);
-/** Parts that need the two servers (the SDK part runs on its own, the storm, the gateway and the events on a hub of their own, the analytics on a database of its own). */
-const SERVER_PARTS = ALL.filter((part) => !['sdk', 'storm', 'gateway', 'events', 'analytics'].includes(part) && ONLY.has(part));
+/** Parts that need the two servers (the SDK part runs on its own, the storm, the gateway, the events and the activity on hubs of their own, the analytics on a database of its own). */
+const SERVER_PARTS = ALL.filter((part) => !['sdk', 'storm', 'gateway', 'events', 'analytics', 'activity'].includes(part) && ONLY.has(part));
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1) * (QUICK ? 0.4 : 1);
 if (!(SCALE > 0)) throw new Error('BENCH_SCALE must be a positive number');
@@ -128,6 +130,9 @@ async function prepareHub(tmp: string, dataDirName = 'hub-data'): Promise<HubSet
   registerRedisCleanUp(redisPrefix);
   return { databaseUrl: await createBenchDatabase(PG_ADMIN_URL, 'nexus_bench'), dataDir: path.join(tmp, dataDirName), redisPrefix, probeDir: tmp };
 }
+
+/** For the `nexus` command against a hub's database and master key. */
+const cliEnvOf = (setup: HubSetup, extraEnv: Record<string, string> = {}) => childEnv({ DATABASE_URL: setup.databaseUrl, DATA_DIR: setup.dataDir, LOG_LEVEL: 'warn', ...extraEnv });
 
 function hubEnv(setup: HubSetup, port: number, name: string, extraEnv: Record<string, string> = {}) {
   return childEnv({
@@ -371,7 +376,7 @@ async function main() {
   const facts = [
     `node ${process.version}, ${cpus.length} CPU(s) (${cpus[0]?.model.trim() ?? 'unknown'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.platform()} ${os.release()}`,
     `oidc-provider ${providerVersion}; load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
-    `parts: ${[...SERVER_PARTS, ...['storm', 'gateway', 'events', 'sdk'].filter((part) => ONLY.has(part))].join(', ')}`,
+    `parts: ${[...SERVER_PARTS, ...['storm', 'gateway', 'events', 'activity', 'analytics', 'sdk'].filter((part) => ONLY.has(part))].join(', ')}`,
   ];
   if (SERVER_PARTS.length) {
     facts.push(`load generator: this process, node:http keep-alive, closed loop; per test and server ${fmt(CC_TIMING.warmupMs / 1000, 1)} s warm-up + ${fmt(CC_TIMING.durationMs / 1000, 1)} s measured ` +
@@ -573,7 +578,7 @@ async function main() {
       root: ROOT, tmp, scale: SCALE, rounds: ROUNDS, log, childEnv,
       startHub: async (extraEnv) => ({
         ...(await startHub(setup, SERVER_PARTS.length ? undefined : profileDir, extraEnv)),
-        cliEnv: childEnv({ DATABASE_URL: setup.databaseUrl, DATA_DIR: setup.dataDir, LOG_LEVEL: 'warn', ...extraEnv }),
+        cliEnv: cliEnvOf(setup, extraEnv),
       }),
     });
     notes.push(...gateway.notes);
@@ -598,6 +603,21 @@ async function main() {
     failures.push(...events.failures);
     descriptions.push(...events.descriptions);
     summaryLines.push(...events.summaryLines);
+  }
+
+  let activity: Awaited<ReturnType<typeof activityBench>> | undefined;
+  if (ONLY.has('activity')) {
+    log('activity: tokens and refreshes with activity recording vs ANALYTICS_ACTIVITY=false (bench/activity.ts)...');
+    const setup = await prepareHub(tmp, 'activity-hub-data');
+    activity = await activityBench({
+      root: ROOT, tmp, scale: SCALE, rounds: ROUNDS, log, childEnv, databaseUrl: setup.databaseUrl, cliEnv: cliEnvOf(setup),
+      startHub: (extraEnv) => startHub(setup, undefined, extraEnv),
+    });
+    notes.push(...activity.notes);
+    warnings.push(...activity.warnings);
+    failures.push(...activity.failures);
+    descriptions.push(...activity.descriptions);
+    summaryLines.push(...activity.summaryLines);
   }
 
   // No hub: the queries on a seeded database of their own.
@@ -637,6 +657,7 @@ async function main() {
   if (rows.length) console.log(textTable(rows));
   if (gateway) console.log(`${rows.length ? '\n' : ''}Gateway (bench/gateway.ts)\n\n${gateway.text}`);
   if (events) console.log(`${rows.length || gateway ? '\n' : ''}Event bus (bench/events.ts)\n\n${events.text}`);
+  if (activity) console.log(`${rows.length || gateway || events ? '\n' : ''}Activity recording on the token path (bench/activity.ts)\n\n${activity.text}`);
   if (analytics) console.log(`\nAnalytics (bench/analytics.ts)\n\n${analytics.text}`);
   console.log('');
   for (const note of [...notes, ...memoryNotes]) console.log(`  ${note}`);
@@ -648,6 +669,7 @@ async function main() {
   if (rows.length) console.log(markdownTable(rows));
   if (gateway) console.log(`${rows.length ? '\n' : ''}${gateway.markdown}`);
   if (events) console.log(`${rows.length || gateway ? '\n' : ''}${events.markdown}`);
+  if (activity) console.log(`${rows.length || gateway || events ? '\n' : ''}${activity.markdown}`);
   console.log(['', ...summaryLines].join('\n'));
 
   if (profileDir) {
