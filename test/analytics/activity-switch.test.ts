@@ -8,7 +8,8 @@ import { authorize, Browser } from '../support/browser.js';
 import { basicAuth, postForm } from '../support/oauth.js';
 import { runServer } from '../support/process.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { createUser, PASSWORD, putBehindGateway, SALES_CALLBACK, startUpstream, together, type Upstream } from '../gateway/support.js';
+import { together } from '../support/together.js';
+import { createUser, PASSWORD, putBehindGateway, SALES_CALLBACK, startUpstream, type Upstream } from '../gateway/support.js';
 import { today } from './support.js';
 
 let t: TestHub;
