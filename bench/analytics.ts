@@ -3,7 +3,10 @@
 // the users, 10,000 subscriptions snapshotted daily for 90 days, a year of daily counters and
 // 100,000 webhook deliveries, all with generate_series, then times every AnalyticsQueries method
 // (what /api/analytics/* runs) as the p50 of a few runs against the target (< 300 ms each).
-// It also times ActivityRecorder.record(), the one call the token and gateway paths make.
+// The activity rows go in through the trigger on activity_days that every flush goes through, so
+// the rollups the overview reads (activity_last, activity_users) are filled as the hub fills them.
+// It also times ActivityRecorder.record(), the one call the token and gateway paths make, and a
+// flush of new sightings (the write side of the rollups).
 //
 // Env: BENCH_PG_URL (admin URL, default postgresql://postgres@127.0.0.1:5432/postgres),
 //      BENCH_ANALYTICS_RUNS (runs per endpoint, default 5), BENCH_ANALYTICS_KEEP=1 (keep the
@@ -87,8 +90,9 @@ async function seed(pool: pg.Pool, today: string) {
     SELECT gen_random_uuid(), $1, e.id, (ARRAY['delivered', 'delivered', 'delivered', 'failed', 'pending'])[(g % 5) + 1], $3::date - (g % 90) + interval '1 hour'
     FROM generate_series(1, $2) g JOIN (SELECT id, row_number() OVER () - 1 AS n FROM webhook_endpoints) e ON e.n = g % 7`, [event, DELIVERIES, today]);
   await pool.query('ANALYZE');
-  const { rows } = await pool.query('SELECT (SELECT count(*) FROM activity_days) AS activity, (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM subscription_snapshots) AS snapshots');
-  log(`seeded ${rows[0].activity} activity rows, ${rows[0].users} users, ${rows[0].snapshots} snapshot rows in ${((now() - started) / 1000).toFixed(1)} s`);
+  const { rows } = await pool.query(`SELECT (SELECT count(*) FROM activity_days) AS activity, (SELECT count(*) FROM activity_last) AS pairs,
+    (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM subscription_snapshots) AS snapshots`);
+  log(`seeded ${rows[0].activity} activity rows (${rows[0].pairs} user-project pairs), ${rows[0].users} users, ${rows[0].snapshots} snapshot rows in ${((now() - started) / 1000).toFixed(1)} s`);
 }
 
 /** The first call (cold: settled periods not yet kept) and the p50 of the next RUNS. */
@@ -115,6 +119,19 @@ function recorderCost(pool: pg.Pool) {
   const started = now();
   for (let i = 0; i < calls; i++) recorder.record(PROJECTS[i % 7], ids[i % 10_000]);
   return ((now() - started) * 1e6) / calls;
+}
+
+/** ms for one flush of `users` new users seen in two projects each: activity_days and both rollups. */
+async function flushCost(pool: pg.Pool, users: number) {
+  const recorder = new ActivityRecorder(pool);
+  for (let i = 0; i < users; i++) {
+    const id = crypto.randomUUID();
+    recorder.record(PROJECTS[i % 7], id);
+    recorder.record(PROJECTS[(i + 1) % 7], id);
+  }
+  const started = now();
+  await recorder.flush();
+  return now() - started;
 }
 
 export async function analyticsBench(): Promise<{ text: string; failures: string[] }> {
@@ -153,6 +170,9 @@ export async function analyticsBench(): Promise<{ text: string; failures: string
     }
     const ns = recorderCost(db.pool);
     lines.push(`  ActivityRecorder.record() on the token/gateway path: ${ns.toFixed(0)} ns per call (in memory; one batched INSERT per flush)`);
+    const flushUsers = 10_000;
+    const ms = await flushCost(db.pool, flushUsers);
+    lines.push(`  ActivityRecorder.flush() of ${(2 * flushUsers).toLocaleString('en')} new sightings (${flushUsers.toLocaleString('en')} users × 2 projects, rollups included): ${ms.toFixed(0)} ms`);
     return { text: lines.join('\n'), failures };
   } finally {
     await db.close();

@@ -1,6 +1,7 @@
 // The analytics figures, as plain JSON: what /api/analytics/* answers and the console draws.
-// Every figure is read from the tables the recorder and the snapshots fill (activity_days,
-// daily_counts, subscription_snapshots) and from users and event_deliveries; never from Stripe.
+// Every figure is read from the tables the recorder and the snapshots fill (activity_days and its
+// rollups activity_last and activity_users, daily_counts, subscription_snapshots) and from users
+// and event_deliveries; never from Stripe.
 // Days are UTC dates ('YYYY-MM-DD'); "today" is the clock's UTC date. A `project` narrows every
 // figure to that project: its actives, and the users who have access to it.
 import type pg from 'pg';
@@ -41,6 +42,26 @@ const scopedUsers = (param: string | undefined) => (param
   ? `users u WHERE EXISTS (SELECT 1 FROM project_access pa WHERE pa.user_id = u.id AND pa.project = ${param})`
   : 'users u WHERE true');
 
+// Sign-ups over the users `u`: all of them, today, 7 and 30 days, and the periods before those.
+const SIGNUP_COUNTS = `count(*) AS total,
+  count(*) FILTER (WHERE u.created_at >= $1::date) AS d1,
+  count(*) FILTER (WHERE u.created_at >= $1::date - 1 AND u.created_at < $1::date) AS d1p,
+  count(*) FILTER (WHERE u.created_at >= $1::date - 6) AS d7,
+  count(*) FILTER (WHERE u.created_at >= $1::date - 13 AND u.created_at < $1::date - 6) AS d7p,
+  count(*) FILTER (WHERE u.created_at >= $1::date - 29) AS d30,
+  count(*) FILTER (WHERE u.created_at >= $1::date - 59 AND u.created_at < $1::date - 29) AS d30p`;
+
+// DAU/WAU/MAU and the new ones among them (signed up within the window, users row `u`) from the
+// latest active day `last`, counting `who` (a column that is NULL where the row is not to be
+// counted, or *). A day after today (an instance whose clock runs ahead) counts as today.
+const activeCounts = (last: string, who: string) => `
+  count(${who}) FILTER (WHERE ${last} >= $1::date) AS dau,
+  count(${who}) FILTER (WHERE ${last} >= $1::date AND u.created_at >= $1::date) AS dau_new,
+  count(${who}) FILTER (WHERE ${last} >= $1::date - 6) AS wau,
+  count(${who}) FILTER (WHERE ${last} >= $1::date - 6 AND u.created_at >= $1::date - 6) AS wau_new,
+  count(${who}) FILTER (WHERE ${last} >= $1::date - 29) AS mau,
+  count(${who}) FILTER (WHERE ${last} >= $1::date - 29 AND u.created_at >= $1::date - 29) AS mau_new`;
+
 export class AnalyticsQueries {
   constructor(private readonly pool: pg.Pool, private readonly now: () => Date = () => new Date()) {}
 
@@ -48,51 +69,25 @@ export class AnalyticsQueries {
     return isoDay(this.now());
   }
 
+  /**
+   * Today's figures: users and sign-ups, DAU/WAU/MAU with new vs returning, each project's
+   * actives, MRR, the KPIs. The actives are read from the rollups (activity_last,
+   * activity_users), not from the 30 days of activity_days: a user or a (user, project) pair
+   * counts in a window ending today when its latest day is in it, and a user is in two or more
+   * projects within it when the second-latest of their per-project days is.
+   */
   async overview({ project }: { project?: string } = {}) {
     const today = this.today();
-    const params = [today, ...(project ? [project] : [])];
-    const p = project ? '$2' : undefined;
-    const [signups, actives, revenue, cross] = await Promise.all([
-      this.pool.query(`
-        SELECT count(*) AS total,
-          count(*) FILTER (WHERE u.created_at >= $1::date) AS d1,
-          count(*) FILTER (WHERE u.created_at >= $1::date - 1 AND u.created_at < $1::date) AS d1p,
-          count(*) FILTER (WHERE u.created_at >= $1::date - 6) AS d7,
-          count(*) FILTER (WHERE u.created_at >= $1::date - 13 AND u.created_at < $1::date - 6) AS d7p,
-          count(*) FILTER (WHERE u.created_at >= $1::date - 29) AS d30,
-          count(*) FILTER (WHERE u.created_at >= $1::date - 59 AND u.created_at < $1::date - 29) AS d30p
-        FROM ${scopedUsers(p)}`, params),
-      // One pass over the last 30 days: each (user, project)'s last day; from it each user's last
-      // day, project count and whether they are new (the row with project NULL), and each project's.
-      this.pool.query(`
-        WITH up AS MATERIALIZED (
-          SELECT user_id, project, max(day) AS last FROM activity_days
-          WHERE day BETWEEN $1::date - 29 AND $1::date ${p ? `AND project = ${p}` : ''} GROUP BY user_id, project),
-        a AS (SELECT user_id, max(last) AS last, count(*) AS projects FROM up GROUP BY user_id)
-        SELECT NULL AS project,
-          count(*) FILTER (WHERE a.last = $1::date) AS dau,
-          count(*) FILTER (WHERE a.last = $1::date AND u.created_at >= $1::date) AS dau_new,
-          count(*) FILTER (WHERE a.last >= $1::date - 6) AS wau,
-          count(*) FILTER (WHERE a.last >= $1::date - 6 AND u.created_at >= $1::date - 6) AS wau_new,
-          count(*) AS mau,
-          count(*) FILTER (WHERE u.created_at >= $1::date - 29) AS mau_new,
-          count(*) FILTER (WHERE a.projects >= 2) AS multi
-        FROM a JOIN users u ON u.id = a.user_id
-        UNION ALL
-        SELECT project, count(*) FILTER (WHERE last = $1::date), NULL, count(*) FILTER (WHERE last >= $1::date - 6), NULL, count(*), NULL, NULL
-        FROM up GROUP BY project
-        ORDER BY project NULLS FIRST`, params),
+    const [figures, revenue] = await Promise.all([
+      project ? this.projectActives(today, project) : this.hubActives(today),
       this.pool.query(`
         SELECT s.day::text AS day, count(*) FILTER (WHERE s.mrr_cents > 0) AS paying, coalesce(sum(s.mrr_cents), 0) AS mrr
         FROM subscription_snapshots s
         WHERE s.day = (SELECT max(day) FROM subscription_snapshots WHERE day <= $1::date)
-          ${p ? `AND EXISTS (SELECT 1 FROM project_access pa WHERE pa.user_id = s.user_id AND pa.project = ${p})` : ''}
-        GROUP BY s.day`, params),
-      // A project's actives in other projects are outside the pass above.
-      project ? this.crossProject({ project }) : undefined,
+          ${project ? 'AND EXISTS (SELECT 1 FROM project_access pa WHERE pa.user_id = s.user_id AND pa.project = $2)' : ''}
+        GROUP BY s.day`, project ? [today, project] : [today]),
     ]);
-    const s = signups.rows[0];
-    const [a, ...perProject] = actives.rows;
+    const { signups: s, actives: a, projects, crossShare } = figures;
     const total = num(s.total);
     const mau = num(a.mau);
     const window = (all: unknown, fresh: unknown) => ({ total: num(all), new: num(fresh), returning: num(all) - num(fresh) });
@@ -107,10 +102,10 @@ export class AnalyticsQueries {
         new30d: change(num(s.d30), num(s.d30p)),
       },
       actives: { dau: window(a.dau, a.dau_new), wau: window(a.wau, a.wau_new), mau: window(a.mau, a.mau_new) },
-      projects: perProject.map((row) => ({ project: row.project as string, dau: num(row.dau), wau: num(row.wau), mau: num(row.mau) })),
+      projects: projects.map((row) => ({ project: row.project as string, dau: num(row.dau), wau: num(row.wau), mau: num(row.mau) })),
       revenue: { snapshotDay: (r?.day as string | undefined) ?? null, payingUsers: num(r?.paying), mrrCents: num(r?.mrr) },
       kpis: {
-        crossProjectShare: { actual: cross ? cross.share : share(num(a.multi), mau), target: KPI_TARGETS.crossProjectShare },
+        crossProjectShare: { actual: crossShare, target: KPI_TARGETS.crossProjectShare },
         monthlyActiveShare: { actual: share(mau, total), target: KPI_TARGETS.monthlyActiveShare },
         month1: {
           signups: { actual: num(s.d30), target: KPI_TARGETS.month1.signups },
@@ -118,6 +113,43 @@ export class AnalyticsQueries {
           mrrCents: { actual: num(r?.mrr), target: KPI_TARGETS.month1.mrrCents },
         },
       },
+    };
+  }
+
+  // The hub's overview: sign-ups, actives and multi-project actives in one pass over users (one
+  // row each in activity_users, hash-joined), and each project's actives from activity_last.
+  private async hubActives(today: string) {
+    const [users, projects] = await Promise.all([
+      this.pool.query(`
+        SELECT ${SIGNUP_COUNTS}, ${activeCounts('a.last_day', '*')},
+          count(*) FILTER (WHERE a.second_day >= $1::date - 29) AS multi
+        FROM users u LEFT JOIN activity_users a ON a.user_id = u.id`, [today]),
+      this.pool.query(`
+        SELECT project, count(*) FILTER (WHERE last_day >= $1::date) AS dau, count(*) FILTER (WHERE last_day >= $1::date - 6) AS wau, count(*) AS mau
+        FROM activity_last WHERE last_day >= $1::date - 29 GROUP BY project ORDER BY project`, [today]),
+    ]);
+    const row = users.rows[0];
+    return { signups: row, actives: row, projects: projects.rows, crossShare: share(num(row.multi), num(row.mau)) };
+  }
+
+  // One project's overview: the users with access to it and their sign-ups; its actives, those
+  // of them who are users of ours (new vs returning), and the share of them in 2+ projects.
+  private async projectActives(today: string, project: string) {
+    const [users, actives] = await Promise.all([
+      this.pool.query(`SELECT ${SIGNUP_COUNTS} FROM ${scopedUsers('$2')}`, [today, project]),
+      this.pool.query(`
+        SELECT ${activeCounts('l.last_day', 'u.id')},
+          count(*) FILTER (WHERE l.last_day >= $1::date) AS project_dau, count(*) FILTER (WHERE l.last_day >= $1::date - 6) AS project_wau,
+          count(*) AS project_mau, count(*) FILTER (WHERE a.second_day >= $1::date - 29) AS multi
+        FROM activity_last l JOIN activity_users a ON a.user_id = l.user_id LEFT JOIN users u ON u.id = l.user_id
+        WHERE l.project = $2 AND l.last_day >= $1::date - 29`, [today, project]),
+    ]);
+    const row = actives.rows[0];
+    return {
+      signups: users.rows[0],
+      actives: row,
+      projects: [{ project, dau: row.project_dau, wau: row.project_wau, mau: row.project_mau }],
+      crossShare: share(num(row.multi), num(row.project_mau)),
     };
   }
 
@@ -182,12 +214,18 @@ export class AnalyticsQueries {
     const end = to ?? this.today();
     const from = addDays(end, -29);
     // One pass: each user's set of projects, then how many users share each set (at most 2^n
-    // sets for n projects); the share and every pair's overlap follow from those few rows.
+    // sets for n projects); the share and every pair's overlap follow from those few rows. A
+    // window ending today (or later) is read from activity_last, one row per (user, project)
+    // active in it; an earlier one from its days in activity_days.
+    const live = end >= this.today();
+    const params = live ? [from] : [from, end];
+    const perUser = live
+      ? 'SELECT array_agg(project ORDER BY project) AS projects FROM activity_last WHERE last_day >= $1::date GROUP BY user_id'
+      : 'SELECT array_agg(DISTINCT project ORDER BY project) AS projects FROM activity_days WHERE day BETWEEN $1::date AND $2::date GROUP BY user_id';
+    if (project) params.push(project);
     const { rows: sets } = await this.pool.query(`
-      SELECT projects, count(*) AS users FROM (
-        SELECT array_agg(DISTINCT project ORDER BY project) AS projects FROM activity_days
-        WHERE day BETWEEN $1::date AND $2::date GROUP BY user_id) per_user
-      ${project ? 'WHERE $3 = ANY(projects)' : ''} GROUP BY projects`, project ? [from, end, project] : [from, end]);
+      SELECT projects, count(*) AS users FROM (${perUser}) per_user
+      ${project ? `WHERE $${params.length} = ANY(projects)` : ''} GROUP BY projects`, params);
     let actives = 0;
     let multi = 0;
     const overlap = new Map<string, number>();

@@ -1,6 +1,9 @@
 // Who was active where (activity_days): one row per (UTC day, project, user). The token and
 // gateway paths call record(), which is a Set lookup: the first sighting of the day is queued,
-// later ones cost nothing, and the queue is written in one statement per flush.
+// later ones cost nothing, and the queue is written in one statement per flush. The trigger on
+// activity_days (migration 20261201190000_activity_rollups) keeps the rollups the overview reads,
+// activity_last and activity_users, in that same statement: a flush is written whole or not at
+// all, and a retried one adds nothing twice (ON CONFLICT DO NOTHING; the rollups keep maxima).
 import type pg from 'pg';
 import { isoDay, msToMidnight } from './day.js';
 
@@ -40,9 +43,11 @@ export class ActivityRecorder {
     const batch = this.queue;
     this.queue = [];
     try {
+      // In key order: the flushes of two instances that hold the same rows wait for each other
+      // one way, never in a cycle (a deadlock would fail one of them).
       await this.pool.query(`
         INSERT INTO activity_days (day, project, user_id)
-        SELECT * FROM unnest($1::date[], $2::text[], $3::uuid[])
+        SELECT * FROM unnest($1::date[], $2::text[], $3::uuid[]) ORDER BY 1, 2, 3
         ON CONFLICT DO NOTHING`, [batch.map((r) => r[0]), batch.map((r) => r[1]), batch.map((r) => r[2])]);
     } catch (error) {
       this.queue = batch.concat(this.queue);

@@ -1,13 +1,18 @@
-// The daily MRR snapshot: every subscription's plan, status and monthly amount as the hub has it
-// (kept current by the Stripe webhooks), copied into subscription_snapshots once per UTC day.
-// Revenue figures read these rows only, so history never changes when Stripe data does.
+// The daily job. The MRR snapshot: every subscription's plan, status and monthly amount as the
+// hub has it (kept current by the Stripe webhooks), copied into subscription_snapshots once per
+// UTC day; revenue figures read these rows only, so history never changes when Stripe data does.
+// And the removal of deleted users' activity (activity-cleanup.ts).
 import type pg from 'pg';
 import { isoDay } from './day.js';
+import { removeDeletedUsersActivity } from './activity-cleanup.js';
 
 // One lock for all instances: whichever takes it first after midnight writes the day's rows.
 const SNAPSHOT_LOCK = 0x6e78_0014;
 
-/** Takes `day`'s snapshot unless it exists; true when this call wrote it. */
+/**
+ * Takes `day`'s snapshot unless it exists, then removes the activity of deleted users (cheap and
+ * idempotent, so also when the snapshot was there already); true when this call wrote the snapshot.
+ */
 export async function takeSnapshot(pool: pg.Pool, day: string): Promise<boolean> {
   const client = await pool.connect();
   try {
@@ -22,6 +27,8 @@ export async function takeSnapshot(pool: pg.Pool, day: string): Promise<boolean>
       SELECT $1::date, user_id, plan, status, mrr_cents FROM subscriptions
       WHERE NOT EXISTS (SELECT 1 FROM subscription_snapshots WHERE day = $1::date)`, [day]);
     await client.query('COMMIT');
+    // Outside the snapshot's transaction: whatever happens to it must not cost the day's snapshot.
+    await removeDeletedUsersActivity(client);
     return (taken.rowCount ?? 0) > 0;
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
