@@ -5,6 +5,7 @@
 // Days are UTC dates ('YYYY-MM-DD'); "today" is the clock's UTC date. A `project` narrows every
 // figure to that project: its actives, and the users who have access to it.
 import type pg from 'pg';
+import { withoutJit, type AnalyticsSql } from './without-jit.js';
 import { LATENCY_BUCKETS_MS } from './counters.js';
 import { addDays, isoDay, nextPeriod, periodStart, type Interval } from './day.js';
 
@@ -63,7 +64,11 @@ const activeCounts = (last: string, who: string) => `
   count(${who}) FILTER (WHERE ${last} >= $1::date - 29 AND u.created_at >= $1::date - 29) AS mau_new`;
 
 export class AnalyticsQueries {
-  constructor(private readonly pool: pg.Pool, private readonly now: () => Date = () => new Date()) {}
+  private readonly sql: AnalyticsSql;
+
+  constructor(pool: pg.Pool, private readonly now: () => Date = () => new Date()) {
+    this.sql = withoutJit(pool);
+  }
 
   today(): string {
     return isoDay(this.now());
@@ -80,7 +85,7 @@ export class AnalyticsQueries {
     const today = this.today();
     const [figures, revenue] = await Promise.all([
       project ? this.projectActives(today, project) : this.hubActives(today),
-      this.pool.query(`
+      this.sql.query(`
         SELECT s.day::text AS day, count(*) FILTER (WHERE s.mrr_cents > 0) AS paying, coalesce(sum(s.mrr_cents), 0) AS mrr
         FROM subscription_snapshots s
         WHERE s.day = (SELECT max(day) FROM subscription_snapshots WHERE day <= $1::date)
@@ -120,11 +125,11 @@ export class AnalyticsQueries {
   // row each in activity_users, hash-joined), and each project's actives from activity_last.
   private async hubActives(today: string) {
     const [users, projects] = await Promise.all([
-      this.pool.query(`
+      this.sql.query(`
         SELECT ${SIGNUP_COUNTS}, ${activeCounts('a.last_day', '*')},
           count(*) FILTER (WHERE a.second_day >= $1::date - 29) AS multi
         FROM users u LEFT JOIN activity_users a ON a.user_id = u.id`, [today]),
-      this.pool.query(`
+      this.sql.query(`
         SELECT project, count(*) FILTER (WHERE last_day >= $1::date) AS dau, count(*) FILTER (WHERE last_day >= $1::date - 6) AS wau, count(*) AS mau
         FROM activity_last WHERE last_day >= $1::date - 29 GROUP BY project ORDER BY project`, [today]),
     ]);
@@ -136,8 +141,8 @@ export class AnalyticsQueries {
   // of them who are users of ours (new vs returning), and the share of them in 2+ projects.
   private async projectActives(today: string, project: string) {
     const [users, actives] = await Promise.all([
-      this.pool.query(`SELECT ${SIGNUP_COUNTS} FROM ${scopedUsers('$2')}`, [today, project]),
-      this.pool.query(`
+      this.sql.query(`SELECT ${SIGNUP_COUNTS} FROM ${scopedUsers('$2')}`, [today, project]),
+      this.sql.query(`
         SELECT ${activeCounts('l.last_day', 'u.id')},
           count(*) FILTER (WHERE l.last_day >= $1::date) AS project_dau, count(*) FILTER (WHERE l.last_day >= $1::date - 6) AS project_wau,
           count(*) AS project_mau, count(*) FILTER (WHERE a.second_day >= $1::date - 29) AS multi
@@ -165,14 +170,14 @@ export class AnalyticsQueries {
     const settled = periodStart(isoDay(new Date(this.now().getTime() - SETTLE_MS)), interval);
     const actives = await this.settledActives(first, settled < end ? settled : end, interval, project);
     if (settled < end) {
-      const live = await this.pool.query(`
+      const live = await this.sql.query(`
         SELECT date_trunc($3, day)::date::text AS period, count(DISTINCT user_id) AS actives FROM activity_days
         WHERE day >= $1::date AND day < $2::date ${project ? 'AND project = $4' : ''} GROUP BY 1`,
       [first > settled ? first : settled, end, interval, ...(project ? [project] : [])]);
       for (const row of live.rows) actives.set(row.period as string, num(row.actives));
     }
     const p = project ? '$4' : undefined;
-    const signups = await this.pool.query(`
+    const signups = await this.sql.query(`
       SELECT date_trunc($3, u.created_at)::date::text AS period, count(*) AS new_users FROM ${scopedUsers(p)}
       AND u.created_at >= $1::date AND u.created_at < $2::date GROUP BY 1`, [first, end, interval, ...(project ? [project] : [])]);
     const fresh = new Map(signups.rows.map((row) => [row.period as string, num(row.new_users)]));
@@ -187,7 +192,7 @@ export class AnalyticsQueries {
   private async settledActives(first: string, until: string, interval: Interval, project: string | undefined) {
     const metric = `actives_${interval}`;
     const key = project ?? '*';
-    const read = async () => new Map((await this.pool.query(
+    const read = async () => new Map((await this.sql.query(
       'SELECT day::text AS period, count FROM daily_counts WHERE metric = $1 AND key = $2 AND day >= $3::date AND day < $4::date',
       [metric, key, first, until])).rows.map((row) => [row.period as string, num(row.count)]));
     const kept = await read();
@@ -195,7 +200,7 @@ export class AnalyticsQueries {
     for (let period = first; period < until; period = nextPeriod(period, interval)) if (!kept.has(period)) missing.push(period);
     if (missing.length === 0) return kept;
     // A period without activity is kept as 0 too, so it is never counted again.
-    await this.pool.query(`
+    await this.sql.query(`
       INSERT INTO daily_counts (day, metric, key, count)
       SELECT m.period, $2, $3, coalesce(c.actives, 0) FROM unnest($1::date[]) AS m(period)
       LEFT JOIN (
@@ -223,7 +228,7 @@ export class AnalyticsQueries {
       ? 'SELECT array_agg(project ORDER BY project) AS projects FROM activity_last WHERE last_day >= $1::date GROUP BY user_id'
       : 'SELECT array_agg(DISTINCT project ORDER BY project) AS projects FROM activity_days WHERE day BETWEEN $1::date AND $2::date GROUP BY user_id';
     if (project) params.push(project);
-    const { rows: sets } = await this.pool.query(`
+    const { rows: sets } = await this.sql.query(`
       SELECT projects, count(*) AS users FROM (${perUser}) per_user
       ${project ? `WHERE $${params.length} = ANY(projects)` : ''} GROUP BY projects`, params);
     let actives = 0;
@@ -263,7 +268,7 @@ export class AnalyticsQueries {
     const end = nextPeriod(periodStart(to, 'month'), 'month');
     const current = periodStart(this.today(), 'month');
     const settled = periodStart(isoDay(new Date(this.now().getTime() - SETTLE_MS)), 'month');
-    const sizes = await this.pool.query(`
+    const sizes = await this.sql.query(`
       SELECT date_trunc('month', u.created_at)::date::text AS month, count(*) AS size FROM ${scopedUsers(project ? '$3' : undefined)}
       AND u.created_at >= $1::date AND u.created_at < $2::date GROUP BY 1 ORDER BY 1`, [first, end, ...(project ? [project] : [])]);
     const cohorts = sizes.rows.map((row) => ({ month: row.month as string, size: num(row.size) }));
@@ -285,7 +290,7 @@ export class AnalyticsQueries {
   // The kept cells of these cohorts for active months before `settled`; missing ones counted and kept.
   private async settledCells(cohorts: string[], settled: string, project: string | undefined) {
     const scope = project ?? '*';
-    const read = async () => new Map((await this.pool.query(
+    const read = async () => new Map((await this.sql.query(
       "SELECT day::text AS cohort, key, count FROM daily_counts WHERE metric = 'retention' AND day = ANY($1::date[]) AND key LIKE $2",
       [cohorts, `${scope.replace(/[\\%_]/g, '\\$&')}:%`])).rows.map((row) => [`${row.cohort}|${(row.key as string).slice(scope.length + 1)}`, num(row.count)]));
     const kept = await read();
@@ -299,7 +304,7 @@ export class AnalyticsQueries {
     const counted = await this.retentionCells(cohortMonths[0], nextPeriod(cohortMonths[cohortMonths.length - 1], 'month'),
       activeMonths[0], nextPeriod(activeMonths[activeMonths.length - 1], 'month'), project);
     // Cells without activity are kept as 0 too, so they are never counted again.
-    await this.pool.query(`
+    await this.sql.query(`
       INSERT INTO daily_counts (day, metric, key, count)
       SELECT * FROM unnest($1::date[], $2::text[], $3::text[], $4::bigint[]) ON CONFLICT DO NOTHING`, [
       missing.map((m) => m[0]), missing.map(() => 'retention'), missing.map((m) => `${scope}:${m[1]}`),
@@ -310,7 +315,7 @@ export class AnalyticsQueries {
 
   // Users who signed up in [first, end) and were active in [activeFrom, activeTo), by cohort and month.
   private async retentionCells(first: string, end: string, activeFrom: string, activeTo: string, project: string | undefined) {
-    const { rows } = await this.pool.query(`
+    const { rows } = await this.sql.query(`
       SELECT date_trunc('month', u.created_at)::date::text AS cohort, date_trunc('month', a.day)::date::text AS month, count(DISTINCT a.user_id) AS active
       FROM activity_days a JOIN users u ON u.id = a.user_id
       WHERE a.day >= $3::date AND a.day < $4::date AND u.created_at >= $1::date AND u.created_at < $2::date
@@ -340,11 +345,11 @@ export class AnalyticsQueries {
         FROM days GROUP BY 1),
       pairs AS (SELECT period, day, lag(day) OVER (ORDER BY day) AS prev FROM points)`;
     const [byPlan, moves] = await Promise.all([
-      this.pool.query(`${points}
+      this.sql.query(`${points}
         SELECT p.period::text AS period, s.plan, sum(s.mrr_cents) AS mrr, count(*) AS paying
         FROM pairs p JOIN subscription_snapshots s ON s.day = p.day AND s.mrr_cents > 0 ${scope}
         WHERE p.day >= $1::date GROUP BY 1, 2 ORDER BY 1, 2`, params),
-      this.pool.query(`${points}
+      this.sql.query(`${points}
         SELECT p.period::text AS period,
           coalesce(sum(x.cur) FILTER (WHERE x.old = 0 AND x.cur > 0), 0) AS new,
           coalesce(sum(x.cur - x.old) FILTER (WHERE x.old > 0 AND x.cur > x.old), 0) AS expansion,
@@ -380,7 +385,7 @@ export class AnalyticsQueries {
   /** Gateway requests per day by status class, and latency percentiles over the range. */
   async gateway({ from, to, project }: Range) {
     const counts = await this.countsByDay('gateway', from, to, project, true);
-    const latency = await this.pool.query(`
+    const latency = await this.sql.query(`
       SELECT split_part(key, ':', 2) AS bucket, sum(count) AS count FROM daily_counts
       WHERE metric = 'gateway_latency' AND day BETWEEN $1::date AND $2::date ${project ? "AND split_part(key, ':', 1) = $3" : ''}
       GROUP BY 1`, project ? [from, to, project] : [from, to]);
@@ -390,7 +395,7 @@ export class AnalyticsQueries {
 
   /** Deliveries to webhook endpoints (not automation rules) created per day, by their status. */
   async webhooks({ from, to, project }: Range) {
-    const result = await this.pool.query(`
+    const result = await this.sql.query(`
       SELECT d.created_at::date::text AS day, d.status AS key, count(*) AS count
       FROM event_deliveries d ${project ? 'JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.project = $3' : ''}
       WHERE d.endpoint_id IS NOT NULL AND d.created_at >= $1::date AND d.created_at < $2::date + 1 GROUP BY 1, 2`, project ? [from, to, project] : [from, to]);
@@ -401,7 +406,7 @@ export class AnalyticsQueries {
   private async countsByDay(metric: string, from: string, to: string, project: string | undefined, byProject = false) {
     const filter = project ? "AND split_part(key, ':', 1) = $4" : '';
     const key = byProject || project ? "split_part(key, ':', 2)" : 'key';
-    const result = await this.pool.query(`
+    const result = await this.sql.query(`
       SELECT day::text AS day, ${key} AS key, sum(count) AS count FROM daily_counts
       WHERE metric = $3 AND day BETWEEN $1::date AND $2::date ${filter} GROUP BY 1, 2`,
     project ? [from, to, metric, project] : [from, to, metric]);
