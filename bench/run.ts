@@ -38,6 +38,7 @@ import { loginStorm, measureBcrypt } from './storm.js';
 import { gatewayBench } from './gateway.js';
 import { eventsBench } from './events.js';
 import { analyticsBench } from './analytics.js';
+import type { PartReport } from './part.js';
 import { activityBench } from './activity.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -398,6 +399,14 @@ async function main() {
   const memoryNotes: string[] = [];
   const descriptions: string[] = [];
   const summaryLines: string[] = [];
+  /** A part's lines go with the run's own (its tables are printed where the part's turn comes). */
+  const collect = (part: PartReport) => {
+    notes.push(...part.notes);
+    warnings.push(...part.warnings);
+    failures.push(...part.failures);
+    descriptions.push(...part.descriptions);
+    summaryLines.push(...part.summaryLines);
+  };
 
   if (SERVER_PARTS.length) {
     log('starting the hub and the bare provider...');
@@ -581,11 +590,7 @@ async function main() {
         cliEnv: cliEnvOf(setup, extraEnv),
       }),
     });
-    notes.push(...gateway.notes);
-    warnings.push(...gateway.warnings);
-    failures.push(...gateway.failures);
-    descriptions.push(...gateway.descriptions);
-    summaryLines.push(...gateway.summaryLines);
+    collect(gateway);
   }
 
   let events: Awaited<ReturnType<typeof eventsBench>> | undefined;
@@ -598,11 +603,7 @@ async function main() {
       root: ROOT, tmp, scale: SCALE, rounds: ROUNDS, log, childEnv, databaseUrl: setup.databaseUrl,
       startHub: (extraEnv) => startHub(setup, profileEvents, extraEnv),
     });
-    notes.push(...events.notes);
-    warnings.push(...events.warnings);
-    failures.push(...events.failures);
-    descriptions.push(...events.descriptions);
-    summaryLines.push(...events.summaryLines);
+    collect(events);
   }
 
   let activity: Awaited<ReturnType<typeof activityBench>> | undefined;
@@ -613,11 +614,7 @@ async function main() {
       root: ROOT, tmp, scale: SCALE, rounds: ROUNDS, log, childEnv, databaseUrl: setup.databaseUrl, cliEnv: cliEnvOf(setup),
       startHub: (extraEnv) => startHub(setup, undefined, extraEnv),
     });
-    notes.push(...activity.notes);
-    warnings.push(...activity.warnings);
-    failures.push(...activity.failures);
-    descriptions.push(...activity.descriptions);
-    summaryLines.push(...activity.summaryLines);
+    collect(activity);
   }
 
   // No hub: the queries on a seeded database of their own.
