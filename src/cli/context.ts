@@ -2,7 +2,7 @@
 // DATA_DIR defaults, so it works against the embedded default too), and the admin operations.
 // The event bus here records and queues only: its worker is off, the running hubs deliver.
 import { loadConfig, type Config } from '../config.js';
-import { createLogger } from '../logger.js';
+import { createLogger, type Logger } from '../logger.js';
 import { openCore } from '../core.js';
 import { publishChange } from '../db/changes.js';
 import { ClientRegistry } from '../clients/registry.js';
@@ -17,6 +17,8 @@ import { Plans } from '../billing/plans.js';
 import { Subscriptions } from '../billing/subscriptions.js';
 import { EventBus } from '../events/bus.js';
 import { withBackchannelLogout } from '../logout/delivery.js';
+import { Automations, AutomationsError } from '../events/automations.js';
+import type { RulesOf } from '../events/store.js';
 import { EventOperations } from '../events/operations.js';
 import { Mailer } from '../mail/mailer.js';
 import { SecondFactorReset } from '../mfa/reset.js';
@@ -33,6 +35,17 @@ export interface CliContext {
   close(): Promise<void>;
 }
 
+async function automationRules(config: Config, clients: ClientRegistry, log: Logger): Promise<RulesOf> {
+  try {
+    const projectIds = (await clients.list()).map((client) => client.id);
+    return Automations.fromFile(config.automationsFile, projectIds, config.automationsFileNamed).rulesOf;
+  } catch (error) {
+    if (!(error instanceof AutomationsError)) throw error;
+    log.warn({ file: config.automationsFile, problems: error.problems }, 'automation rules not loaded: the events of this command trigger none');
+    return () => [];
+  }
+}
+
 export async function openContext(env: NodeJS.ProcessEnv, stdin: () => Promise<string>, interactive: boolean): Promise<CliContext> {
   const config = loadConfig(env);
   // Logs go to standard error so that standard output stays the command's result.
@@ -43,8 +56,11 @@ export async function openContext(env: NodeJS.ProcessEnv, stdin: () => Promise<s
     prisma: db.prisma, pool: db.pool, box, log, projectExists: (id) => clients.get(id).then(() => true, () => false),
   }, { ...config.events, worker: false });
   const clients: ClientRegistry = new ClientRegistry(db.prisma, box, bus, { allowPrivateUrls: config.events.allowPrivateUrls });
-  // Sessions the CLI ends (users disable, set-password, delete) owe their projects a logout token.
-  bus.useRules(withBackchannelLogout(() => []));
+  // The hub's automation rules and back-channel logout: a command's events (users create, access
+  // grant, plans set...) trigger what the same change made through the hub would; the running
+  // hubs' workers run them. A rules file that does not load (it may name the project this very
+  // command is about to add) is reported, and the command goes on without rules.
+  bus.useRules(withBackchannelLogout(await automationRules(config, clients, log)));
   const ops = new AdminOperations({
     clients,
     // Read on first use: only `nexus plans` needs plans.json.

@@ -83,6 +83,11 @@ const EXTRA_RULES = [
     call: { project: 'dream-people', method: 'put', path: '/deals/{{data.dealId}}/stage', body: { stage: 'stage {{data.stage}}', seq: '{{sequence}}' } },
   },
   {
+    id: 'liminal-welcome', description: 'a grant of Liminal, made through the hub or the nexus command',
+    on: { source: 'nexus', type: 'access.granted' },
+    call: { project: 'liminal', method: 'POST', path: '/welcome', body: { userId: '{{subject}}', project: '{{data.project}}', role: '{{data.role}}' } },
+  },
+  {
     id: 'deal-probed', description: 'placeholders that must reach nothing but the event',
     on: { source: 'sales', type: 'deal.probed' },
     call: {
@@ -397,6 +402,45 @@ describe('chains of rule-caused events', () => {
       const answer = await call(t.url, salesToken, 'POST', '/api/events', { type: 'deal.won', subject: ada.id, causedBy });
       expect(answer.status, JSON.stringify(causedBy).slice(0, 40)).toBe(400);
     }
+  });
+});
+
+describe("the nexus command's events", () => {
+  const cliUser = async (email: string, env: Record<string, string> = {}) => {
+    const created = await run(t, ['users', 'create', '--email', email, '--password', 'a long enough password 1', '--json'], { env });
+    expect(created.code, created.stderr).toBe(0);
+    return { id: JSON.parse(created.stdout).id as string, stderr: created.stderr };
+  };
+  const eventOf = (type: string, subject: string) => eventually(async () => {
+    const [event] = await t.hub.bus.store.list({ type, subject });
+    expect(event, `no ${type} of ${subject}`).toBeDefined();
+    return event;
+  });
+
+  it('trigger the rules as the same change through the hub does: `nexus access grant` runs liminal-welcome on the running hub', async () => {
+    const user = await cliUser('cli-granted@example.com');
+    expect(user.stderr).toBe('');
+    expectSuccess(await nexus(t, 'access', 'grant', '--email', 'cli-granted@example.com', '--project', 'liminal', '--role', 'user'));
+    const granted = await eventOf('access.granted', user.id);
+    expect(await finished(granted.id, 'liminal-welcome')).toMatchObject({ status: 'delivered', attempts: 1, lastStatus: 201 });
+    const received = liminal.of(granted.id);
+    expect(received).toHaveLength(1);
+    expect(received[0]).toMatchObject({ method: 'POST', url: '/api/welcome', body: { userId: user.id, project: 'liminal', role: 'user' } });
+    expect(received[0].headers).toMatchObject({ 'x-nexus-user-id': user.id, 'x-nexus-automation': 'liminal-welcome', 'idempotency-key': `liminal-welcome:${granted.id}` });
+  });
+
+  it('a rules file that does not load is reported on standard error, and the command still works, without rules', async () => {
+    const broken = path.join(path.dirname(rulesFile), 'broken.json');
+    await fs.writeFile(broken, JSON.stringify({ rules: [{ ...EXTRA_RULES.find((r) => r.id === 'liminal-welcome'), call: { project: 'not-registered', method: 'POST', path: '/x' } }] }));
+    const user = await cliUser('cli-broken-rules@example.com', { AUTOMATIONS_FILE: broken, LOG_LEVEL: 'warn' });
+    expect(user.stderr).toContain('automation rules not loaded');
+    expect(user.stderr).toContain('not-registered');
+    const grant = await run(t, ['access', 'grant', '--email', 'cli-broken-rules@example.com', '--project', 'liminal', '--role', 'user'], { env: { AUTOMATIONS_FILE: broken } });
+    expectSuccess(grant);
+    const granted = await eventOf('access.granted', user.id);
+    await sleep(1_500); // a worker's poll and more: nothing was queued for the event
+    expect((await t.hub.bus.deliveries.list({ eventId: granted.id })).filter((d) => d.rule)).toEqual([]);
+    expect(liminal.of(granted.id)).toHaveLength(0);
   });
 });
 
