@@ -6,7 +6,9 @@ import type pg from 'pg';
 import { isoDay } from './day.js';
 import { removeDeletedUsersActivity } from './activity-cleanup.js';
 
-// One lock for all instances: whichever takes it first after midnight writes the day's rows.
+// One lock per day for all instances: whichever takes it first after midnight writes the day's
+// rows. Per day, not one for all days: an instance still writing another day's snapshot (a late
+// clock at midnight, a start-up's) must not make the others skip this one until the next midnight.
 const SNAPSHOT_LOCK = 0x6e78_0014;
 
 /**
@@ -17,7 +19,7 @@ export async function takeSnapshot(pool: pg.Pool, day: string): Promise<boolean>
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    const locked = await client.query('SELECT pg_try_advisory_xact_lock($1) AS ok', [SNAPSHOT_LOCK]);
+    const locked = await client.query("SELECT pg_try_advisory_xact_lock($1, $2::date - date '1970-01-01') AS ok", [SNAPSHOT_LOCK, day]);
     if (!locked.rows[0].ok) {
       await client.query('ROLLBACK');
       return false; // another instance is taking it

@@ -116,4 +116,11 @@ describe('the daily subscription snapshot', () => {
     expect(rows[0]).toEqual({ n: 2, mrr: 2900 });
     expect(await takeSnapshot(t.hub.db.pool, '2026-06-01')).toBe(false); // never recomputed
   });
+
+  it("8 instances writing 8 different days at once each write theirs: one day's snapshot never holds up another's", async () => {
+    const days = Array.from({ length: 8 }, (_, i) => `2026-06-${String(10 + i)}`);
+    expect(await together(8, (i) => takeSnapshot(t.hub.db.pool, days[i]))).toEqual(days.map(() => true));
+    const { rows } = await t.hub.db.pool.query("SELECT count(DISTINCT day)::int AS days FROM subscription_snapshots WHERE day BETWEEN '2026-06-10' AND '2026-06-17'");
+    expect(rows[0].days).toBe(8);
+  });
 });
