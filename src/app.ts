@@ -2,6 +2,7 @@
 import fs from 'node:fs/promises';
 import type { RequestListener } from 'node:http';
 import path from 'node:path';
+import compose from 'koa-compose';
 import Koa from 'koa';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
@@ -62,6 +63,7 @@ import { createProvider } from './oidc/provider.js';
 import { ProviderHost } from './oidc/provider-host.js';
 import { sweepExpired } from './oidc/adapter.js';
 import { postOnlyEndpoints } from './oidc/endpoint-methods.js';
+import { providerFirst } from './oidc/provider-first.js';
 import { authorizationGuard } from './oidc/authorization-guard.js';
 import { deviceCodeGuard } from './oidc/device-code-guard.js';
 import { issuerHostOnly } from './http/issuer-host.js';
@@ -257,6 +259,15 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
   app.use(metricsRoutes(metrics, config.metricsToken).routes());
   // Load balancers probe the health routes by IP; everything after them answers only at ISSUER.
   app.use(addressedToIssuer);
+  // The provider with the guards of its endpoints: its token and document endpoints first (see
+  // provider-first.ts), every other path of it after the hub's routers.
+  const providerEndpoints = compose([
+    postOnlyEndpoints(),
+    authorizationGuard(services.limiterStore, config.authorizationsPerIpPerMinute),
+    deviceCodeGuard(services.limiterStore, config.deviceCodeLimits),
+    host.middleware(),
+  ]);
+  app.use(providerFirst(providerEndpoints));
   app.use(assetRoutes().routes());
   app.use(adminRoutes(ops, requireHubAdmin({ checkLive, access })).routes());
   app.use(analyticsRoutes(services.analytics, clients, analyticsAccess({ checkLive, access })).routes());
@@ -295,10 +306,7 @@ function mountRoutes(app: Koa, config: Config, db: Database, services: Services,
     if (ctx.path !== '/' || ctx.method !== 'GET') return next();
     await render(ctx, 'home', { title: 'Nexus', issuer: config.issuer });
   });
-  app.use(postOnlyEndpoints());
-  app.use(authorizationGuard(services.limiterStore, config.authorizationsPerIpPerMinute));
-  app.use(deviceCodeGuard(services.limiterStore, config.deviceCodeLimits));
-  app.use(host.middleware());
+  app.use(providerEndpoints);
   const busFirst = (rest: RequestListener) => eventsFirst({ proxy: app.proxy, maxIpsCount: app.maxIpsCount, front: [...front, addressedToIssuer], routes: busRoutes }, rest);
   return { gateway, busFirst };
 }
