@@ -14,15 +14,14 @@
 //      `flock /tmp/nexus-bench.lock`.
 import os from 'node:os';
 import path from 'node:path';
-import fs from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
+import type pg from 'pg';
 import { openDatabase } from '../src/db/database.js';
 import { createLogger } from '../src/logger.js';
 import { AnalyticsQueries } from '../src/analytics/queries.js';
 import { ActivityRecorder } from '../src/analytics/recorder.js';
 import { addDays, isoDay } from '../src/analytics/day.js';
+import { cleanUp, createBenchDatabase, makeTempDir } from './processes.js';
 
 const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const RUNS = Math.max(1, Number(process.env.BENCH_ANALYTICS_RUNS ?? 5));
@@ -37,16 +36,6 @@ const TARGET_MS = 300;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const now = () => Number(process.hrtime.bigint()) / 1e6;
-
-async function admin(sql: string) {
-  const client = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 async function seed(pool: pg.Pool, today: string) {
   const started = now();
@@ -135,12 +124,11 @@ async function flushCost(pool: pg.Pool, users: number) {
 }
 
 export async function analyticsBench(): Promise<{ text: string; failures: string[] }> {
-  const name = `nexus_bench_analytics_${process.pid}_${randomBytes(3).toString('hex')}`;
-  await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(PG_ADMIN_URL);
-  url.pathname = `/${name}`;
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'nexus-bench-analytics-'));
-  const db = await openDatabase({ databaseUrl: url.toString(), dataDir, embeddedPgPort: 0 }, createLogger('warn', 2));
+  const keep = process.env.BENCH_ANALYTICS_KEEP === '1';
+  const databaseUrl = await createBenchDatabase(PG_ADMIN_URL, 'nexus_bench_analytics', { keep });
+  if (keep) log(`keeping database ${new URL(databaseUrl).pathname.slice(1)}`);
+  const dataDir = await makeTempDir(path.join(os.tmpdir(), 'nexus-bench-analytics-'));
+  const db = await openDatabase({ databaseUrl, dataDir, embeddedPgPort: 0 }, createLogger('warn', 2));
   try {
     const today = isoDay(new Date());
     await seed(db.pool, today);
@@ -176,14 +164,11 @@ export async function analyticsBench(): Promise<{ text: string; failures: string
     return { text: lines.join('\n'), failures };
   } finally {
     await db.close();
-    if (process.env.BENCH_ANALYTICS_KEEP === '1') log(`kept database ${name}`);
-    else await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await fs.rm(dataDir, { recursive: true, force: true });
   }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { text, failures } = await analyticsBench();
+  const { text, failures } = await analyticsBench().finally(cleanUp);
   process.stdout.write(`${text}\n`);
   if (failures.length && process.argv.includes('--strict')) process.exitCode = 2;
 }

@@ -149,10 +149,10 @@ async function onServer(adminUrl: string, statement: string): Promise<void> {
 }
 
 /** A new, empty database named `<prefix>_<pid>_<random>` on the server, dropped at clean-up; its URL. */
-export async function createBenchDatabase(adminUrl: string, prefix: string): Promise<string> {
+export async function createBenchDatabase(adminUrl: string, prefix: string, { keep = false } = {}): Promise<string> {
   const name = `${prefix}_${process.pid}_${randomBytes(3).toString('hex')}`;
   await onServer(adminUrl, `CREATE DATABASE ${name}`);
-  onCleanUp(`database ${name}`, () => onServer(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  if (!keep) onCleanUp(`database ${name}`, () => onServer(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return url.toString();
