@@ -26,6 +26,7 @@ import { clientCredentialsGrant, type ClientCredentials } from './flows.js';
 import { runNode, type Child } from './processes.js';
 import { markdownTable, textTable } from './tables.js';
 import { emptyReport, type PartDeps, type PartReport } from './part.js';
+import { fmt, ms, pct } from './format.js';
 
 export interface ActivityHub {
   target: Target;
@@ -60,9 +61,6 @@ const HUBS = ['before', 'with'] as const;
 type HubKey = (typeof HUBS)[number];
 const LABELS: Record<HubKey, string> = { before: 'before (ANALYTICS_ACTIVITY=false)', with: 'with recording (default)' };
 
-const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : '—');
-const ms = (value: number) => (Number.isFinite(value) ? (value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : value.toFixed(0)) : '—');
-const pct = (ratio: number) => (Number.isFinite(ratio) ? `${(ratio * 100).toFixed(0)}%` : '—');
 const emailOf = (hub: HubKey, i: number) => `activity-${hub}-${i}@example.com`;
 
 interface Line { test: string; with: string; before: string; ratio: string; target: string }

@@ -22,6 +22,7 @@ import { AnalyticsQueries } from '../src/analytics/queries.js';
 import { ActivityRecorder } from '../src/analytics/recorder.js';
 import { addDays, isoDay } from '../src/analytics/day.js';
 import { cleanUp, createBenchDatabase, makeTempDir } from './processes.js';
+import { now } from './load.js';
 
 const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const RUNS = Math.max(1, Number(process.env.BENCH_ANALYTICS_RUNS ?? 5));
@@ -35,7 +36,6 @@ const DELIVERIES = 100_000;
 const TARGET_MS = 300;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
-const now = () => Number(process.hrtime.bigint()) / 1e6;
 
 async function seed(pool: pg.Pool, today: string) {
   const started = now();

@@ -20,11 +20,12 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { keepAliveAgent, send, type Target } from './http.js';
-import { closedLoop, cpuTimeMs, summarize, type Operation, type Stats } from './load.js';
+import { closedLoop, cpuTimeMs, now, summarize, type Operation, type Stats } from './load.js';
 import { clientCredentialsGrant, type ClientCredentials } from './flows.js';
 import { freePort, startNode, waitUntilReady, type Child } from './processes.js';
 import { markdownTable, textTable } from './tables.js';
 import { emptyReport, type PartDeps, type PartReport } from './part.js';
+import { fmt, ms, pct, thousands } from './format.js';
 
 export interface EventsHub {
   target: Target;
@@ -53,11 +54,6 @@ const EVENT_SCOPES = 'events:write webhooks:manage';
 const EVENT_TYPE = 'deal.won';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const now = () => Number(process.hrtime.bigint()) / 1e6;
-const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : '—');
-const ms = (value: number) => (Number.isFinite(value) ? (value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : value.toFixed(0)) : '—');
-const pct = (ratio: number) => (Number.isFinite(ratio) ? `${(ratio * 100).toFixed(0)}%` : '—');
-const thousands = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
 /** A sales event as a CRM would send it; `key` makes every one new (the idempotency index is paid for). */

@@ -21,6 +21,7 @@ import { loginFlow, type Account, type ClientCredentials } from './flows.js';
 import { freePort, onCleanUp, runNode, startNode, waitUntilReady, type Child } from './processes.js';
 import { markdownTable, textTable } from './tables.js';
 import { emptyReport, type PartDeps, type PartReport } from './part.js';
+import { fmt, pct } from './format.js';
 
 export interface GatewayHub {
   target: Target;
@@ -345,9 +346,7 @@ async function echoThrough(c: Contender): Promise<{ status: number; echo?: Echo;
 
 // --- report ---------------------------------------------------------------------------------
 
-const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : '—');
 const ms = (value: number) => (Number.isFinite(value) ? (value < 10 ? value.toFixed(2) : value.toFixed(1)) : '—');
-const pct = (ratio: number) => (Number.isFinite(ratio) ? `${(ratio * 100).toFixed(0)}%` : '—');
 
 interface Line { server: string; rps: string; p50: string; p99: string; cpu: string; upstream: string; ratio: string; target: string }
 const HEADER: Line = { server: 'server (c=16)', rps: 'req/s', p50: 'p50 ms', p99: 'p99 ms', cpu: 'CPU µs/req', upstream: '+ upstream µs/req', ratio: 'vs undici', target: 'target' };

@@ -19,7 +19,8 @@ export interface Window {
   serverCpuMs: number;
 }
 
-const now = () => Number(process.hrtime.bigint()) / 1e6;
+/** Monotonic milliseconds. */
+export const now = () => Number(process.hrtime.bigint()) / 1e6;
 
 const CLOCK_TICK_MS = 10; // USER_HZ is 100 on Linux x86-64
 

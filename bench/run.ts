@@ -40,6 +40,7 @@ import { eventsBench } from './events.js';
 import { analyticsBench } from './analytics.js';
 import type { PartReport } from './part.js';
 import { activityBench } from './activity.js';
+import { fmt, ms, pct } from './format.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
@@ -313,9 +314,6 @@ async function warmUp(started: Started) {
 
 // --- report ---------------------------------------------------------------------------------
 
-const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : '—');
-const ms = (value: number) => (Number.isFinite(value) ? (value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : value.toFixed(0)) : '—');
-const pct = (ratio: number) => (Number.isFinite(ratio) ? `${(ratio * 100).toFixed(0)}%` : '—');
 
 interface Row { test: string; hub: string; bare: string; ratio: string; target: string }
 
