@@ -3,8 +3,6 @@
 // `nexus-console`), checked against the database on every request like requireHubAdmin does.
 // Signing in runs an ordinary authorization request of the `nexus-console` client through the
 // login page; its forms carry a CSRF token bound to the hub session and to the console.
-import { createHash, randomBytes } from 'node:crypto';
-import Router from '@koa/router';
 import type { Context } from 'koa';
 import { ClientError, type ClientRegistry } from '../clients/registry.js';
 import type { AdminOperations } from '../admin/operations.js';
@@ -14,10 +12,10 @@ import type { ProjectAccess } from '../accounts/access.js';
 import type { Users, User } from '../accounts/users.js';
 import type { Csrf } from '../interactions/csrf.js';
 import { formField, type AccountSession } from '../account-center/signed-in.js';
-import { constantTimeEqual } from '../secrets/tokens.js';
 import type { Actor } from '../events/event.js';
 import { HttpError } from '../http/errors.js';
 import { render } from '../http/render.js';
+import { selfSignInRoutes } from '../http/self-sign-in.js';
 
 export const CONSOLE_CLIENT_ID = 'nexus-console';
 const STATE_COOKIE = 'nexus_console_signin';
@@ -104,29 +102,9 @@ async function refuse(ctx: Context) {
 
 /** /console/login and /console/callback: the sign-in through the `nexus-console` client. */
 export function consoleSignInRoutes(issuer: string, secureCookies: boolean, ops: AdminOperations) {
-  const router = new Router();
-  const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: secureCookies, signed: true, maxAge: 10 * 60_000, overwrite: true };
-
-  router.get('/console/login', async (ctx) => {
-    await ensureConsoleCallback(ops, `${issuer}/console/callback`);
-    const state = randomBytes(16).toString('base64url');
-    ctx.cookies.set(STATE_COOKIE, `${state}|${Buffer.from(safeReturnTo(ctx.query.returnTo)).toString('base64url')}`, cookie);
-    const params = new URLSearchParams({
-      client_id: CONSOLE_CLIENT_ID, redirect_uri: `${issuer}/console/callback`, response_type: 'code', scope: 'openid',
-      state, code_challenge: createHash('sha256').update(randomBytes(32)).digest('base64url'), code_challenge_method: 'S256',
-    });
-    ctx.redirect(`/auth?${params}`);
+  return selfSignInRoutes(issuer, secureCookies, {
+    base: '/console', clientId: CONSOLE_CLIENT_ID, stateCookie: STATE_COOKIE, safeReturnTo,
+    beforeSignIn: () => ensureConsoleCallback(ops, `${issuer}/console/callback`),
+    deniedCode: () => 'access_denied',
   });
-
-  // The code is not needed: the hub session is what the pages read; only `state` is checked.
-  router.get('/console/callback', (ctx) => {
-    const [expected, returnTo] = (ctx.cookies.get(STATE_COOKIE, { signed: true }) ?? '').split('|');
-    ctx.cookies.set(STATE_COOKIE, null, { ...cookie, maxAge: 0 });
-    if (!expected || typeof ctx.query.state !== 'string' || !constantTimeEqual(expected, ctx.query.state)) {
-      throw new HttpError(400, 'invalid_state', 'This sign-in was started elsewhere or has expired. Try again.', 'Sign-in expired');
-    }
-    if (ctx.query.error) throw new HttpError(403, 'access_denied', 'The sign-in was not completed.', 'Not signed in');
-    ctx.redirect(safeReturnTo(Buffer.from(returnTo ?? '', 'base64url').toString()));
-  });
-  return router;
 }

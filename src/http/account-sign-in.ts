@@ -1,15 +1,10 @@
-// Signing in to the hub's own pages (/account, /pricing). The hub is a client of itself: the
-// hub-internal `nexus-account` client runs an ordinary authorization request through the login
-// page, which leaves the browser with a hub session. The code it returns is not needed: the
-// session is what the pages read, so the callback only checks `state` and moves on.
-import { createHash, randomBytes } from 'node:crypto';
-import Router from '@koa/router';
+// Signing in to the hub's own pages (/account, /pricing) through the hub-internal
+// `nexus-account` client (see self-sign-in.ts), and keeping that client registered.
 import type { ClientRegistry } from '../clients/registry.js';
 import { ClientError } from '../clients/registry.js';
 import { redirectUriProblem } from '../clients/definition.js';
-import { constantTimeEqual } from '../secrets/tokens.js';
 import type { Logger } from '../logger.js';
-import { HttpError } from './errors.js';
+import { selfSignInRoutes } from './self-sign-in.js';
 
 export const ACCOUNT_CLIENT_ID = 'nexus-account';
 const STATE_COOKIE = 'nexus_account_signin';
@@ -49,34 +44,6 @@ function safeReturnTo(value: unknown): string {
   return typeof value === 'string' && value.length <= MAX_RETURN_TO && /^\/(?![/\\])[^\x00-\x1f\x7f]*$/.test(value) ? value : '/account';
 }
 
-// The destination travels in a cookie, whose value may not hold `;`, `,`, spaces or characters
-// beyond Latin-1 (the cookie library throws on them): base64url holds any path.
-const packReturnTo = (returnTo: string) => Buffer.from(returnTo).toString('base64url');
-const unpackReturnTo = (packed: string | undefined) => Buffer.from(packed ?? '', 'base64url').toString();
-
 export function accountSignInRoutes(issuer: string, secureCookies: boolean) {
-  const router = new Router();
-  const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: secureCookies, signed: true, maxAge: 10 * 60_000, overwrite: true };
-
-  router.get('/account/login', (ctx) => {
-    const state = randomBytes(16).toString('base64url');
-    ctx.cookies.set(STATE_COOKIE, `${state}|${packReturnTo(safeReturnTo(ctx.query.returnTo))}`, cookie);
-    const challenge = createHash('sha256').update(randomBytes(32)).digest('base64url');
-    const params = new URLSearchParams({
-      client_id: ACCOUNT_CLIENT_ID, redirect_uri: `${issuer}/account/callback`, response_type: 'code', scope: 'openid',
-      state, code_challenge: challenge, code_challenge_method: 'S256',
-    });
-    ctx.redirect(`/auth?${params}`);
-  });
-
-  router.get('/account/callback', (ctx) => {
-    const [expected, returnTo] = (ctx.cookies.get(STATE_COOKIE, { signed: true }) ?? '').split('|');
-    ctx.cookies.set(STATE_COOKIE, null, { ...cookie, maxAge: 0 });
-    if (!expected || typeof ctx.query.state !== 'string' || !constantTimeEqual(expected, ctx.query.state)) {
-      throw new HttpError(400, 'invalid_state', 'This sign-in was started elsewhere or has expired. Try again.', 'Sign-in expired');
-    }
-    if (ctx.query.error) throw new HttpError(403, String(ctx.query.error), 'The sign-in was not completed.', 'Not signed in');
-    ctx.redirect(safeReturnTo(unpackReturnTo(returnTo)));
-  });
-  return router;
+  return selfSignInRoutes(issuer, secureCookies, { base: '/account', clientId: ACCOUNT_CLIENT_ID, stateCookie: STATE_COOKIE, safeReturnTo, deniedCode: (error) => error });
 }
