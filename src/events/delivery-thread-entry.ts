@@ -48,11 +48,15 @@ const worker = new DeliveryWorker({
 worker.start(data.rules ? (rule, event, deliveryId) => ask({ type: 'rule', rule, event, deliveryId }) : undefined);
 
 let stopping = false;
-// The main thread counts what it queues in shared memory (no message per event): each change
-// wakes the worker, which claims what was committed before it.
+// The main thread counts what it queues in shared memory (no message per event): a change
+// wakes the worker, which claims what was committed before it. The counter is watched only
+// while the worker waits for news; a change during its claims and deliveries is found at once
+// when it next waits (at worst one claim that finds nothing new).
 void (async () => {
   let seen = Atomics.load(data.wakes, 0);
   while (!stopping) {
+    await worker.asleep();
+    if (stopping) break;
     seen = await waitForChange(data.wakes, seen);
     worker.wake();
   }
