@@ -13,6 +13,7 @@ import { WebhookEndpoints } from './endpoints.js';
 import { DeliveryQueue } from './deliveries.js';
 import type { DeliveryOutcome, RuleRunner, WorkerOptions } from './worker.js';
 import { DeliveryThread } from './delivery-thread.js';
+import { EmitBatcher } from './emit-batcher.js';
 
 export interface EventsConfig extends WorkerOptions {
   allowPrivateUrls: boolean;
@@ -43,6 +44,11 @@ export class EventBus {
   private notifyTimer: NodeJS.Timeout | undefined;
   /** Names this instance in its notifications, so that it does not wake itself a second time. */
   readonly instance = randomUUID();
+  private readonly emitter = new EmitBatcher(async (source, actor, events) => {
+    const result = await this.store.publish(this.deps.pool, source, actor, events, false);
+    if (result.deliveries > 0) this.queued();
+    return result;
+  });
 
   constructor(private readonly deps: EventBusDeps, private readonly config: EventsConfig) {
     this.store = new EventStore(deps.pool);
@@ -90,11 +96,13 @@ export class EventBus {
     return this.store.publish(tx, source, actor, events, true);
   }
 
-  /** In a statement of its own (committed when it answers); wakes the workers. */
-  async emit(source: string, actor: Actor | null, events: NewEvent[]): Promise<PublishResult> {
-    const result = await this.store.publish(this.deps.pool, source, actor, events, false);
-    if (result.deliveries > 0) this.queued();
-    return result;
+  /**
+   * Outside any transaction, committed when it answers, together with what other requests of
+   * the same source emit at that moment (EmitBatcher; `deliveries` is then that statement's);
+   * wakes the workers.
+   */
+  emit(source: string, actor: Actor | null, events: NewEvent[]): Promise<PublishResult> {
+    return this.emitter.emit(source, actor, events);
   }
 
   /** A `webhook.test` event for one endpoint only, whatever it subscribes to. */

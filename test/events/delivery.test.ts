@@ -102,6 +102,44 @@ describe('POST /api/events', () => {
     expect(deliveries.body.deliveries.filter((d: { eventId: string }) => d.eventId === id)).toHaveLength(1);
   });
 
+  it('answers 16 requests at once each with its own events, stored together, once and in order', async () => {
+    const before = receiver.requests.length;
+    // Each request: two events of its own, and one id that request n shares with request n+1.
+    const bodies = Array.from({ length: 16 }, (_, n) => [
+      { type: 'deal.won', id: `grouped-${n}`, data: { n, k: 0 } },
+      { type: 'deal.won', data: { n, k: 1 } },
+      { type: 'deal.won', id: `shared-${n >> 1}`, data: { n, k: 2 } },
+    ]);
+    const answers = await together(16, (n) => call(hub.url, sales, 'POST', '/api/events', bodies[n]));
+    expect(answers.map((a) => a.status)).toEqual(Array(16).fill(202));
+    const stored = answers.flatMap((a) => a.body.events as Array<{ id: string; key: string | null; sequence: number; duplicate: boolean }>);
+    expect(answers.every((a) => a.body.events.length === 3)).toBe(true);
+    answers.forEach((a, n) => expect(a.body.events[0].key).toBe(`grouped-${n}`));
+    // Of each shared id exactly one request stored it; the other was answered with that event.
+    for (let pair = 0; pair < 8; pair++) {
+      const shared = [answers[2 * pair].body.events[2], answers[2 * pair + 1].body.events[2]];
+      expect(shared.map((e) => e.duplicate).sort()).toEqual([false, true]);
+      expect(shared[0].id).toBe(shared[1].id);
+    }
+    const fresh = stored.filter((e) => !e.duplicate);
+    expect(fresh).toHaveLength(16 * 2 + 8);
+    expect(new Set(fresh.map((e) => e.id)).size).toBe(fresh.length);
+    expect(new Set(fresh.map((e) => e.sequence)).size).toBe(fresh.length);
+    for (const a of answers) expect(a.body.events[1].sequence).toBeGreaterThan(a.body.events[0].sequence);
+
+    // Stored as sent: each event's data is its own request's.
+    const listed = await call(hub.url, sales, 'GET', '/api/events?type=deal.won&limit=1000');
+    const byId = new Map((listed.body.events as Array<{ id: string; data: { n: number; k: number }; occurredAt: string }>).map((e) => [e.id, e]));
+    answers.forEach((a, n) => [0, 1].forEach((k) => expect(byId.get(a.body.events[k].id)?.data).toEqual({ n, k })));
+    // Concurrent requests shared statements: events of one transaction share its time.
+    const times = new Set(fresh.map((e) => byId.get(e.id)!.occurredAt));
+    expect(times.size).toBeLessThan(16);
+
+    await receiver.waitFor(before + fresh.length);
+    await sleep(500);
+    expect(receiver.ids().slice(before).sort()).toEqual(fresh.map((e) => e.id).sort());
+  });
+
   it('numbers each source on its own, increasing with every accepted event', async () => {
     const agi = await projectToken(hub.url, 'agi-safety', hub.secrets['agi-safety']);
     const salesSeq: number[] = [];
