@@ -35,11 +35,11 @@ describe('EmitBatcher', () => {
     expect(store.statements).toEqual([{ source: 'sales', actor, events: events('alone', 2) }]);
   });
 
-  it('puts requests that wait into one statement, at most four at once, and answers each with its own events in order', async () => {
+  it('puts requests that wait into one statement, at most two at once, and answers each with its own events in order', async () => {
     const store = recordingStore();
     const batcher = new EmitBatcher(store.publish);
     const answers = await Promise.all(Array.from({ length: 20 }, (_, n) => batcher.emit('sales', actor, events(`r${n}`, 3))));
-    expect(store.mostAtOnce()).toBeLessThanOrEqual(4);
+    expect(store.mostAtOnce()).toBeLessThanOrEqual(2);
     expect(store.statements.length).toBeLessThan(20);
     expect(store.statements.some((statement) => statement.events.length > 3)).toBe(true);
     // Request n got ids for exactly its three events, in the order the statement stored them.
