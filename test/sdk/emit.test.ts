@@ -221,12 +221,14 @@ describe('emit against a stand-in for the contract', () => {
   });
 
   it('renews a token shortly before it expires', async () => {
-    const hub = await startStandIn((_, body) => accepted(body), 1);
+    // A 4 s life is renewed after 2 s: room for the first two calls on a loaded machine (with a
+    // 1 s life, two calls taking over 0.5 s under the full suite renewed the token between them).
+    const hub = await startStandIn((_, body) => accepted(body), 4);
     try {
       await hub.emitter.emit('deal.won');
       await hub.emitter.emit('deal.won');
       expect(hub.issued).toBe(1);
-      await new Promise((resolve) => setTimeout(resolve, 600)); // half of a 1 s life
+      await new Promise((resolve) => setTimeout(resolve, 2_100)); // half of a 4 s life
       await hub.emitter.emit('deal.won');
       expect(hub.issued).toBe(2);
     } finally {
