@@ -2,7 +2,7 @@
 // class, and the gateway's latency histogram. Counted in memory on the request path (a Map
 // increment) and added to the table in one statement per flush, so no request waits on them.
 import type pg from 'pg';
-import { isoDay } from './day.js';
+import { Today } from './day.js';
 
 /** Upper bounds (ms) of the gateway latency buckets; slower requests go to 'inf'. */
 export const LATENCY_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000] as const;
@@ -14,11 +14,14 @@ const SEPARATOR = '\u0000';
 
 export class DailyCounters {
   private pending = new Map<string, number>();
+  private readonly today: Today;
 
-  constructor(private readonly pool: pg.Pool, private readonly now: () => Date = () => new Date()) {}
+  constructor(private readonly pool: pg.Pool, clock: () => number = Date.now) {
+    this.today = new Today(clock);
+  }
 
   add(metric: string, key: string, count = 1) {
-    const id = `${isoDay(this.now())}${SEPARATOR}${metric}${SEPARATOR}${key}`;
+    const id = `${this.today.get()}${SEPARATOR}${metric}${SEPARATOR}${key}`;
     this.pending.set(id, (this.pending.get(id) ?? 0) + count);
   }
 

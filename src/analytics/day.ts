@@ -14,6 +14,28 @@ export function msToMidnight(now: Date): number {
   return Date.parse(`${addDays(isoDay(now), 1)}T00:00:00Z`) - now.getTime();
 }
 
+/**
+ * Today as 'YYYY-MM-DD' for the request path: formatted once a day, otherwise one comparison of
+ * numbers (a Date and toISOString per gateway request and per counter was ~3% of the gateway's CPU).
+ */
+export class Today {
+  private day = '';
+  /** When `day` ends (epoch ms). */
+  private ends = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  get(): string {
+    const now = this.clock();
+    if (now >= this.ends) {
+      const date = new Date(now);
+      this.day = isoDay(date);
+      this.ends = now + msToMidnight(date);
+    }
+    return this.day;
+  }
+}
+
 export type Interval = 'day' | 'week' | 'month';
 
 /** The first day of the period holding `day`: itself, its week's Monday, its month's first. */

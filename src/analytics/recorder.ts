@@ -5,7 +5,7 @@
 // activity_last and activity_users, in that same statement: a flush is written whole or not at
 // all, and a retried one adds nothing twice (ON CONFLICT DO NOTHING; the rollups keep maxima).
 import type pg from 'pg';
-import { isoDay, msToMidnight } from './day.js';
+import { Today } from './day.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // Past this many (project, user) pairs in a day the Set starts again: memory stays bounded and
@@ -13,21 +13,21 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_SEEN = 1_000_000;
 
 export class ActivityRecorder {
+  private readonly today: Today;
+  /** The day `seen` is of. */
   private day = '';
-  /** When `day` ends (epoch ms): the hot path compares numbers, never formats a date. */
-  private dayEnds = 0;
   private seen = new Set<string>();
   private queue: Array<[day: string, project: string, userId: string]> = [];
 
-  constructor(private readonly pool: pg.Pool, private readonly clock: () => number = Date.now) {}
+  constructor(private readonly pool: pg.Pool, clock: () => number = Date.now) {
+    this.today = new Today(clock);
+  }
 
   /** The user did something in the project now (a token issued or refreshed, a gateway request). */
   record(project: string, userId: string) {
-    const now = this.clock();
-    if (now >= this.dayEnds || this.seen.size >= MAX_SEEN) {
-      const date = new Date(now);
-      this.day = isoDay(date);
-      this.dayEnds = now + msToMidnight(date);
+    const day = this.today.get();
+    if (day !== this.day || this.seen.size >= MAX_SEEN) {
+      this.day = day;
       this.seen = new Set();
     }
     const key = `${project} ${userId}`;

@@ -30,9 +30,9 @@ export class AnalyticsRecording {
    * `activity` false (ANALYTICS_ACTIVITY=false): no per-user activity is recorded, from tokens or
    * the gateway; the counters and the daily snapshot run as usual.
    */
-  constructor(private readonly pool: pg.Pool, private readonly log: Logger, { activity = true } = {}, private readonly now: () => Date = () => new Date()) {
-    this.activity = new ActivityRecorder(pool, () => now().getTime());
-    this.counters = new DailyCounters(pool, now);
+  constructor(private readonly pool: pg.Pool, private readonly log: Logger, { activity = true } = {}, private readonly clock: () => number = Date.now) {
+    this.activity = new ActivityRecorder(pool, clock);
+    this.counters = new DailyCounters(pool, clock);
     this.recordActivity = activity ? (project, userId) => this.activity.record(project, userId) : undefined;
   }
 
@@ -64,11 +64,11 @@ export class AnalyticsRecording {
   }
 
   private snapshot() {
-    takeTodaysSnapshot(this.pool, this.now()).then(
+    takeTodaysSnapshot(this.pool, new Date(this.clock())).then(
       (taken) => taken && this.log.info({ event: 'subscription_snapshot' }, 'daily subscription snapshot taken'),
       (error: unknown) => this.log.warn({ err: (error as Error).message }, 'daily subscription snapshot failed'),
     );
-    this.snapshotTimer = setTimeout(() => this.snapshot(), msToMidnight(this.now()) + AFTER_MIDNIGHT_MS);
+    this.snapshotTimer = setTimeout(() => this.snapshot(), msToMidnight(new Date(this.clock())) + AFTER_MIDNIGHT_MS);
     this.snapshotTimer.unref();
   }
 
