@@ -97,7 +97,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // --- set-up ---------------------------------------------------------------------------------
 
-
 function registerRedisCleanUp(prefix: string) {
   if (!REDIS_URL) return;
   onCleanUp(`redis keys ${prefix}*`, async () => {
@@ -313,7 +312,6 @@ async function warmUp(started: Started) {
 }
 
 // --- report ---------------------------------------------------------------------------------
-
 
 interface Row { test: string; hub: string; bare: string; ratio: string; target: string }
 

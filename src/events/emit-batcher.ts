@@ -29,6 +29,7 @@ interface Waiting {
 }
 
 interface Lane {
+  key: string;
   source: string;
   actor: Actor | null;
   waiting: Waiting[];
@@ -45,15 +46,15 @@ export class EmitBatcher {
     const key = `${source}\u0000${actor ? `${actor.type}\u0000${actor.id}` : ''}`;
     let lane = this.lanes.get(key);
     if (!lane) {
-      lane = { source, actor, waiting: [], running: 0 };
+      lane = { key, source, actor, waiting: [], running: 0 };
       this.lanes.set(key, lane);
     }
     const result = new Promise<PublishResult>((resolve, reject) => lane.waiting.push({ events, resolve, reject }));
-    this.pump(key, lane);
+    this.pump(lane);
     return result;
   }
 
-  private pump(key: string, lane: Lane) {
+  private pump(lane: Lane) {
     while (lane.waiting.length > 0 && lane.running < IN_FLIGHT) {
       let count = 0;
       const batch: Waiting[] = [];
@@ -65,10 +66,10 @@ export class EmitBatcher {
       lane.running++;
       void this.store(lane, batch).finally(() => {
         lane.running--;
-        this.pump(key, lane);
+        this.pump(lane);
       });
     }
-    if (lane.running === 0 && lane.waiting.length === 0) this.lanes.delete(key);
+    if (lane.running === 0 && lane.waiting.length === 0) this.lanes.delete(lane.key);
   }
 
   private async store(lane: Lane, batch: Waiting[]) {

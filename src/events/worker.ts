@@ -67,8 +67,6 @@ export function webhookPayload(event: StoredEvent) {
   };
 }
 
-
-
 export class DeliveryWorker {
   private readonly queue: DeliveryQueue;
   private readonly inflight = new Set<Promise<void>>();
