@@ -9,6 +9,8 @@ import type { SecretBox } from '../secrets/box.js';
 
 const generateRsa = promisify(generateKeyPair);
 const KEY_CREATION_LOCK = 0x6b657973; // "keys"
+/** For the lock and the inserts of a first start (instances starting together wait on each other). */
+const ENSURE_TIMEOUT_MS = 30_000;
 
 export const SIGNING_ALG = 'RS256';
 
@@ -45,13 +47,26 @@ export class KeyStore {
 
   /** Creates the first signing key and cookie key if the database has none (safe to race). */
   async ensure(): Promise<void> {
+    const missing = await this.missingUses(this.prisma);
+    if (missing.size === 0) return;
+    // The RSA key is generated before the transaction: on a loaded machine it took longer than
+    // Prisma's 5 s for an interactive transaction, while holding the lock every other starting
+    // instance waits on. A key made here and not needed (another instance stored one first) is
+    // dropped.
+    const made = { sig: missing.has('sig') ? await this.sealSigningKey() : undefined, cookie: this.sealCookieKey() };
     await this.prisma.$transaction(async (tx) => {
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(${KEY_CREATION_LOCK})`;
-      const active = await tx.key.groupBy({ by: ['use'], where: { retiredAt: null }, _count: true });
-      const has = new Set(active.map((row) => row.use));
-      if (!has.has('sig')) await tx.key.create({ data: await this.sealSigningKey() });
-      if (!has.has('cookie')) await tx.key.create({ data: this.sealCookieKey() });
-    });
+      const still = await this.missingUses(tx);
+      if (still.has('sig')) await tx.key.create({ data: made.sig ?? (await this.sealSigningKey()) });
+      if (still.has('cookie')) await tx.key.create({ data: made.cookie });
+    }, { maxWait: ENSURE_TIMEOUT_MS, timeout: ENSURE_TIMEOUT_MS });
+  }
+
+  /** The uses ('sig', 'cookie') that have no active key. */
+  private async missingUses(db: Pick<PrismaClient, 'key'>): Promise<Set<string>> {
+    const active = await db.key.groupBy({ by: ['use'], where: { retiredAt: null }, _count: true });
+    const has = new Set(active.map((row) => row.use));
+    return new Set(['sig', 'cookie'].filter((use) => !has.has(use)));
   }
 
   async load(): Promise<LoadedKeys> {
